@@ -1,0 +1,172 @@
+#define _GNU_SOURCE
+#include "CSpoolBusLinux.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int csb_pipe2(int fds[2], int cloexec, int nonblock) {
+    return pipe2(fds, (cloexec ? O_CLOEXEC : 0) | (nonblock ? O_NONBLOCK : 0));
+}
+
+int csb_accept4(int fd) {
+    return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+}
+
+int csb_set_read_lease(int fd) { return fcntl(fd, F_SETLEASE, F_RDLCK); }
+
+int csb_release_lease(int fd) { return fcntl(fd, F_SETLEASE, F_UNLCK); }
+
+int csb_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int csb_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}
+
+int csb_enable_passcred(int fd) {
+    int on = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+}
+
+ssize_t csb_recv_packet(int fd, void *buf, size_t len, int flags,
+                        pid_t *pid, uid_t *uid, gid_t *gid,
+                        struct sockaddr_un *from, socklen_t *fromlen, int *truncated) {
+    union {
+        char buf[CMSG_SPACE(sizeof(struct ucred))];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    struct msghdr msg = {
+        .msg_name = from, .msg_namelen = from ? *fromlen : 0,
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = control.buf, .msg_controllen = sizeof control.buf,
+    };
+    ssize_t n = recvmsg(fd, &msg, flags | MSG_CMSG_CLOEXEC);
+    if (n < 0) return n;
+    *pid = -1; *uid = (uid_t)-1; *gid = (gid_t)-1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+            struct ucred cred;
+            memcpy(&cred, CMSG_DATA(c), sizeof cred);
+            *pid = cred.pid; *uid = cred.uid; *gid = cred.gid;
+        }
+    }
+    if (from) *fromlen = msg.msg_namelen;
+    *truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+    return n;
+}
+
+int csb_exited(int status) { return WIFEXITED(status); }
+int csb_exit_status(int status) { return WEXITSTATUS(status); }
+int csb_signaled(int status) { return WIFSIGNALED(status); }
+int csb_term_signal(int status) { return WTERMSIG(status); }
+
+int csb_ignore_signal(int sig) { return signal(sig, SIG_IGN) == SIG_ERR ? -1 : 0; }
+
+// A script saved a moment ago may still be open for writing by its editor: exec then
+// fails with ETXTBSY for a few milliseconds (entr retries the same way).
+enum { busy_retries = 10 };
+static const struct timespec busy_pause = { 0, 10 * 1000 * 1000 };
+
+static int spawn_plain(const struct csb_spawn_request *r, pid_t *pid) {
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t actions;
+    sigset_t empty, all;
+    sigemptyset(&empty);
+    sigfillset(&all);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setsigmask(&attr, &empty);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawn_file_actions_init(&actions);
+    int fds[3] = { r->stdin_fd, r->stdout_fd, r->stderr_fd };
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] >= 0) posix_spawn_file_actions_adddup2(&actions, fds[i], i);
+        else posix_spawn_file_actions_addopen(&actions, i, "/dev/null", i == 0 ? O_RDONLY : O_WRONLY, 0);
+    }
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (r->cwd) posix_spawn_file_actions_addchdir_np(&actions, r->cwd);
+    int err;
+    for (int attempt = 0;; attempt++) {
+        if (strchr(r->path, '/')) err = posix_spawn(pid, r->path, &actions, &attr, r->argv, r->envp);
+        else err = posix_spawnp(pid, r->path, &actions, &attr, r->argv, r->envp);
+        if (err != ETXTBSY || attempt == busy_retries) break;
+        nanosleep(&busy_pause, NULL);
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    return err;
+}
+
+// Dropping to another user has no posix_spawn attribute, so this path forks. Between
+// fork and exec only async-signal-safe calls are made; the group list was resolved by
+// the caller beforehand.
+static int spawn_as_user(const struct csb_spawn_request *r, pid_t *pid) {
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return errno;
+    pid_t child = fork();
+    if (child < 0) {
+        int err = errno;
+        close(report[0]);
+        close(report[1]);
+        return err;
+    }
+    if (child == 0) {
+        int err = 0;
+        sigset_t empty;
+        sigemptyset(&empty);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (int s = 1; s < NSIG; s++) sigaction(s, &dfl, NULL);
+        sigprocmask(SIG_SETMASK, &empty, NULL);
+        setsid();
+        int fds[3] = { r->stdin_fd, r->stdout_fd, r->stderr_fd };
+        for (int i = 0; i < 3; i++) {
+            int fd = fds[i] >= 0 ? fds[i] : open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
+            if (fd < 0 || dup2(fd, i) < 0) { err = errno; goto fail; }
+        }
+        if (r->cwd && chdir(r->cwd) != 0) { err = errno; goto fail; }
+        if (setgroups((size_t)r->ngroups, r->groups) != 0) { err = errno; goto fail; }
+        if (setgid(r->gid) != 0) { err = errno; goto fail; }
+        if (setuid(r->uid) != 0) { err = errno; goto fail; }
+        for (int attempt = 0;; attempt++) {
+            if (strchr(r->path, '/')) execve(r->path, r->argv, r->envp);
+            else execvpe(r->path, r->argv, r->envp);
+            err = errno;
+            if (err != ETXTBSY || attempt == busy_retries) break;
+            nanosleep(&busy_pause, NULL);
+        }
+    fail:
+        (void)!write(report[1], &err, sizeof err);
+        _exit(127);
+    }
+    close(report[1]);
+    int err = 0;
+    ssize_t n;
+    do n = read(report[0], &err, sizeof err); while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == (ssize_t)sizeof err) {
+        int status;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+        return err;
+    }
+    *pid = child;
+    return 0;
+}
+
+int csb_spawn(const struct csb_spawn_request *request, pid_t *pid) {
+    return request->drop_privileges ? spawn_as_user(request, pid) : spawn_plain(request, pid);
+}

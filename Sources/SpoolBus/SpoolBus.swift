@@ -1,0 +1,2 @@
+/// The version `spoolbus --version` prints.
+public let spoolBusVersion = "0.1.0"

@@ -1,0 +1,2 @@
+import SpoolBus
+print(spoolBusVersion)
