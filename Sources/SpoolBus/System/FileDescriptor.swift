@@ -126,6 +126,20 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable {
         return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
     }
 
+    /// An anonymous in-memory file holding `content`, positioned at its start: a handler's
+    /// stdin for a line message, which never blocks the daemon however long the line.
+    public static func memoryFile(holding content: Bytes) throws -> FileDescriptor {
+        let fd = FileDescriptor(rawValue: try syscall("memfd_create") { csb_memfd_create("spoolbus-body") })
+        do {
+            try fd.writeAll(content)
+            try fd.rewind()
+        } catch {
+            fd.close()
+            throw error
+        }
+        return fd
+    }
+
     /// Whether this descriptor is a terminal (the log mirrors to stderr only then).
     public var isTerminal: Bool { isatty(rawValue) == 1 }
 }

@@ -41,6 +41,7 @@ public struct FileStatus: Sendable {
     public var group: UInt32
     public var device: UInt64
     public var inode: UInt64
+    public var linkCount: Int
 
     init(_ st: stat) {
         type = NodeType(mode: st.st_mode)
@@ -50,5 +51,6 @@ public struct FileStatus: Sendable {
         group = st.st_gid
         device = UInt64(st.st_dev)
         inode = UInt64(st.st_ino)
+        linkCount = Int(st.st_nlink)
     }
 }

@@ -1,3 +1,4 @@
+import CSpoolBusLinux
 import Glibc
 
 /// Path-based system calls, each a thin wrapper whose error names the path.
@@ -19,6 +20,13 @@ public enum FileSystem {
     public static func rename(_ from: Bytes, to: Bytes) throws {
         _ = try syscall("rename", path: from) {
             from.withCPath { f in to.withCPath { t in Glibc.rename(f, t) } }
+        }
+    }
+
+    /// rename that fails with EEXIST rather than replace what is at `to`.
+    public static func renameWithoutReplacing(_ from: Bytes, to: Bytes) throws {
+        _ = try syscall("rename", path: to) {
+            from.withCPath { f in to.withCPath { t in csb_rename_noreplace(f, t) } }
         }
     }
 
