@@ -98,6 +98,12 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable {
         _ = try syscall("fcntl") { fcntl(rawValue, F_SETFL, flags | O_NONBLOCK) }
     }
 
+    /// Empties the file and moves the offset to its start.
+    public func truncate() throws {
+        _ = try syscall("ftruncate") { ftruncate(rawValue, 0) }
+        try rewind()
+    }
+
     /// Moves the read/write offset to the start (a handler's stdin is read from the beginning).
     public func rewind() throws {
         _ = try syscall("lseek") { lseek(rawValue, 0, SEEK_SET) }

@@ -10,6 +10,13 @@ public enum FileSystem {
         return FileStatus(st)
     }
 
+    /// stat: for files the user names (the rules file may well be a symlink).
+    public static func statusFollowingLinks(_ path: Bytes) throws -> FileStatus {
+        var st = stat()
+        _ = try syscall("stat", path: path) { path.withCPath { stat($0, &st) } }
+        return FileStatus(st)
+    }
+
     /// Like `status`, but nil when nothing is there.
     public static func statusIfPresent(_ path: Bytes) throws -> FileStatus? {
         do { return try status(path) } catch let error as SystemError where error.errno == ENOENT || error.errno == ENOTDIR {

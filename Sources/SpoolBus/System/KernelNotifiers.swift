@@ -73,3 +73,16 @@ enum KernelNotifiers {
         _ = try? withUnsafeBytes(of: &one) { try fd.write($0) }
     }
 }
+
+/// The signals the daemon acts on, by name.
+enum ProcessSignal {
+    static let hangUp = SIGHUP
+    static let terminate = SIGTERM
+    static let interrupt = SIGINT
+    static let brokenPipe = SIGPIPE
+    /// Sent to a lease holder when someone opens the file for writing; its default action
+    /// would kill the daemon.
+    static let leaseBreak = SIGIO
+
+    static func name(_ signal: Int32) -> String { signalName(signal) }
+}
