@@ -1,16 +1,22 @@
 /// The known name closest to a mistyped one, for "did you mean …?": the first among the closest
-/// at an edit distance of at most 2 (insertions, deletions, substitutions and swaps of two
-/// neighbours count 1 each) and below the typed name's length (so `ab` suggests nothing), or
-/// `nil` if none is that close.
+/// at an edit distance (insertions, deletions, substitutions and swaps of two neighbours count 1
+/// each) of at most 1 for a name of up to 4 bytes and at most 2 for a longer one, or `nil` if
+/// none is that close (so `bad` does not suggest `id`). Failing that, the one known name that
+/// shares its first 4 bytes with the typed one (`retry` suggests `retries`).
 func closestName(to typed: String, among known: [String]) -> String? {
+    let limit = typed.utf8.count <= 4 ? 1 : 2
     var best: (name: String, distance: Int)? = nil
     for name in known {
         let distance = editDistance(Array(typed.utf8), Array(name.utf8))
-        if distance <= 2, distance < typed.utf8.count, distance < (best?.distance ?? Int.max) {
+        if distance <= limit, distance < (best?.distance ?? Int.max) {
             best = (name, distance)
         }
     }
-    return best?.name
+    if let best { return best.name }
+    let stem = typed.utf8.prefix(4)
+    guard stem.count == 4 else { return nil }
+    let sharingStem = known.filter { $0.utf8.starts(with: stem) }
+    return sharingStem.count == 1 ? sharingStem[0] : nil
 }
 
 /// Optimal string alignment distance (Levenshtein plus adjacent transpositions).

@@ -49,21 +49,27 @@ extension HandlerSpec {
 extension ArgumentTemplate {
     /// The argument as a summary shows it: placeholders as `{name}`, quoted when needed.
     public var summary: String {
-        var bytes: [UInt8] = []
+        var text = ""
+        var needsQuotes = pieces.isEmpty
         for piece in pieces {
             switch piece {
             case .placeholder(let placeholder):
-                bytes += Array("{\(placeholder.rawValue)}".utf8)
+                text += "{\(placeholder.rawValue)}"
             case .literal(let literal):
-                for (index, byte) in literal.enumerated() {
-                    if byte == UInt8(ascii: "{"), looksLikePlaceholder(literal[(index + 1)...]) {
-                        bytes.append(UInt8(ascii: "\\"))
-                    }
-                    bytes.append(byte)
+                // Split before each `{` that would read as a placeholder, to mark it `\{`.
+                var chunkStart = 0
+                for (index, byte) in literal.enumerated() where byte == UInt8(ascii: "{") && looksLikePlaceholder(literal[(index + 1)...]) {
+                    let chunk = escapedForDisplay(Array(literal[chunkStart..<index]))
+                    text += chunk.text + "\\"
+                    needsQuotes = needsQuotes || (chunk.needsQuotes && index > chunkStart)
+                    chunkStart = index
                 }
+                let chunk = escapedForDisplay(Array(literal[chunkStart...]))
+                text += chunk.text
+                needsQuotes = needsQuotes || (chunk.needsQuotes && chunkStart < literal.count)
             }
         }
-        return displayWord(bytes)
+        return needsQuotes ? "\"" + text + "\"" : text
     }
 }
 

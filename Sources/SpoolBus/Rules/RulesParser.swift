@@ -147,12 +147,6 @@ private struct RulesFileParser {
             apply(option, to: &options)
             index += 1
         }
-        guard index < words.count else {
-            report(at: words[words.count - 1].end, "missing handler")
-            return
-        }
-        let handler = parseHandler(words[index...])
-
         if eventsAreValid {
             if let replyWord = options.replyWord, !events.contains(.socket) {
                 report(at: replyWord.start, "'reply' needs 'socket' among the events")
@@ -161,6 +155,11 @@ private struct RulesFileParser {
                 report(at: thenWord.start, "then=\(options.then.rawValue) needs 'file' among the events")
             }
         }
+        guard index < words.count else {
+            report(at: words[words.count - 1].end, "missing handler")
+            return
+        }
+        let handler = parseHandler(words[index...])
         guard diagnostics.count == errorsBefore, let pattern, let handler else { return }
         var rule = Rule(line: lineNumber(patternWord.start), pattern: pattern, events: events,
                         handler: handler, handlerWord: words[index].bytes)
@@ -286,7 +285,9 @@ private struct RulesFileParser {
         case "reply", "last":
             report(at: option.word.start, "'\(name)' takes no value; write just '\(name)'")
         default:
-            if let guess = closestName(to: name, among: RulesParser.ruleOptionNames) {
+            // `name=value` cannot have meant `reply` or `last`, which take no value.
+            let valued = RulesParser.ruleOptionNames.filter { $0 != "reply" && $0 != "last" }
+            if let guess = closestName(to: name, among: valued) {
                 report(at: option.word.start, "unknown option '\(name)'; did you mean '\(guess)'?")
             } else {
                 report(at: option.word.start, "unknown option '\(name)'")

@@ -17,6 +17,13 @@ func displayBytes(_ bytes: [UInt8]) -> String {
 /// A word for a summary line: bare when that reads back unambiguously, otherwise in double
 /// quotes with `\"`, `\\`, `\n`, `\t` and `\xNN` escapes, as the dispatch log writes values.
 func displayWord(_ bytes: [UInt8]) -> String {
+    let (text, needsQuotes) = escapedForDisplay(bytes)
+    return needsQuotes ? "\"" + text + "\"" : text
+}
+
+/// `bytes` with the escapes of ``displayWord(_:)`` but without the quotes, and whether the
+/// word needs them.
+func escapedForDisplay(_ bytes: [UInt8]) -> (text: String, needsQuotes: Bool) {
     var needsQuotes = bytes.isEmpty || bytes.first == UInt8(ascii: "#")
     var quoted = ""
     forEachScalarOrByte(bytes) { scalar, byte in
@@ -40,7 +47,7 @@ func displayWord(_ bytes: [UInt8]) -> String {
             }
         }
     }
-    return needsQuotes ? "\"" + quoted + "\"" : quoted
+    return (quoted, needsQuotes)
 }
 
 private func isPrintable(_ scalar: Unicode.Scalar) -> Bool {
