@@ -153,6 +153,14 @@ struct RulesDiagnosticsTests {
         """)
     }
 
+    @Test func swiftHandlerNamesMustBeUTF8() {
+        let text: [UInt8] = bytes("x file swift:a") + [0xFF]
+        guard case .failure(let error) = RulesParser.parse(text, file: "r", directory: rulesDirectory) else {
+            Issue.record("parsed"); return
+        }
+        #expect(error.description == "r:1:14: error: Swift handler name 'a\\xff' is not valid UTF-8")
+    }
+
     @Test func allErrorsAreReportedInFileOrder() {
         let text = """
         listen
