@@ -106,8 +106,9 @@ final class ProgramRun: HandlerRun {
                 context.loop.unregister(fd)
                 return
             }
+            let stream = outputs[index].capture.stream
             chunk.withUnsafeBytes { raw in
-                outputs[index].capture.take(UnsafeRawBufferPointer(rebasing: raw[..<n])) { logOutput($0, stream: outputs[index].capture.stream) }
+                outputs[index].capture.take(UnsafeRawBufferPointer(rebasing: raw[..<n])) { logOutput($0, stream: stream) }
             }
         }
     }
