@@ -17,7 +17,8 @@ let package = Package(
             name: "spoolbus", dependencies: ["SpoolBus"],
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .testTarget(name: "SpoolBusTests", dependencies: ["SpoolBus"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["spoolbus"]),
+        // Runs the built `spoolbus` binary; `swift test` builds every product first.
+        .testTarget(name: "EndToEndTests"),
     ],
     swiftLanguageModes: [.v5]
 )
