@@ -113,8 +113,7 @@ private func parseError(_ words: [String]) -> UsageError? {
     @Test func errorReportHasUsageAndHint() {
         let report = UsageError("unknown option '--nme'", suggestion: "--name").report(for: ExplainCommand.spec)
         #expect(report == """
-            spoolbus: error: unknown option '--nme'
-            did you mean '--name'?
+            spoolbus: error: unknown option '--nme'; did you mean '--name'?
             Usage: spoolbus explain NAME [--on EVENT] [--rules FILE]
             See 'spoolbus help explain'.
 
@@ -145,8 +144,7 @@ private func parseError(_ words: [String]) -> UsageError? {
         let outcome = runCommandLine(["chek", "x"])
         #expect(outcome.status == 2)
         #expect(outcome.errorText == """
-            spoolbus: error: unknown command 'chek'
-            did you mean 'check'?
+            spoolbus: error: unknown command 'chek'; did you mean 'check'?
             Usage: spoolbus COMMAND [ARG...]
             See 'spoolbus --help'.
 
@@ -162,7 +160,7 @@ private func parseError(_ words: [String]) -> UsageError? {
     @Test func unknownTopLevelOption() {
         let outcome = runCommandLine(["--verison"])
         #expect(outcome.status == 2)
-        #expect(outcome.errorText.hasPrefix("spoolbus: error: unknown option '--verison'\ndid you mean '--version'?\n"))
+        #expect(outcome.errorText.hasPrefix("spoolbus: error: unknown option '--verison'; did you mean '--version'?\n"))
     }
 
     @Test(arguments: [["--help"], ["-h"], ["help"]])
@@ -242,8 +240,7 @@ private func parseError(_ words: [String]) -> UsageError? {
         let outcome = runCommandLine(["help", "sned"])
         #expect(outcome.status == 2)
         #expect(outcome.errorText == """
-            spoolbus: error: unknown command 'sned'
-            did you mean 'send'?
+            spoolbus: error: unknown command 'sned'; did you mean 'send'?
             Usage: spoolbus help [COMMAND]
             See 'spoolbus help help'.
 

@@ -196,8 +196,7 @@ import Testing
         let event = runCommandLine(["explain", "x", "--on", "fil", "--rules", "/nonexistent"])
         #expect(event.status == 2)
         #expect(event.errorText.hasPrefix("""
-            spoolbus: error: invalid value 'fil' for '--on': expected file, fifo, socket, node or gone
-            did you mean 'file'?
+            spoolbus: error: invalid value 'fil' for '--on': expected file, fifo, socket, node or gone; did you mean 'file'?
             Usage: spoolbus explain NAME [--on EVENT] [--rules FILE]
 
             """))

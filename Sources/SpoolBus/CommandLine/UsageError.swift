@@ -3,7 +3,8 @@
 struct UsageError: Error, Equatable {
     /// The fact, quoting the user's own token: `unknown option '--nme'`.
     let message: String
-    /// What the user probably meant, shown as `did you mean '--name'?`.
+    /// What the user probably meant, shown as `; did you mean '--name'?` after the message,
+    /// as the rules file's diagnostics do.
     let suggestion: String?
 
     init(_ message: String, suggestion: String? = nil) {
@@ -13,13 +14,13 @@ struct UsageError: Error, Equatable {
 
     /// The lines written to stderr, ending with a newline:
     ///
-    ///     spoolbus: error: unknown option '--nme'
-    ///     did you mean '--name'?
+    ///     spoolbus: error: unknown option '--nme'; did you mean '--name'?
     ///     Usage: spoolbus explain NAME [--on EVENT] [--rules FILE]
     ///     See 'spoolbus help explain'.
     func report(for spec: CommandSpec) -> String {
-        var text = "spoolbus: error: " + message + "\n"
-        if let suggestion { text += "did you mean " + TokenDisplay.quoted(suggestion) + "?\n" }
+        var text = "spoolbus: error: " + message
+        if let suggestion { text += "; did you mean " + TokenDisplay.quoted(suggestion) + "?" }
+        text += "\n"
         text += HelpText.usage(for: spec, prefix: "Usage: ") + "\n"
         text += spec.helpHint + "\n"
         return text
