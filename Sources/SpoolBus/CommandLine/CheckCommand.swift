@@ -9,7 +9,7 @@ enum CheckCommand: Subcommand {
         ])
 
     static func execute(_ arguments: ParsedArguments, in context: CommandContext) throws -> Int32 {
-        let loaded = try LoadedRules.load(arguments.positionals.first ?? defaultRulesFile, in: context)
+        let loaded = try LoadedRules.load(arguments.positionals.first ?? LoadedRules.defaultPath, in: context)
         for line in summaryLines(of: loaded.ruleSet) { context.print(line + "\n") }
         return 0
     }
@@ -62,6 +62,3 @@ enum CheckCommand: Subcommand {
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 }
-
-/// `./spoolbus.rules`, where `run`, `check` and `explain` look when not told.
-let defaultRulesFile: Bytes = "spoolbus.rules".bytes

@@ -32,7 +32,7 @@ enum OptionValues {
         guard let event = EventKind(rawValue: text) else {
             let names = EventKind.allCases.map(\.rawValue)
             throw UsageError.invalidValue(value, for: option, expected: "file, fifo, socket, node or gone",
-                                          suggestion: Suggestion.closest(to: text, among: names))
+                                          suggestion: DidYouMean.closest(to: text, among: names))
         }
         return event
     }

@@ -5,6 +5,9 @@ struct LoadedRules {
     /// The rules file's folder, absolute: relative programs and the default spool hang off it.
     let directory: Bytes
 
+    /// `./spoolbus.rules`, where `check` and `explain` look when not told (as `run` does).
+    static let defaultPath: Bytes = "spoolbus.rules".bytes
+
     /// The default spool: `spool/` beside the rules file.
     var defaultSpool: Bytes { directory.appendingPathComponent("spool".bytes) }
 

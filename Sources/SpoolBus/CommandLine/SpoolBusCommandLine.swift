@@ -58,7 +58,7 @@ public enum SpoolBusCommandLine {
 
     static func unknownCommand(_ word: Bytes) -> UsageError {
         UsageError("unknown command \(TokenDisplay.quoted(word))",
-                   suggestion: Suggestion.closest(to: String(decoding: word, as: UTF8.self), among: subcommands.map { $0.spec.name }))
+                   suggestion: DidYouMean.closest(to: String(decoding: word, as: UTF8.self), among: subcommands.map { $0.spec.name }))
     }
 
     /// `spoolbus` itself, for its help and for errors before a subcommand is known.

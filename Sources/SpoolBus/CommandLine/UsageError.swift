@@ -29,7 +29,7 @@ struct UsageError: Error, Equatable {
     static func unknownOption(_ token: Bytes, among spec: CommandSpec) -> UsageError {
         let typed = String(decoding: token, as: UTF8.self)
         let known = spec.allOptions.map { "--" + $0.name }
-        let suggestion = typed.hasPrefix("--") ? Suggestion.closest(to: typed, among: known) : nil
+        let suggestion = typed.hasPrefix("--") ? DidYouMean.closest(to: typed, among: known) : nil
         return UsageError("unknown option " + TokenDisplay.quoted(token), suggestion: suggestion)
     }
 
