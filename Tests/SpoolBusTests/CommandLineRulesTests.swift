@@ -19,13 +19,13 @@ import Testing
         """
 
     /// A folder holding `spoolbus.rules` with `sampleRules`.
-    private func folderWithRules(_ text: String = sampleRules) throws -> TemporaryFolder {
-        let folder = try TemporaryFolder()
+    private func folderWithRules(_ text: String = sampleRules) throws -> CommandLineTestFolder {
+        let folder = try CommandLineTestFolder()
         try folder.write("spoolbus.rules", text)
         return folder
     }
 
-    private func defaults(_ folder: TemporaryFolder, _ line: Int, _ pattern: String, on events: String, _ options: [String: String] = [:]) -> String {
+    private func defaults(_ folder: CommandLineTestFolder, _ line: Int, _ pattern: String, on events: String, _ options: [String: String] = [:]) -> String {
         var values = ["timeout": "30s", "retries": "3", "backoff": "1s", "concurrency": "unlimited", "then": "delete",
                       "user": "(daemon)", "stdin": "body", "output": "log", "reply": "off", "last": "off"]
         values.merge(options) { $1 }

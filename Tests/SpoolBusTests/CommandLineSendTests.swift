@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct CommandLineSendTests {
     @Test func sendsTextJoinedBySpaces() throws {
-        let folder = try TemporaryFolder()
+        let folder = try CommandLineTestFolder()
         defer { folder.cleanUp() }
         let outcome = runCommandLine(["send", "inbox/deep/hello.msg", "hi", "there", "--spool", folder.join("spool")])
         #expect(outcome.status == 0)
@@ -16,7 +16,7 @@ import Testing
 
     @Test(arguments: [[], ["-"]])
     func readsStdinWithoutTextOrWithDash(_ texts: [String]) throws {
-        let folder = try TemporaryFolder()
+        let folder = try CommandLineTestFolder()
         defer { folder.cleanUp() }
         let body: [UInt8] = [0x00, 0xFF, 0x0A, 0x41]
         let outcome = runCommandLine(["send", "--spool=" + folder.join("spool"), "raw"] + texts, input: body)
@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func textAfterDoubleDashMayStartWithDash() throws {
-        let folder = try TemporaryFolder()
+        let folder = try CommandLineTestFolder()
         defer { folder.cleanUp() }
         let outcome = runCommandLine(["send", "--spool", folder.join("spool"), "--", "m", "--all", "-x"])
         #expect(outcome.status == 0)
@@ -41,7 +41,7 @@ import Testing
     }
 
     @Test func nonUTF8NamePassesThrough() throws {
-        let folder = try TemporaryFolder()
+        let folder = try CommandLineTestFolder()
         defer { folder.cleanUp() }
         let name: [UInt8] = [0x78, 0xFF, 0x20, 0x27, 0x24]  // x, 0xff, space, quote, dollar
         let spool = Array(folder.join("spool").utf8)
@@ -53,7 +53,7 @@ import Testing
     }
 
     @Test func replacesAnExistingMessage() throws {
-        let folder = try TemporaryFolder()
+        let folder = try CommandLineTestFolder()
         defer { folder.cleanUp() }
         #expect(runCommandLine(["send", "state", "1", "--spool", folder.join("s")]).status == 0)
         #expect(runCommandLine(["send", "state", "2", "--spool", folder.join("s")]).status == 0)
@@ -72,7 +72,7 @@ import Testing
         ("", "a name cannot be empty"),
     ])
     func refusesBadNames(_ name: String, reason: String) throws {
-        let folder = try TemporaryFolder()
+        let folder = try CommandLineTestFolder()
         defer { folder.cleanUp() }
         let outcome = runCommandLine(["send", name, "hi", "--spool", folder.join("spool")])
         #expect(outcome.status == 2)
@@ -87,7 +87,7 @@ import Testing
     }
 
     @Test func runtimeFailureIsStatusOne() throws {
-        let folder = try TemporaryFolder()
+        let folder = try CommandLineTestFolder()
         defer { folder.cleanUp() }
         try folder.write("spool/inbox", "a file where a folder is needed")
         let outcome = runCommandLine(["send", "inbox/x", "hi", "--spool", folder.join("spool")])
@@ -100,8 +100,8 @@ import Testing
 
 @Suite struct CommandLineRetryTests {
     /// A spool with dead letters made by hand, named as `ClaimStore` names them.
-    private func spoolWithDeadLetters() throws -> TemporaryFolder {
-        let folder = try TemporaryFolder()
+    private func spoolWithDeadLetters() throws -> CommandLineTestFolder {
+        let folder = try CommandLineTestFolder()
         try folder.write("spool/.spoolbus/failed/0193b1f0c2a1-000001.inbox%2Fa.msg", "first\n")
         try folder.write("spool/.spoolbus/failed/0193b1f0c2a1-000001+reason", "exit 1")
         try folder.write("spool/.spoolbus/failed/0193b1f0c2a1-000002.b%25c", "second\n")
@@ -158,7 +158,7 @@ import Testing
     }
 
     @Test func missingSpoolHasNoDeadLetters() throws {
-        let folder = try TemporaryFolder()
+        let folder = try CommandLineTestFolder()
         defer { folder.cleanUp() }
         let named = runCommandLine(["retry", "x", "--spool", folder.join("none")])
         #expect(named.status == 1)

@@ -29,7 +29,7 @@ func runCommandLine(bytes words: [[UInt8]], input: [UInt8] = []) -> CommandLineO
 }
 
 /// A fresh empty folder under the system's temporary folder, removed by `cleanUp`.
-struct TemporaryFolder {
+struct CommandLineTestFolder {
     let path: String
     init() throws {
         path = NSTemporaryDirectory() + "spoolbus-cli-" + UUID().uuidString
