@@ -238,13 +238,17 @@ final class Bus {
             return
         }
         for file in files {
-            // A message claimed for `then=keep`-free rules stays claimed even if the rules
-            // changed since: it is delivered to whatever file rules match it now.
+            // Delivered to whatever file rules match it now; if none does any more, it becomes
+            // a dead letter rather than being dropped.
             let matching = rules.rules(for: file.name, event: .file)
             if matching.isEmpty {
                 dispatcher.countNoMatch()
                 log.record("nomatch", name: file.name, [("id", file.id), ("name", file.name), ("event", "file")])
-                try? claims.bury(file, reason: "no rule matches \(text(file.name)) any more\n".bytes)
+                do {
+                    try claims.bury(file, reason: "no rule matches \(text(file.name)) any more\n".bytes)
+                } catch {
+                    log.record("error", name: file.name, [("id", file.id), ("err", "\(error)")])
+                }
                 continue
             }
             deliver(file, to: matching, recovered: true)
