@@ -1,0 +1,39 @@
+import Foundation
+import Glibc
+import Testing
+
+/// More events than the inotify queue holds: the daemon notices the overflow, rescans, loses nothing.
+@Suite struct OverflowTests {
+    @Test func filesWrittenWhileTheDaemonIsStoppedAreAllHandled() async throws {
+        let limitText = try #require(Files.readText("/proc/sys/fs/inotify/max_queued_events"))
+        let limit = try #require(Int(limitText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let count = limit + 2000
+
+        try await withSandbox { sb in
+            try sb.writeRules("flood/*.msg file stdin=none output=discard /bin/true\n")
+            try Files.makeDirectories(sb.spool + "/flood")
+            let daemon = try await sb.startDaemon()
+
+            daemon.signal(SIGSTOP)
+            let names = (0..<count).map { String(format: "f%06d.msg", $0) }
+            for name in names { try sb.drop("flood/\(name)", "x\n") }
+            daemon.signal(SIGCONT)
+
+            // Poll cheap conditions while the flood drains; read the whole log once at the end.
+            try await sb.waitFor("the flood of \(count) files to drain", timeout: .seconds(300)) {
+                Files.list(sb.spool + "/flood").isEmpty && sb.claimed.isEmpty
+            }
+            #expect(daemon.isRunning)
+            let lines = sb.log.lines
+            #expect(lines.contains { $0.verb == "overflow" }, "an overflow line")
+            #expect(lines.contains { $0.verb == "rescan" }, "a rescan line")
+            var nameOfID: [String: String] = [:]
+            for line in lines where line.verb == "recv" {
+                if let id = line["id"], let name = line["name"] { nameOfID[id] = name }
+            }
+            let handled = Set(lines.filter { $0.verb == "ok" }.compactMap { $0["id"].flatMap { nameOfID[$0] } })
+            let missing = names.filter { !handled.contains("flood/\($0)") }
+            #expect(missing.isEmpty, "\(missing.count) files never handled, e.g. \(missing.prefix(5))")
+        }
+    }
+}
