@@ -1,0 +1,42 @@
+import Glibc
+
+/// A point on CLOCK_MONOTONIC, in nanoseconds: what timers and durations are measured on.
+public struct MonotonicInstant: Comparable, Hashable, Sendable {
+    public let nanoseconds: Int64
+
+    public static func now() -> MonotonicInstant {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return MonotonicInstant(nanoseconds: Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec))
+    }
+
+    public func advanced(by duration: Duration) -> MonotonicInstant {
+        MonotonicInstant(nanoseconds: nanoseconds + duration.nanoseconds)
+    }
+
+    public func duration(since earlier: MonotonicInstant) -> Duration {
+        .nanoseconds(nanoseconds - earlier.nanoseconds)
+    }
+
+    public static func < (a: MonotonicInstant, b: MonotonicInstant) -> Bool { a.nanoseconds < b.nanoseconds }
+}
+
+/// Wall-clock time, for log timestamps and message ids.
+public struct WallClock {
+    /// Milliseconds since the Unix epoch.
+    public static func milliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}
+
+extension Duration {
+    /// The whole duration in nanoseconds (saturating far beyond any timeout a rule can hold).
+    public var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    public var milliseconds: Int64 { nanoseconds / 1_000_000 }
+}
