@@ -53,12 +53,17 @@ import Testing
             let kept = try #require(dead["kept"])
             #expect(kept.hasPrefix(".spoolbus/failed/") || kept.hasPrefix(sb.state("failed/")), "\(kept)")
             let keptPath = kept.hasPrefix("/") ? kept : sb.spool + "/" + kept
+            // `dead` is logged when the rule gives up; the file lands in failed/ once the message settles.
+            try await sb.waitFor("the dead letter at \(keptPath)") { Files.exists(keptPath) }
             #expect(Files.read(keptPath) == Bytes(text: "doomed body\n"))
-            let reasons = Files.walk(sb.state("failed")).filter { $0.hasSuffix(Bytes(text: ".reason")) }
-            #expect(reasons.count == 1)
+            // The reason is the other file beside the kept message (its name is the daemon's choice).
+            let keptName = Bytes(text: String(keptPath.dropFirst(sb.state("failed/").count)))
+            let reasons = Files.walk(sb.state("failed")).filter { $0 != keptName }
+            #expect(reasons.count == 1, "one reason file beside the dead letter: \(reasons.map { $0.lossy })")
             if let reason = reasons.first.flatMap({ Files.readText(sb.state("failed") + "/" + $0.lossy) }) {
                 #expect(reason.contains("the last words 42"), "the reason holds the last stderr line:\n\(reason)")
                 #expect(reason.contains("3"), "the reason holds the exit status:\n\(reason)")
+                #expect(reason.contains("inbox/doomed.msg"), "the reason names the message:\n\(reason)")
             }
             try await sb.waitFor("nothing left in the spool or work/") {
                 !sb.existsInSpool("inbox/doomed.msg") && sb.claimed.isEmpty
@@ -92,8 +97,10 @@ import Testing
             let rest = try await sb.waitForRuns(2, "healed runs of b and c") { $0.name != Bytes(text: "inbox/a.msg") }
             #expect(Set(rest.compactMap { $0.name?.lossy }) == ["inbox/b.msg", "inbox/c.msg"])
             #expect(Set(rest.map(\.stdin)) == [Bytes(text: "body b\n"), Bytes(text: "body c\n")])
-            try await sb.waitFor("every message finished and failed/ emptied of messages") {
-                sb.claimed.isEmpty && Files.walk(sb.state("failed")).allSatisfy { $0.hasSuffix(Bytes(text: ".reason")) }
+            let kept = sb.log.lines("dead").compactMap { $0["kept"] }.map { $0.hasPrefix("/") ? $0 : sb.spool + "/" + $0 }
+            #expect(kept.count == 3)
+            try await sb.waitFor("every message finished and its dead letter gone from failed/") {
+                sb.claimed.isEmpty && kept.allSatisfy { !Files.exists($0) }
                     && ["a", "b", "c"].allSatisfy { !sb.existsInSpool("inbox/\($0).msg") }
             }
             #expect(sb.runs.count == 3)

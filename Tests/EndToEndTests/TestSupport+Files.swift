@@ -112,7 +112,13 @@ enum Files {
 
     /// The names in a folder, without `.` and `..`; empty when the folder does not exist.
     static func list(_ directory: Bytes) -> [Bytes] {
-        guard let dir = withCPath(directory, { opendir($0) }) else { return [] }
+        guard let dir = withCPath(directory, { opendir($0) }) else {
+            let code = errno
+            if code != ENOENT && code != ENOTDIR {
+                print("warning: \(SystemCallFailed("opendir", directory, code: code)); listed as empty")
+            }
+            return []
+        }
         defer { closedir(dir) }
         var names: [Bytes] = []
         while let entry = readdir(dir) {
