@@ -15,8 +15,8 @@ import Testing
 
 // MARK: - The binary under test
 
-/// The `spoolbus` executable: beside the test bundle in the build products folder (the test
-/// target depends on the executable target, so it is built). `SPOOLBUS_BINARY` overrides.
+/// The `spoolbus` executable: beside the test bundle in the build products folder (`swift test`
+/// builds every product first). `SPOOLBUS_BINARY` overrides.
 let spoolbusBinary: String = {
     if let override = ProcessInfo.processInfo.environment["SPOOLBUS_BINARY"] { return override }
     var folders: [String] = []
