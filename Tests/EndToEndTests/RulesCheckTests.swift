@@ -76,7 +76,7 @@ import Testing
 
                 inbox/*.msg  file       timeout=10s retries=5 backoff=250ms ./h/record.sh {name}
                 **/*.json    file       then=archive concurrency=1 \\
-                             ./h/record.sh "json file" 'single {quoted}' back\\ slash {path}
+                             ./h/record.sh "json file" 'single quoted' back\\ slash {path}
                 **           node,gone  last ./h/record.sh audit {event} {type}
                 """)
             let result = try await sb.spoolbus(["check", sb.rulesPath])
