@@ -90,10 +90,10 @@ final class Dispatcher {
     func deliver(_ delivery: Delivery, to rules: [Rule]) {
         for rule in rules {
             sequence += 1
-            var lane = lanes[rule.line] ?? Lane()
-            lane.limit = rule.concurrency
-            lane.waiting.append(Pending(job: Job(message: delivery.message, rule: rule, attempt: 1), delivery: delivery, sequence: sequence))
-            lanes[rule.line] = lane
+            // Mutated in place: a copy of the lane would copy its whole queue.
+            lanes[rule.line, default: Lane()].limit = rule.concurrency
+            lanes[rule.line, default: Lane()].waiting.append(
+                Pending(job: Job(message: delivery.message, rule: rule, attempt: 1), delivery: delivery, sequence: sequence))
             queued += 1
         }
         pump()
