@@ -280,8 +280,8 @@ final class Bus {
         var reason = "name: ".bytes
         LogEscaping.append(delivery.message.name, to: &reason)
         reason += "\nid: ".bytes + delivery.message.id + "\n".bytes
-        for (rule, outcome) in delivery.failures {
-            reason += "rule \(rule.line): \(outcome.cause)\n".bytes
+        for (rule, outcome, attempts) in delivery.failures {
+            reason += "rule \(rule.line): \(outcome.cause) (\(attempts) attempt\(attempts == 1 ? "" : "s"))\n".bytes
             if !outcome.lastErrorLines.isEmpty {
                 reason += "  last stderr lines:\n".bytes
                 for line in outcome.lastErrorLines { reason += "    ".bytes + line + "\n".bytes }
