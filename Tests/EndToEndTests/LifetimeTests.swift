@@ -149,3 +149,36 @@ import Testing
         }
     }
 }
+
+/// `user=` drops a handler to another user and its groups (the tests run as root).
+@Suite struct UserTests {
+    @Test func handlerRunsAsTheNamedUser() async throws {
+        guard getuid() == 0, getpwnam("nobody") != nil else { return }
+        try await withSandbox { sb in
+            let shared = sb.root + "/shared"
+            try Files.makeDirectories(shared)
+            #expect(chmod(sb.root, 0o755) == 0 && chmod(shared, 0o777) == 0 && chmod(sb.handlers, 0o755) == 0)
+            try sb.writeHandler("whoami.sh", """
+                #!/bin/sh
+                id -u > "\(shared)/uid.$SPOOL_ID"
+                """)
+            try sb.writeRules("""
+                as-nobody/*   file   user=nobody ./h/whoami.sh
+                as-daemon/*   file   ./h/whoami.sh
+                """)
+            try Files.makeDirectories(sb.spool + "/as-nobody")
+            try Files.makeDirectories(sb.spool + "/as-daemon")
+            try await sb.startDaemon()
+            try sb.drop("as-nobody/a", "x")
+            try sb.drop("as-daemon/b", "y")
+            let nobodyID = try await sb.waitForID(of: "as-nobody/a")
+            let daemonID = try await sb.waitForID(of: "as-daemon/b")
+            try await sb.waitFor("both handlers to record their uid") {
+                Files.readText(shared + "/uid." + nobodyID) != nil && Files.readText(shared + "/uid." + daemonID) != nil
+            }
+            let nobody = getpwnam("nobody")!.pointee.pw_uid
+            #expect(Files.readText(shared + "/uid." + nobodyID)?.trimmingCharacters(in: .whitespacesAndNewlines) == "\(nobody)")
+            #expect(Files.readText(shared + "/uid." + daemonID)?.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        }
+    }
+}
