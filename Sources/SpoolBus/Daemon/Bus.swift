@@ -89,6 +89,7 @@ final class Bus {
     func run() throws {
         let signals = try KernelNotifiers.signalDescriptor(for: [ProcessSignal.hangUp, ProcessSignal.terminate, ProcessSignal.interrupt])
         self.signals = signals
+        loop.beforeWaiting = { [unowned self] in self.log.flush() }
         try loop.register(signals, for: .readable) { [unowned self] _ in self.signalsArrived() }
         try loop.register(watcher.inotify.descriptor, for: .readable) { [unowned self] _ in self.spoolChanged() }
         try watcher.watchFolder([])
@@ -104,6 +105,7 @@ final class Bus {
         var fields: [(String, any LogValue)] = [("pid", SystemInfo.processID)]
         if let stopSignal { fields.append(("signal", ProcessSignal.name(stopSignal))) }
         log.record("stop", fields)
+        log.flush()
         lock.release()
     }
 

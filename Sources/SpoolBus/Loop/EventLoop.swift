@@ -20,6 +20,8 @@ final class EventLoop {
     private var armedDeadline: MonotonicInstant?
     private let posted = Mutex<[() -> Void]>([])
     private var running = false
+    /// Runs each time the loop is about to wait: the end of one batch of work.
+    var beforeWaiting: () -> Void = {}
 
     private static let timerToken: UInt64 = 1
     private static let wakeToken: UInt64 = 2
@@ -78,6 +80,7 @@ final class EventLoop {
         running = true
         var buffer = Epoll.makeBuffer(capacity: 256)
         while running {
+            beforeWaiting()
             try rearmTimer()
             for event in try epoll.wait(into: &buffer, timeout: -1) {
                 switch event.token {
@@ -93,6 +96,7 @@ final class EventLoop {
             }
             runDueTimers()
         }
+        beforeWaiting()
     }
 
     func stop() {
