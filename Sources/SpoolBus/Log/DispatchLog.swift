@@ -1,4 +1,3 @@
-import Glibc
 
 /// A value in a dispatch-log line.
 public protocol LogValue {

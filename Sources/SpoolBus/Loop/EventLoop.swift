@@ -1,4 +1,3 @@
-import Glibc
 import Synchronization
 
 /// The daemon's single event loop: one `epoll_wait` for descriptors, timers, signals and
