@@ -6,6 +6,8 @@
 #include <grp.h>
 #include <spawn.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -67,6 +69,12 @@ ssize_t csb_recv_packet(int fd, void *buf, size_t len, int flags,
     *truncated = (msg.msg_flags & MSG_TRUNC) != 0;
     return n;
 }
+
+int csb_rename_noreplace(const char *from, const char *to) {
+    return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+}
+
+int csb_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
 int csb_exited(int status) { return WIFEXITED(status); }
 int csb_exit_status(int status) { return WEXITSTATUS(status); }

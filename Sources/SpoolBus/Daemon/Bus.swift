@@ -1,0 +1,370 @@
+/// The running bus: it wires the watcher, the scanner, the claim store, the dispatcher and the
+/// log to one event loop, and decides what each change in the spool means.
+final class Bus {
+    struct StartupError: Error {
+        let message: String
+        let status: Int32
+    }
+
+    /// Messages admitted (claimed and not finished) at most; past it, file events are dropped
+    /// and a later scan finds the files again, so a backlog costs disk, not memory.
+    static let admissionLimit = 1024
+    /// Entries a scan reads before letting other events in.
+    static let scanSlice = 256
+
+    private let options: DaemonOptions
+    private let handlers: HandlerRegistry
+    private let rulesFile: RulesFile
+    private var rulesText: Bytes
+    private var rules: RuleSet
+    private let layout: SpoolLayout
+    private let lock: SpoolLock
+    private let log: DispatchLog
+    private let loop: EventLoop
+    private let watcher: SpoolWatcher
+    private let scanner: SpoolScanner
+    private let claims: ClaimStore
+    private let dispatcher: Dispatcher
+    private var ids: MessageIDGenerator
+    private var signals: FileDescriptor?
+    private var needsRescan = false
+    private var scanScheduled = false
+    /// State files (`then=keep`) being dispatched, and whether a rewrite asked for one more run.
+    private var stateFileRuns: [Bytes: Bool] = [:]
+    private var stopping = false
+    private var stopSignal: Int32?
+
+    init(options: DaemonOptions, handlers: HandlerRegistry) throws {
+        self.options = options
+        self.handlers = handlers
+        rulesFile = RulesFile(options.rulesFile)
+        do {
+            (rulesText, rules) = try rulesFile.load()
+        } catch let error as RulesError {
+            throw error
+        } catch let error as SpoolBusError {
+            throw StartupError(message: error.description, status: 2)
+        } catch {
+            throw StartupError(message: "cannot read rules file '\(rulesFile.displayName)': \(error)", status: 2)
+        }
+        let spool = options.spool.map(FileSystem.absolute) ?? rulesFile.directory.appendingPathComponent("spool".bytes)
+        layout = SpoolLayout(root: spool)
+        try layout.create()
+        do {
+            lock = try SpoolLock.acquire(layout)
+        } catch let error as SpoolBusError {
+            throw StartupError(message: error.description, status: 1)
+        }
+        switch options.log {
+        case .spoolDefault: log = try DispatchLog(path: layout.defaultLog)
+        case .file(let path): log = try DispatchLog(path: FileSystem.absolute(path))
+        case .standardOutput: log = try DispatchLog(path: nil)
+        }
+        loop = try EventLoop()
+        watcher = try SpoolWatcher(root: spool)
+        scanner = SpoolScanner(root: spool)
+        claims = ClaimStore(layout: layout)
+        ids = MessageIDGenerator(now: WallClock.milliseconds(), notBefore: claims.largestIDPrefix())
+        let context = RunContext(loop: loop, log: log, layout: layout, workingDirectory: rulesFile.directory,
+                                 baseEnvironment: SystemInfo.environment)
+        dispatcher = Dispatcher(context: context, jobLimit: options.jobs) { job, completion in
+            switch job.rule.handler {
+            case .program(let program, let arguments):
+                let run = ProgramRun(job: job, context: context, completion: completion)
+                run.start(program: program, arguments: arguments)
+                return run
+            case .swift(let name, let arguments):
+                guard let handler = handlers.handler(named: name) else {
+                    completion(RunOutcome(result: .couldNotStart("no Swift handler named '\(name)' in this binary"), milliseconds: 0))
+                    return nil
+                }
+                let run = SwiftHandlerRun(job: job, context: context, completion: completion)
+                run.start(handler, name: name, arguments: arguments)
+                return run
+            }
+        }
+        dispatcher.onJobEnded = { [unowned self] in self.scheduleScan() }
+    }
+
+    func run() throws {
+        let signals = try KernelNotifiers.signalDescriptor(for: [ProcessSignal.hangUp, ProcessSignal.terminate, ProcessSignal.interrupt])
+        self.signals = signals
+        loop.beforeWaiting = { [unowned self] in self.log.flush() }
+        try loop.register(signals, for: .readable) { [unowned self] _ in self.signalsArrived() }
+        try loop.register(watcher.inotify.descriptor, for: .readable) { [unowned self] _ in self.spoolChanged() }
+        try watcher.watchFolder([])
+        try watcher.watchRulesFile(rulesFile.path)
+        applyDirectives()
+        log.record("start", [
+            ("pid", SystemInfo.processID), ("spool", layout.root), ("rules", rulesFile.path), ("version", spoolBusVersion),
+        ])
+        recoverClaimedMessages()
+        scanner.enqueue([], isNew: false)
+        scheduleScan()
+        try loop.run()
+        var fields: [(String, any LogValue)] = [("pid", SystemInfo.processID)]
+        if let stopSignal { fields.append(("signal", ProcessSignal.name(stopSignal))) }
+        log.record("stop", fields)
+        log.flush()
+        lock.release()
+    }
+
+    // MARK: - Changes in the spool
+
+    private func spoolChanged() {
+        let changes: [SpoolWatcher.Change]
+        do {
+            changes = try watcher.readChanges()
+        } catch {
+            log.record("error", [("err", "\(error)")])
+            return
+        }
+        for change in changes where !stopping {
+            switch change {
+            case .fileReady(let name):
+                if dispatcher.load >= Self.admissionLimit {
+                    needsRescan = true
+                } else {
+                    admitFile(name)
+                }
+            case .nodeAppeared(let name, let type):
+                if type == .dir {
+                    scanner.enqueue(name, isNew: true)
+                    scheduleScan()
+                }
+                deliverNodeEvent(name, type: type, event: .node)
+            case .gone(let name, let isDirectory):
+                deliverNodeEvent(name, type: isDirectory ? .dir : .file, event: .gone)
+            case .overflow:
+                log.record("overflow", [("err", "inotify queue overflowed; events were lost")])
+                needsRescan = true
+                scheduleScan()
+            case .rulesFileChanged:
+                reload(always: false)
+            }
+        }
+    }
+
+    /// Reads the spool a slice at a time while the dispatcher has room.
+    private func scheduleScan() {
+        guard !scanScheduled, !stopping, scanner.isActive || needsRescan else { return }
+        scanScheduled = true
+        loop.schedule(after: .zero) { [unowned self] in
+            self.scanScheduled = false
+            self.scanSlice()
+        }
+    }
+
+    private func scanSlice() {
+        var budget = Self.scanSlice
+        while budget > 0 && !stopping && dispatcher.load < Self.admissionLimit {
+            budget -= 1
+            guard let found = scanner.next(watch: { try watcher.watchFolder($0) }, failure: scanFailed) else {
+                guard needsRescan else { return }
+                needsRescan = false
+                log.record("rescan", [("reason", "events were lost or deferred")])
+                scanner.enqueue([], isNew: false)
+                continue
+            }
+            switch found.type {
+            case .file: admitFile(found.name)
+            default: if found.isNew { deliverNodeEvent(found.name, type: found.type, event: .node) }
+            }
+        }
+        if budget == 0 { scheduleScan() }
+    }
+
+    private func scanFailed(_ folder: Bytes, _ error: Error) {
+        // A folder removed while it was being walked is not news.
+        if let error = error as? SystemError, error.errno == SystemError.noEntry { return }
+        log.record("error", name: folder, [("name", folder), ("err", "\(error)")])
+    }
+
+    // MARK: - File messages
+
+    private func admitFile(_ name: Bytes) {
+        guard SpoolLayout.isDispatchable(name) else { return }
+        let matching = rules.rules(for: name, event: .file)
+        guard !matching.isEmpty else {
+            dispatcher.countNoMatch()
+            log.record("nomatch", name: name, [("name", name), ("event", "file")])
+            return
+        }
+        if matching.contains(where: { $0.then == .keep }) {
+            dispatchStateFile(name, to: matching)
+            return
+        }
+        let id = ids.next()
+        watcher.expectOwnMove(of: name)
+        do {
+            guard case .claimed(let file) = try claims.claim(name, id: id) else {
+                watcher.cancelOwnMove(of: name)
+                return
+            }
+            deliver(file, to: matching, recovered: false)
+        } catch {
+            watcher.cancelOwnMove(of: name)
+            log.record("error", name: name, [("name", name), ("err", "\(error)")])
+        }
+    }
+
+    private func deliver(_ file: ClaimedFile, to matching: [Rule], recovered: Bool) {
+        let message = Message(id: file.id, name: file.name, event: .file, type: .file, body: .claimedFile(file),
+                              peer: Peer(pid: nil, uid: file.owner, gid: file.group))
+        var fields: [(String, any LogValue)] = [("id", file.id), ("name", file.name), ("event", "file"), ("size", file.size)]
+        if recovered { fields.append(("recovered", 1)) }
+        dispatcher.countReceived()
+        log.record("recv", name: file.name, fields)
+        let archive = matching.contains { $0.then == .archive }
+        let delivery = Delivery(message: message, ruleCount: matching.count, deadLetterName: claims.deadLetterName(of: file)) { [unowned self] delivery in
+            do {
+                if delivery.failures.isEmpty {
+                    try self.claims.complete(file, archive: archive)
+                } else {
+                    try self.claims.bury(file, reason: self.deadLetterReason(delivery))
+                }
+            } catch {
+                self.log.record("error", name: file.name, [("id", file.id), ("err", "\(error)")])
+            }
+        }
+        dispatcher.deliver(delivery, to: matching)
+    }
+
+    /// Messages a previous run claimed and did not finish: dispatched again, oldest first.
+    private func recoverClaimedMessages() {
+        let files: [ClaimedFile]
+        do {
+            files = try claims.claimedMessages()
+        } catch {
+            log.record("error", [("err", "\(error)")])
+            return
+        }
+        for file in files {
+            // Delivered to whatever file rules match it now; if none does any more, it becomes
+            // a dead letter rather than being dropped.
+            let matching = rules.rules(for: file.name, event: .file)
+            if matching.isEmpty {
+                dispatcher.countNoMatch()
+                log.record("nomatch", name: file.name, [("id", file.id), ("name", file.name), ("event", "file")])
+                do {
+                    try claims.bury(file, reason: "no rule matches \(text(file.name)) any more\n".bytes)
+                } catch {
+                    log.record("error", name: file.name, [("id", file.id), ("err", "\(error)")])
+                }
+                continue
+            }
+            deliver(file, to: matching, recovered: true)
+        }
+    }
+
+    /// A state file is dispatched where it is, never claimed; a rewrite while its handlers run
+    /// queues one more run, however many rewrites there were.
+    private func dispatchStateFile(_ name: Bytes, to matching: [Rule]) {
+        if stateFileRuns[name] != nil {
+            stateFileRuns[name] = true
+            return
+        }
+        let path = layout.path(of: name)
+        guard let status = try? FileSystem.status(path), status.type == .file else { return }
+        stateFileRuns[name] = false
+        let id = ids.next()
+        let message = Message(id: id, name: name, event: .file, type: .file, body: .stateFile(path: path),
+                              peer: Peer(pid: nil, uid: status.owner, gid: status.group))
+        dispatcher.countReceived()
+        log.record("recv", name: name, [("id", id), ("name", name), ("event", "file"), ("size", status.size), ("then", "keep")])
+        let delivery = Delivery(message: message, ruleCount: matching.count, deadLetterName: nil) { [unowned self] _ in
+            if self.stateFileRuns.removeValue(forKey: name) == true { self.admitFile(name) }
+        }
+        dispatcher.deliver(delivery, to: matching)
+    }
+
+    private func deadLetterReason(_ delivery: Delivery) -> Bytes {
+        var reason = "name: ".bytes
+        LogEscaping.append(delivery.message.name, to: &reason)
+        reason += "\nid: ".bytes + delivery.message.id + "\n".bytes
+        for (rule, outcome, attempts) in delivery.failures {
+            reason += "rule \(rule.line): \(outcome.cause) (\(attempts) attempt\(attempts == 1 ? "" : "s"))\n".bytes
+            if !outcome.lastErrorLines.isEmpty {
+                reason += "  last stderr lines:\n".bytes
+                for line in outcome.lastErrorLines { reason += "    ".bytes + line + "\n".bytes }
+            }
+        }
+        return reason
+    }
+
+    // MARK: - Node and gone events
+
+    private func deliverNodeEvent(_ name: Bytes, type: NodeType, event: EventKind) {
+        guard SpoolLayout.isDispatchable(name) else { return }
+        let matching = rules.rules(for: name, event: event)
+        guard !matching.isEmpty else { return }
+        let id = ids.next()
+        let message = Message(id: id, name: name, event: event, type: type, body: .none, peer: nil)
+        dispatcher.countReceived()
+        log.record("recv", name: name, [("id", id), ("name", name), ("event", event.rawValue), ("type", type.rawValue)])
+        dispatcher.deliver(Delivery(message: message, ruleCount: matching.count, deadLetterName: nil) { _ in }, to: matching)
+    }
+
+    // MARK: - Rules
+
+    private func reload(always: Bool) {
+        do {
+            let (text, newRules) = try rulesFile.load()
+            if !always && text == rulesText { return }
+            rulesText = text
+            rules = newRules
+            applyDirectives()
+            log.record("reload", [("rules", rulesFile.path), ("count", newRules.rules.count)])
+        } catch let error as RulesError {
+            for diagnostic in error.diagnostics {
+                log.record("error", [
+                    ("rules", rulesFile.path), ("line", diagnostic.line), ("col", diagnostic.column),
+                    ("err", diagnostic.message), ("kept", "previous rules"),
+                ])
+            }
+        } catch {
+            log.record("error", [("rules", rulesFile.path), ("err", "\(error)"), ("kept", "previous rules")])
+        }
+    }
+
+    /// Creates the FIFOs `mkfifo` directives ask for.
+    private func applyDirectives() {
+        for fifo in rules.fifos {
+            let path = layout.path(of: fifo.name)
+            do {
+                if let status = try FileSystem.statusIfPresent(path) {
+                    if status.type != .fifo {
+                        log.record("error", name: fifo.name, [("name", fifo.name), ("err", "mkfifo: something else is there")])
+                    }
+                    continue
+                }
+                try FileSystem.makeDirectories(path.deletingLastPathComponent)
+                watcher.expectOwnCreation(of: fifo.name)
+                try FileSystem.makeFifo(path, mode: fifo.mode)
+            } catch {
+                log.record("error", name: fifo.name, [("name", fifo.name), ("err", "\(error)")])
+            }
+        }
+    }
+
+    // MARK: - Signals and stopping
+
+    private func signalsArrived() {
+        guard let signals, let received = try? KernelNotifiers.readSignals(signals) else { return }
+        for signal in received {
+            if signal == ProcessSignal.hangUp {
+                reload(always: true)
+            } else {
+                stop(signal)
+            }
+        }
+    }
+
+    private func stop(_ signal: Int32) {
+        guard !stopping else { return }
+        stopping = true
+        stopSignal = signal
+        loop.unregister(watcher.inotify.descriptor)
+        dispatcher.shutdown(grace: options.grace) { [unowned self] in self.loop.stop() }
+    }
+}

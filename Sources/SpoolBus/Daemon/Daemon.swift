@@ -1,0 +1,34 @@
+/// The daemon behind `spoolbus run`.
+public enum Daemon {
+    /// Runs the bus in the foreground until SIGTERM or SIGINT; returns the exit status
+    /// (0 after a clean stop, 1 on a runtime failure, 2 for invalid rules).
+    ///
+    /// Call it from the main thread before anything starts another thread: the signals the
+    /// daemon handles are blocked here and read from a signalfd, which only works when every
+    /// thread has them blocked.
+    public static func run(_ options: DaemonOptions, handlers: HandlerRegistry) -> Int32 {
+        KernelNotifiers.block([ProcessSignal.hangUp, ProcessSignal.terminate, ProcessSignal.interrupt])
+        KernelNotifiers.ignore(ProcessSignal.brokenPipe)
+        KernelNotifiers.ignore(ProcessSignal.leaseBreak)
+        let bus: Bus
+        do {
+            bus = try Bus(options: options, handlers: handlers)
+        } catch let error as RulesError {
+            SystemInfo.printError(error.description + "\n")
+            return 2
+        } catch let error as Bus.StartupError {
+            SystemInfo.printError("spoolbus: error: \(error.message)\n")
+            return error.status
+        } catch {
+            SystemInfo.printError("spoolbus: error: \(error)\n")
+            return 1
+        }
+        do {
+            try bus.run()
+            return 0
+        } catch {
+            SystemInfo.printError("spoolbus: error: \(error)\n")
+            return 1
+        }
+    }
+}

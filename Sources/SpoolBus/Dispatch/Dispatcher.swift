@@ -1,0 +1,221 @@
+/// A message on its way to every rule it matched.
+final class Delivery {
+    let message: Message
+    /// Where a dead letter of this message is kept (`kept=` in the log), when it is a file.
+    let deadLetterName: Bytes?
+    private(set) var remaining: Int
+    /// The rules that gave up, with how their last run ended and how many runs they had.
+    private(set) var failures: [(rule: Rule, outcome: RunOutcome, attempts: Int)] = []
+    /// The replies of `reply` rules, in the order they finished.
+    private(set) var replies: [Bytes] = []
+    fileprivate let settle: (Delivery) -> Void
+
+    init(message: Message, ruleCount: Int, deadLetterName: Bytes?, settle: @escaping (Delivery) -> Void) {
+        self.message = message
+        self.deadLetterName = deadLetterName
+        remaining = ruleCount
+        self.settle = settle
+    }
+
+    /// Returns true when this was the last rule, and the message has been settled.
+    fileprivate func ruleFinished(_ rule: Rule, _ outcome: RunOutcome, attempts: Int) -> Bool {
+        if !outcome.succeeded { failures.append((rule, outcome, attempts)) }
+        if rule.reply, let output = outcome.replyOutput { replies.append(output) }
+        remaining -= 1
+        guard remaining == 0 else { return false }
+        settle(self)
+        return true
+    }
+}
+
+/// Counters for `status`.
+public struct DispatchCounters: Sendable {
+    public var received = 0
+    public var ok = 0
+    public var failed = 0
+    public var dead = 0
+    public var nomatch = 0
+}
+
+/// Runs jobs: at most `--jobs` at once, at most `concurrency=` per rule (arrival order kept
+/// within a rule), failed runs retried with exponential backoff, every step logged.
+final class Dispatcher {
+    typealias Starter = (Job, @escaping (RunOutcome) -> Void) -> HandlerRun?
+
+    private struct Pending {
+        let job: Job
+        let delivery: Delivery
+        let sequence: UInt64
+    }
+
+    /// The jobs of one rule: waiting in arrival order, retries ahead of new arrivals.
+    private struct Lane {
+        var waiting = FIFOQueue<Pending>()
+        var retries: [Pending] = []
+        var running = 0
+        var limit: Int?
+
+        var next: Pending? { retries.first ?? waiting.first }
+        var hasRoom: Bool { limit.map { running < $0 } ?? true }
+
+        mutating func take() -> Pending? {
+            retries.isEmpty ? waiting.removeFirst() : retries.removeFirst()
+        }
+    }
+
+    private let context: RunContext
+    private let jobLimit: Int
+    private let start: Starter
+    private var lanes: [Int: Lane] = [:]
+    private var sequence: UInt64 = 0
+    private var runs: [ObjectIdentifier: HandlerRun] = [:]
+    private(set) var running = 0
+    private(set) var queued = 0
+    private(set) var waitingForRetry = 0
+    private(set) var counters = DispatchCounters()
+    private var stopping = false
+    /// Called whenever a job ends, so the bus can admit more messages.
+    var onJobEnded: () -> Void = {}
+
+    init(context: RunContext, jobLimit: Int, start: @escaping Starter) {
+        self.context = context
+        self.jobLimit = max(1, jobLimit)
+        self.start = start
+    }
+
+    /// Jobs queued, running or waiting to be retried.
+    var load: Int { running + queued + waitingForRetry }
+
+    func countReceived() { counters.received += 1 }
+    func countNoMatch() { counters.nomatch += 1 }
+
+    /// Queues one job per rule; `delivery.settle` runs once all of them succeeded or gave up.
+    func deliver(_ delivery: Delivery, to rules: [Rule]) {
+        for rule in rules {
+            sequence += 1
+            // Mutated in place: a copy of the lane would copy its whole queue.
+            lanes[rule.line, default: Lane()].limit = rule.concurrency
+            lanes[rule.line, default: Lane()].waiting.append(
+                Pending(job: Job(message: delivery.message, rule: rule, attempt: 1), delivery: delivery, sequence: sequence))
+            queued += 1
+        }
+        pump()
+    }
+
+    /// Starts queued jobs while there is room, oldest arrival first among rules with room.
+    private func pump() {
+        while !stopping && running < jobLimit {
+            var best: (key: Int, sequence: UInt64)?
+            for (key, lane) in lanes where lane.hasRoom {
+                if let next = lane.next, best == nil || next.sequence < best!.sequence {
+                    best = (key, next.sequence)
+                }
+            }
+            guard let key = best?.key, let pending = lanes[key]?.take() else { return }
+            queued -= 1
+            lanes[key]!.running += 1
+            running += 1
+            launch(pending)
+        }
+    }
+
+    private func launch(_ pending: Pending) {
+        var finished = false
+        var runKey: ObjectIdentifier?
+        let run = start(pending.job) { [weak self] outcome in
+            finished = true
+            if let runKey { self?.runs[runKey] = nil }
+            self?.ended(pending, outcome)
+        }
+        if let run, !finished {
+            runKey = ObjectIdentifier(run)
+            runs[runKey!] = run
+        }
+    }
+
+    private func ended(_ pending: Pending, _ outcome: RunOutcome) {
+        let job = pending.job
+        let rule = job.rule
+        let message = job.message
+        running -= 1
+        defer {
+            onJobEnded()
+            pump()
+        }
+        if outcome.succeeded {
+            lanes[rule.line]?.running -= 1
+            counters.ok += 1
+            context.log.record("ok", name: message.name, [("id", message.id), ("rule", rule.line)] + outcome.logFields + [("ms", outcome.milliseconds)])
+            finish(pending.delivery, rule, outcome, attempts: job.attempt)
+            return
+        }
+        counters.failed += 1
+        var fields: [(String, any LogValue)] = [("id", message.id), ("rule", rule.line)] + outcome.logFields
+        fields.append(("attempt", job.attempt))
+        if stopping {
+            // The message stays claimed and is dispatched again at the next start.
+            lanes[rule.line]?.running -= 1
+            context.log.record("fail", name: message.name, fields + [("err", outcome.errorSummary)])
+            return
+        }
+        if job.attempt <= rule.retries {
+            let delay = backoff(rule, afterAttempt: job.attempt)
+            context.log.record("fail", name: message.name, fields + [("retry_in", formatDuration(delay)), ("err", outcome.errorSummary)])
+            // A rule that keeps order holds its slot while it waits, so no later message overtakes.
+            let holdsSlot = rule.concurrency == 1
+            if !holdsSlot { lanes[rule.line]?.running -= 1 }
+            waitingForRetry += 1
+            let retry = Pending(job: Job(message: message, rule: rule, attempt: job.attempt + 1), delivery: pending.delivery, sequence: pending.sequence)
+            context.loop.schedule(after: delay) { [weak self] in
+                guard let self else { return }
+                self.waitingForRetry -= 1
+                if holdsSlot { self.lanes[rule.line]?.running -= 1 }
+                self.lanes[rule.line, default: Lane()].retries.append(retry)
+                self.queued += 1
+                self.pump()
+            }
+            return
+        }
+        lanes[rule.line]?.running -= 1
+        context.log.record("fail", name: message.name, fields + [("err", outcome.errorSummary)])
+        finish(pending.delivery, rule, outcome, attempts: job.attempt)
+    }
+
+    /// Counts a rule as done with the message; once the message is settled (its dead letter,
+    /// if any, in place), each rule that gave up is logged `dead`.
+    private func finish(_ delivery: Delivery, _ rule: Rule, _ outcome: RunOutcome, attempts: Int) {
+        guard delivery.ruleFinished(rule, outcome, attempts: attempts) else { return }
+        let message = delivery.message
+        for failure in delivery.failures {
+            counters.dead += 1
+            var fields: [(String, any LogValue)] = [("id", message.id), ("rule", failure.rule.line), ("attempts", failure.attempts)]
+            if let kept = delivery.deadLetterName { fields.append(("kept", kept)) }
+            fields.append(("err", failure.outcome.cause))
+            context.log.record("dead", name: message.name, fields)
+        }
+    }
+
+    private func backoff(_ rule: Rule, afterAttempt attempt: Int) -> Duration {
+        let factor = Int64(1) << Int64(min(attempt - 1, 20))
+        return .nanoseconds(rule.backoff.nanoseconds * factor)
+    }
+
+    /// Stops starting jobs; gives running ones `grace`, then SIGTERM, then SIGKILL; calls
+    /// `done` once none is left.
+    func shutdown(grace: Duration, done: @escaping () -> Void) {
+        stopping = true
+        let previous = onJobEnded
+        onJobEnded = { [weak self] in
+            previous()
+            if self?.running == 0 { done() }
+        }
+        if running == 0 { return done() }
+        context.loop.schedule(after: grace) { [weak self] in
+            guard let self, self.running > 0 else { return }
+            for run in self.runs.values { run.terminate() }
+            self.context.loop.schedule(after: .seconds(2)) { [weak self] in
+                for run in self?.runs.values ?? [:].values { run.kill() }
+            }
+        }
+    }
+}

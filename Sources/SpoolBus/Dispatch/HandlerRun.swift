@@ -1,0 +1,98 @@
+/// What every handler run shares: the loop it reports on, the log, the spool, and the
+/// environment handler programs start from.
+final class RunContext {
+    let loop: EventLoop
+    let log: DispatchLog
+    let layout: SpoolLayout
+    /// Handler programs run here: the rules file's folder, against which relative paths in
+    /// the rules are resolved too.
+    let workingDirectory: Bytes
+    /// The daemon's environment without any `SPOOL_*` variable of its own.
+    let baseEnvironment: [Bytes]
+    /// Hands a record to the `watch` subscribers, from any thread (`swift:broadcast`).
+    let broadcaster: @Sendable (LogRecord) -> Void
+
+    init(loop: EventLoop, log: DispatchLog, layout: SpoolLayout, workingDirectory: Bytes, baseEnvironment: [Bytes]) {
+        self.loop = loop
+        let box = LogBox(log)
+        broadcaster = { record in loop.post { box.log.publish(record) } }
+        self.log = log
+        self.layout = layout
+        self.workingDirectory = workingDirectory
+        self.baseEnvironment = baseEnvironment.filter { !$0.starts(with: "SPOOL_".bytes) }
+    }
+}
+
+/// The log, carried to the loop from another thread and used only there.
+private final class LogBox: @unchecked Sendable {
+    let log: DispatchLog
+    init(_ log: DispatchLog) { self.log = log }
+}
+
+/// One run of one rule's handler for one message.
+struct Job {
+    let message: Message
+    let rule: Rule
+    let attempt: Int
+}
+
+/// How a handler run ended.
+struct RunOutcome {
+    enum Result {
+        case succeeded
+        case exited(Termination)
+        case timedOut(Duration)
+        case couldNotStart(String)
+        case threw(String)
+    }
+
+    var result: Result
+    var milliseconds: Int64
+    /// The last lines the handler wrote to stderr, for `err=` and a dead letter's reason.
+    var lastErrorLines: [Bytes] = []
+    /// Stdout, for `reply` rules.
+    var replyOutput: Bytes?
+
+    var succeeded: Bool {
+        if case .succeeded = result { return true }
+        return false
+    }
+
+    /// The cause in plain words: "exited with status 3", "timed out after 10s", …
+    var cause: String {
+        switch result {
+        case .succeeded: return "exited with status 0"
+        case .exited(let termination): return termination.description
+        case .timedOut(let limit): return "timed out after " + formatDuration(limit)
+        case .couldNotStart(let why): return "could not start: " + why
+        case .threw(let why): return "threw: " + why
+        }
+    }
+
+    /// The log fields that say how it ended: `exit=N`, `signal=NAME`, `timeout=D` or `err=…`.
+    var logFields: [(String, any LogValue)] {
+        switch result {
+        case .succeeded: return [("exit", 0)]
+        case .exited(.exited(let status)): return [("exit", Int(status))]
+        case .exited(.signaled(let signal)): return [("signal", signalName(signal))]
+        case .timedOut(let limit): return [("timeout", formatDuration(limit))]
+        case .couldNotStart, .threw: return []
+        }
+    }
+
+    /// A short error for the `err=` field: the handler's last stderr line, or the cause.
+    var errorSummary: Bytes {
+        switch result {
+        case .couldNotStart, .threw, .timedOut: return cause.bytes
+        default: return lastErrorLines.last ?? cause.bytes
+        }
+    }
+}
+
+/// A handler run in progress, which the dispatcher can stop at shutdown.
+protocol HandlerRun: AnyObject {
+    /// Asks the handler to stop now (SIGTERM to a program's group, cancellation of a task).
+    func terminate()
+    /// Stops it without further notice (SIGKILL).
+    func kill()
+}

@@ -1,0 +1,60 @@
+/// Who sent a message: from SO_PEERCRED for socket messages, the file's owner for files.
+public struct Peer: Sendable, Equatable {
+    public var pid: Int32?
+    public var uid: UInt32
+    public var gid: UInt32
+
+    public init(pid: Int32?, uid: UInt32, gid: UInt32) {
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+    }
+}
+
+/// Where a message's body is.
+enum MessageBody {
+    /// A claimed file in `.spoolbus/work/`.
+    case claimedFile(ClaimedFile)
+    /// A state file (`then=keep`), read where it is.
+    case stateFile(path: Bytes)
+    /// A line from a FIFO or a socket.
+    case line(Bytes)
+    /// `node` and `gone` events have none.
+    case none
+}
+
+/// One message on the bus, as handlers see it.
+struct Message {
+    let id: Bytes
+    let name: Bytes
+    let event: EventKind
+    let type: NodeType
+    let body: MessageBody
+    let peer: Peer?
+
+    /// `SPOOL_PATH`: the claimed file for `file` messages, the node itself otherwise.
+    func path(in layout: SpoolLayout) -> Bytes {
+        switch body {
+        case .claimedFile(let file): return file.path
+        case .stateFile(let path): return path
+        case .line, .none: return layout.path(of: name)
+        }
+    }
+
+    /// The line, for `fifo` and `socket` messages (`SPOOL_MESSAGE`).
+    var line: Bytes? {
+        if case .line(let bytes) = body { return bytes }
+        return nil
+    }
+
+    /// The text a placeholder stands for.
+    func value(of placeholder: Placeholder, in layout: SpoolLayout) -> Bytes {
+        switch placeholder {
+        case .name: return name
+        case .path: return path(in: layout)
+        case .id: return id
+        case .type: return type.rawValue.bytes
+        case .event: return event.rawValue.bytes
+        }
+    }
+}

@@ -1,0 +1,191 @@
+/// A handler program running for one job: spawned directly (never through a shell), its
+/// output read line by line into the log, its exit seen through a pidfd, its timeout enforced
+/// on its whole process group.
+final class ProgramRun: HandlerRun {
+    private let job: Job
+    private let context: RunContext
+    private let completion: (RunOutcome) -> Void
+    private var child: ChildProcess?
+    private var outputs: [(descriptor: FileDescriptor, capture: OutputCapture)] = []
+    private var timeoutTimer: EventLoop.TimerID?
+    private var killTimer: EventLoop.TimerID?
+    private var timedOut = false
+    private let started = MonotonicInstant.now()
+    private var finished = false
+
+    /// How long a handler has between SIGTERM and SIGKILL.
+    static let killDelay: Duration = .seconds(5)
+
+    init(job: Job, context: RunContext, completion: @escaping (RunOutcome) -> Void) {
+        self.job = job
+        self.context = context
+        self.completion = completion
+    }
+
+    /// Spawns the program; reports a failure to start through `completion` like any other end.
+    func start(program: Bytes, arguments: [ArgumentTemplate]) {
+        let message = job.message
+        let layout = context.layout
+        let argv = [program] + arguments.map { $0.expand { message.value(of: $0, in: layout) } }
+        var opened: [FileDescriptor] = []
+        defer { for fd in opened { fd.close() } }
+        do {
+            let stdin = try standardInput()
+            if let stdin { opened.append(stdin) }
+            let collectsReply = job.rule.reply
+            var childOutput: [FileDescriptor?] = [nil, nil]
+            if job.rule.output == .log || collectsReply {
+                for (index, stream) in ["stdout", "stderr"].enumerated() {
+                    if stream == "stderr" && job.rule.output == .discard { continue }
+                    let pipe = try FileDescriptor.pipe(nonBlocking: false)
+                    try pipe.readEnd.setNonBlocking()
+                    opened.append(pipe.writeEnd)
+                    childOutput[index] = pipe.writeEnd
+                    let limit = stream == "stdout" && collectsReply ? 65536 : nil
+                    outputs.append((pipe.readEnd, OutputCapture(stream: stream, collectUpTo: limit)))
+                }
+            }
+            let credentials = try job.rule.user.map(resolve)
+            let child = try ChildProcess.spawn(
+                program: program, arguments: argv, environment: environment(), directory: context.workingDirectory,
+                stdin: stdin, stdout: childOutput[0], stderr: childOutput[1], credentials: credentials)
+            self.child = child
+            context.log.record("run", name: message.name, [
+                ("id", message.id), ("rule", job.rule.line), ("handler", displayName(program)),
+                ("pid", child.pid), ("attempt", job.attempt),
+            ])
+            try context.loop.register(child.exitDescriptor, for: .readable) { [weak self] _ in self?.exited() }
+            for index in outputs.indices {
+                let fd = outputs[index].descriptor
+                try context.loop.register(fd, for: .readable) { [weak self] _ in self?.drain(fd) }
+            }
+            timeoutTimer = context.loop.schedule(after: job.rule.timeout) { [weak self] in self?.timeOut() }
+        } catch {
+            for output in outputs { output.descriptor.close() }
+            outputs.removeAll()
+            finish(.couldNotStart("\(error)"))
+        }
+    }
+
+    func terminate() { child?.signalGroup(ProcessSignal.terminate) }
+
+    func kill() { child?.signalGroup(ProcessSignal.kill) }
+
+    private func timeOut() {
+        timedOut = true
+        child?.signalGroup(ProcessSignal.terminate)
+        killTimer = context.loop.schedule(after: Self.killDelay) { [weak self] in self?.child?.signalGroup(ProcessSignal.kill) }
+    }
+
+    private func exited() {
+        guard let child else { return }
+        context.loop.unregister(child.exitDescriptor)
+        let termination = child.reap()
+        // Output written before the exit is still in the pipes; a grandchild that kept them
+        // open does not hold the run up.
+        for output in outputs { drain(output.descriptor) }
+        if timedOut {
+            finish(.timedOut(job.rule.timeout))
+        } else {
+            finish(termination.isSuccess ? .succeeded : .exited(termination))
+        }
+    }
+
+    private func drain(_ fd: FileDescriptor) {
+        guard let index = outputs.firstIndex(where: { $0.descriptor == fd }) else { return }
+        var chunk = Bytes(repeating: 0, count: 65536)
+        var budget = 16
+        while budget > 0 {
+            budget -= 1
+            let count: Int?
+            do { count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) } } catch { count = 0 }
+            guard let n = count else { return }  // would block: more comes later
+            if n == 0 {
+                context.loop.unregister(fd)
+                return
+            }
+            let stream = outputs[index].capture.stream
+            chunk.withUnsafeBytes { raw in
+                outputs[index].capture.take(UnsafeRawBufferPointer(rebasing: raw[..<n])) { logOutput($0, stream: stream) }
+            }
+        }
+    }
+
+    private func logOutput(_ line: Bytes, stream: String) {
+        context.log.record("out", name: job.message.name, [
+            ("id", job.message.id), ("rule", job.rule.line), ("stream", stream), ("line", line),
+        ])
+    }
+
+    private func finish(_ result: RunOutcome.Result) {
+        guard !finished else { return }
+        finished = true
+        if let timeoutTimer { context.loop.cancel(timeoutTimer) }
+        if let killTimer { context.loop.cancel(killTimer) }
+        var outcome = RunOutcome(result: result, milliseconds: MonotonicInstant.now().duration(since: started).milliseconds)
+        for index in outputs.indices {
+            let stream = outputs[index].capture.stream
+            outputs[index].capture.finish { logOutput($0, stream: stream) }
+            let capture = outputs[index].capture
+            if capture.droppedBytes > 0 {
+                context.log.record("out", name: job.message.name, [
+                    ("id", job.message.id), ("rule", job.rule.line), ("stream", stream),
+                    ("truncated", capture.droppedBytes),
+                ])
+            }
+            if stream == "stderr" { outcome.lastErrorLines = capture.tail }
+            if let collected = capture.collected { outcome.replyOutput = collected }
+            context.loop.unregister(outputs[index].descriptor)
+            outputs[index].descriptor.close()
+        }
+        outputs.removeAll()
+        completion(outcome)
+    }
+
+    private func standardInput() throws -> FileDescriptor? {
+        guard job.rule.stdin == .body else { return nil }
+        switch job.message.body {
+        case .claimedFile(let file): return try FileDescriptor.open(file.path, .readOnly)
+        case .stateFile(let path): return try FileDescriptor.open(path, [.readOnly, .noFollow, .nonBlocking])
+        case .line(let line): return try FileDescriptor.memoryFile(holding: line)
+        case .none: return nil
+        }
+    }
+
+    private func environment() -> [Bytes] {
+        let message = job.message
+        var env = context.baseEnvironment
+        func set(_ key: String, _ value: Bytes) { env.append(key.bytes + [UInt8(ascii: "=")] + value) }
+        set("SPOOL_DIR", context.layout.root)
+        set("SPOOL_NAME", message.name)
+        set("SPOOL_PATH", message.path(in: context.layout))
+        set("SPOOL_EVENT", message.event.rawValue.bytes)
+        set("SPOOL_TYPE", message.type.rawValue.bytes)
+        set("SPOOL_ID", message.id)
+        set("SPOOL_RULE", String(job.rule.line).bytes)
+        set("SPOOL_ATTEMPT", String(job.attempt).bytes)
+        if let line = message.line { set("SPOOL_MESSAGE", line) }
+        if let peer = message.peer {
+            if let pid = peer.pid { set("SPOOL_PEER_PID", String(pid).bytes) }
+            set("SPOOL_PEER_UID", String(peer.uid).bytes)
+            set("SPOOL_PEER_GID", String(peer.gid).bytes)
+        }
+        return env
+    }
+
+    private func resolve(_ user: UserSpec) throws -> Credentials {
+        guard SystemInfo.isRoot else {
+            throw SpoolBusError("user=\(user.user) needs the daemon to run as root")
+        }
+        guard let credentials = Credentials.lookUp(user: user.user, group: user.group) else {
+            throw SpoolBusError("no such user or group: \(user.user)\(user.group.map { ":" + $0 } ?? "")")
+        }
+        return credentials
+    }
+
+    /// The program as the rules file wrote it: relative to the rules folder when it is inside it.
+    private func displayName(_ program: Bytes) -> Bytes {
+        let prefix = context.workingDirectory + [UInt8(ascii: "/")]
+        return program.starts(with: prefix) ? "./".bytes + program.dropFirst(prefix.count) : program
+    }
+}

@@ -1,0 +1,33 @@
+/// RFC 3339 UTC timestamps with milliseconds, e.g. `2026-11-21T22:40:16.120Z`.
+enum Timestamp {
+    static func rfc3339(millisecondsSinceEpoch ms: Int64) -> Bytes {
+        let parts = WallClock.utcFields(secondsSinceEpoch: ms / 1000)
+        var out = Bytes()
+        out.reserveCapacity(24)
+        appendDigits(parts.year, width: 4, to: &out)
+        out.append(UInt8(ascii: "-"))
+        appendDigits(parts.month, width: 2, to: &out)
+        out.append(UInt8(ascii: "-"))
+        appendDigits(parts.day, width: 2, to: &out)
+        out.append(UInt8(ascii: "T"))
+        appendDigits(parts.hour, width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        appendDigits(parts.minute, width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        appendDigits(parts.second, width: 2, to: &out)
+        out.append(UInt8(ascii: "."))
+        appendDigits(Int(ms % 1000), width: 3, to: &out)
+        out.append(UInt8(ascii: "Z"))
+        return out
+    }
+
+    private static func appendDigits(_ value: Int, width: Int, to out: inout Bytes) {
+        var digits = Bytes(repeating: UInt8(ascii: "0"), count: width)
+        var rest = value
+        for index in stride(from: width - 1, through: 0, by: -1) {
+            digits[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+        }
+        out += digits
+    }
+}

@@ -1,0 +1,175 @@
+/// What happened in the spool, as named in a rule's ON list and in `SPOOL_EVENT`.
+public enum EventKind: String, CaseIterable, Sendable {
+    /// A complete regular file.
+    case file
+    /// A line written into a FIFO in the spool.
+    case fifo
+    /// A line (or packet) sent to one of the daemon's listening sockets.
+    case socket
+    /// A FIFO, socket, folder, device or symlink made by someone else.
+    case node
+    /// Something removed or moved out of the spool.
+    case gone
+}
+
+/// What becomes of a `file` message after its handlers succeeded.
+///
+/// Ordered so that `max` gives the action that wins when matching rules disagree:
+/// `keep` wins over `archive`, and `archive` over `delete`.
+public enum ThenAction: String, Sendable, CaseIterable, Comparable {
+    case delete, archive, keep
+
+    private var rank: Int {
+        switch self {
+        case .delete: return 0
+        case .archive: return 1
+        case .keep: return 2
+        }
+    }
+
+    public static func < (lhs: ThenAction, rhs: ThenAction) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// The handler's standard input.
+public enum StdinMode: String, Sendable, CaseIterable { case body, none }
+
+/// Where the handler's stdout and stderr lines go.
+public enum OutputMode: String, Sendable, CaseIterable { case log, discard }
+
+/// The kind of Unix socket a `listen` directive creates.
+public enum SocketType: String, Sendable, CaseIterable { case stream, seqpacket, dgram }
+
+/// The words replaced inside handler arguments: `{name}`, `{path}`, `{id}`, `{type}`, `{event}`.
+public enum Placeholder: String, Sendable, CaseIterable { case name, path, id, type, event }
+
+/// `user=NAME[:GROUP]`: whom the handler runs as.
+public struct UserSpec: Sendable, Equatable {
+    public var user: String
+    public var group: String?
+
+    public init(user: String, group: String? = nil) {
+        self.user = user
+        self.group = group
+    }
+}
+
+/// What a rule runs for each message.
+public enum HandlerSpec: Sendable, Equatable {
+    /// A program run directly. `program` is literal bytes (a placeholder in the program word is an error).
+    /// A relative program containing '/' (./handlers/x.sh, handlers/x.sh) is made absolute by joining it
+    /// onto the rules file's directory; a bare word (sh, logger) stays as is, for a PATH lookup at spawn.
+    case program(program: [UInt8], arguments: [ArgumentTemplate])
+    /// `swift:NAME word…` — words after the name are the handler's options, templates too.
+    case swift(name: String, arguments: [ArgumentTemplate])
+
+    /// The words after the program or the Swift handler's name.
+    public var arguments: [ArgumentTemplate] {
+        switch self {
+        case .program(_, let arguments), .swift(_, let arguments): return arguments
+        }
+    }
+}
+
+/// One rule of the rules file: `PATTERN ON [OPTION=VALUE|reply|last …] HANDLER [ARG …]`.
+public struct Rule: Sendable {
+    /// The line where the rule starts (`SPOOL_RULE`, `rule=N` in the log).
+    public var line: Int
+    public var pattern: Glob
+    /// In the order written, no duplicates.
+    public var events: [EventKind]
+    public var timeout: Duration = .seconds(30)
+    public var retries: Int = 3
+    public var backoff: Duration = .seconds(1)
+    /// `nil` means unlimited (within `--jobs`).
+    public var concurrency: Int? = nil
+    public var then: ThenAction = .delete
+    public var user: UserSpec? = nil
+    public var stdin: StdinMode = .body
+    public var output: OutputMode = .log
+    public var reply: Bool = false
+    public var last: Bool = false
+    public var handler: HandlerSpec
+    /// The handler's first word as written, after quote removal (`./handlers/notify.sh`, `swift:log`):
+    /// what the dispatch log shows as `handler=`, where `handler`'s program may have been made absolute.
+    public var handlerWord: [UInt8]
+
+    public init(line: Int, pattern: Glob, events: [EventKind], handler: HandlerSpec, handlerWord: [UInt8]) {
+        self.line = line
+        self.pattern = pattern
+        self.events = events
+        self.handler = handler
+        self.handlerWord = handlerWord
+    }
+
+    /// Whether `event` is among the rule's events.
+    public func handles(_ event: EventKind) -> Bool { events.contains(event) }
+
+    /// Whether a message called `name` arriving as `event` reaches this rule (ignoring earlier `last` rules).
+    public func matches(_ name: [UInt8], event: EventKind) -> Bool {
+        handles(event) && pattern.matches(name)
+    }
+}
+
+/// `listen NAME [mode=0660] [type=stream|seqpacket|dgram]`.
+public struct ListenDirective: Sendable {
+    public var line: Int
+    /// Relative to the spool.
+    public var name: [UInt8]
+    public var mode: UInt32 = 0o660
+    public var type: SocketType = .stream
+
+    public init(line: Int, name: [UInt8], mode: UInt32 = 0o660, type: SocketType = .stream) {
+        self.line = line
+        self.name = name
+        self.mode = mode
+        self.type = type
+    }
+}
+
+/// `mkfifo NAME [mode=0622]`.
+public struct MkfifoDirective: Sendable {
+    public var line: Int
+    /// Relative to the spool.
+    public var name: [UInt8]
+    public var mode: UInt32 = 0o622
+
+    public init(line: Int, name: [UInt8], mode: UInt32 = 0o622) {
+        self.line = line
+        self.name = name
+        self.mode = mode
+    }
+}
+
+/// A parsed rules file.
+public struct RuleSet: Sendable {
+    public var rules: [Rule]
+    public var listens: [ListenDirective]
+    public var fifos: [MkfifoDirective]
+
+    public init(rules: [Rule] = [], listens: [ListenDirective] = [], fifos: [MkfifoDirective] = []) {
+        self.rules = rules
+        self.listens = listens
+        self.fifos = fifos
+    }
+
+    /// The rules a message reaches, in file order, up to and including the first matching rule with `last`.
+    public func rules(for name: [UInt8], event: EventKind) -> [Rule] {
+        var reached: [Rule] = []
+        for rule in rules where rule.matches(name, event: event) {
+            reached.append(rule)
+            if rule.last { break }
+        }
+        return reached
+    }
+
+    /// Whether any rule for `event` matches `name` (e.g. to decide whether a FIFO is worth opening).
+    public func hasRule(for name: [UInt8], event: EventKind) -> Bool {
+        rules.contains { $0.matches(name, event: event) }
+    }
+
+    /// What happens to a `file` message called `name` after success: the strongest `then=` among
+    /// the rules it reaches (`keep` over `archive` over `delete`); `.delete` when no rule matches.
+    public func thenAction(for name: [UInt8]) -> ThenAction {
+        rules(for: name, event: .file).map(\.then).max() ?? .delete
+    }
+}

@@ -1,0 +1,144 @@
+import CSpoolBusLinux
+import Glibc
+
+/// How a child process ended.
+public enum Termination: Sendable, Equatable, CustomStringConvertible {
+    case exited(Int32)
+    case signaled(Int32)
+
+    public var isSuccess: Bool { self == .exited(0) }
+
+    public var description: String {
+        switch self {
+        case .exited(let status): return "exited with status \(status)"
+        case .signaled(let signal): return "killed by signal \(signal) (\(signalName(signal)))"
+        }
+    }
+}
+
+/// The conventional name of a signal, e.g. SIGKILL.
+func signalName(_ signal: Int32) -> String {
+    let names: [Int32: String] = [
+        SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGABRT: "SIGABRT",
+        SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGSEGV: "SIGSEGV", SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM",
+        SIGTERM: "SIGTERM", SIGUSR1: "SIGUSR1", SIGUSR2: "SIGUSR2", SIGBUS: "SIGBUS", SIGXCPU: "SIGXCPU",
+    ]
+    return names[signal] ?? "signal \(signal)"
+}
+
+/// A user to run a child as, resolved before spawning (no name lookups after fork).
+struct Credentials {
+    var uid: UInt32
+    var gid: UInt32
+    var groups: [UInt32]
+
+    /// Looks up `user` (and `group`, else the user's primary group) in the passwd and group databases.
+    static func lookUp(user: String, group: String?) -> Credentials? {
+        guard let entry = getpwnam(user) else { return nil }
+        let uid = entry.pointee.pw_uid
+        var gid = entry.pointee.pw_gid
+        if let group {
+            guard let groupEntry = getgrnam(group) else { return nil }
+            gid = groupEntry.pointee.gr_gid
+        }
+        var count: Int32 = 64
+        var groups = [gid_t](repeating: 0, count: Int(count))
+        if getgrouplist(user, gid, &groups, &count) < 0 {
+            groups = [gid_t](repeating: 0, count: Int(count))
+            _ = getgrouplist(user, gid, &groups, &count)
+        }
+        return Credentials(uid: uid, gid: gid, groups: Array(groups.prefix(Int(max(count, 0)))))
+    }
+}
+
+/// A started child: its pid and a pidfd that becomes readable when it exits.
+struct ChildProcess {
+    let pid: Int32
+    let exitDescriptor: FileDescriptor
+
+    /// Starts `program` in a session of its own, with `environment` as its whole environment,
+    /// the given descriptors as stdin/stdout/stderr (nil: /dev/null) and no others.
+    static func spawn(
+        program: Bytes, arguments: [Bytes], environment: [Bytes], directory: Bytes?,
+        stdin: FileDescriptor?, stdout: FileDescriptor?, stderr: FileDescriptor?,
+        credentials: Credentials?
+    ) throws -> ChildProcess {
+        var pid: pid_t = 0
+        let status: Int32 = withCStringArray(arguments) { argv in
+            withCStringArray(environment) { envp in
+                program.withCPath { path in
+                    withOptionalCPath(directory) { cwd in
+                        (credentials?.groups ?? []).withUnsafeBufferPointer { groups in
+                            var request = csb_spawn_request()
+                            request.path = path
+                            request.argv = argv
+                            request.envp = envp
+                            request.cwd = cwd
+                            request.stdin_fd = stdin?.rawValue ?? -1
+                            request.stdout_fd = stdout?.rawValue ?? -1
+                            request.stderr_fd = stderr?.rawValue ?? -1
+                            request.drop_privileges = credentials == nil ? 0 : 1
+                            request.uid = credentials?.uid ?? 0
+                            request.gid = credentials?.gid ?? 0
+                            request.groups = groups.baseAddress
+                            request.ngroups = Int32(groups.count)
+                            return csb_spawn(&request, &pid)
+                        }
+                    }
+                }
+            }
+        }
+        if status != 0 { throw SystemError(errno: status, operation: "spawn", path: program) }
+        let fd = csb_pidfd_open(pid)
+        if fd < 0 {
+            let error = SystemError(errno: errno, operation: "pidfd_open")
+            _ = kill(-pid, SIGKILL)
+            var ignored: Int32 = 0
+            _ = waitpid(pid, &ignored, 0)
+            throw error
+        }
+        return ChildProcess(pid: pid, exitDescriptor: FileDescriptor(rawValue: fd))
+    }
+
+    /// Collects the exit status once `exitDescriptor` is readable, and closes the pidfd.
+    func reap() -> Termination {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        exitDescriptor.close()
+        if csb_signaled(status) != 0 { return .signaled(csb_term_signal(status)) }
+        return .exited(csb_exit_status(status))
+    }
+
+    /// Sends `signal` to the child's whole process group (it leads its own session).
+    func signalGroup(_ signal: Int32) {
+        if kill(-pid, signal) != 0 { _ = kill(pid, signal) }
+    }
+}
+
+private func withOptionalCPath<R>(_ path: Bytes?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let path else { return body(nil) }
+    return path.withCPath { body($0) }
+}
+
+/// Builds a NULL-terminated `char *[]` of NUL-terminated copies for the duration of `body`.
+private func withCStringArray<R>(_ strings: [Bytes], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    let total = strings.reduce(0) { $0 + $1.count + 1 }
+    return withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(total, 1)) { storage in
+        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<CChar>?.self, capacity: strings.count + 1) { pointers in
+            var offset = 0
+            for (index, string) in strings.enumerated() {
+                let start = storage.baseAddress! + offset
+                string.withUnsafeBufferPointer { bytes in
+                    bytes.withMemoryRebound(to: CChar.self) { chars in
+                        start.update(from: chars.baseAddress!, count: chars.count)
+                    }
+                }
+                start[string.count] = 0
+                pointers[index] = start
+                offset += string.count + 1
+            }
+            pointers[strings.count] = nil
+            return body(UnsafePointer(pointers.baseAddress!))
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import CSpoolBusLinux
+import Glibc
+
+/// Path-based system calls, each a thin wrapper whose error names the path.
+public enum FileSystem {
+    /// The longest file name (one path component), in bytes.
+    public static let maxNameLength = Int(NAME_MAX)
+
+    /// lstat: symbolic links are never followed in the spool.
+    public static func status(_ path: Bytes) throws -> FileStatus {
+        var st = stat()
+        _ = try syscall("lstat", path: path) { path.withCPath { lstat($0, &st) } }
+        return FileStatus(st)
+    }
+
+    /// stat: for files the user names (the rules file may well be a symlink).
+    public static func statusFollowingLinks(_ path: Bytes) throws -> FileStatus {
+        var st = stat()
+        _ = try syscall("stat", path: path) { path.withCPath { stat($0, &st) } }
+        return FileStatus(st)
+    }
+
+    /// Like `status`, but nil when nothing is there.
+    public static func statusIfPresent(_ path: Bytes) throws -> FileStatus? {
+        do { return try status(path) } catch let error as SystemError where error.errno == ENOENT || error.errno == ENOTDIR {
+            return nil
+        }
+    }
+
+    public static func rename(_ from: Bytes, to: Bytes) throws {
+        _ = try syscall("rename", path: from) {
+            from.withCPath { f in to.withCPath { t in Glibc.rename(f, t) } }
+        }
+    }
+
+    /// rename that fails with EEXIST rather than replace what is at `to`.
+    public static func renameWithoutReplacing(_ from: Bytes, to: Bytes) throws {
+        _ = try syscall("rename", path: to) {
+            from.withCPath { f in to.withCPath { t in csb_rename_noreplace(f, t) } }
+        }
+    }
+
+    public static func unlink(_ path: Bytes) throws {
+        _ = try syscall("unlink", path: path) { path.withCPath { Glibc.unlink($0) } }
+    }
+
+    /// Removes `path` if it is there; a missing file is not an error.
+    public static func removeIfPresent(_ path: Bytes) throws {
+        do { try unlink(path) } catch let error as SystemError where error.errno == ENOENT {}
+    }
+
+    /// mkdir; an existing folder is fine.
+    public static func makeDirectory(_ path: Bytes, mode: UInt32 = 0o755) throws {
+        do {
+            _ = try syscall("mkdir", path: path) { path.withCPath { mkdir($0, mode) } }
+        } catch let error as SystemError where error.errno == EEXIST {
+            guard try status(path).type == .dir else { throw error }
+        }
+    }
+
+    /// mkdir -p.
+    public static func makeDirectories(_ path: Bytes, mode: UInt32 = 0o755) throws {
+        if path.isEmpty || (try? status(path))?.type == .dir { return }
+        let parent = path.deletingLastPathComponent
+        if !parent.isEmpty && parent != path { try makeDirectories(parent, mode: mode) }
+        try makeDirectory(path, mode: mode)
+    }
+
+    public static func makeFifo(_ path: Bytes, mode: UInt32) throws {
+        _ = try syscall("mkfifo", path: path) { path.withCPath { mkfifo($0, mode) } }
+        // mkfifo applies the umask; the rules file's mode is what the user asked for.
+        try changeMode(path, mode)
+    }
+
+    public static func changeMode(_ path: Bytes, _ mode: UInt32) throws {
+        _ = try syscall("chmod", path: path) { path.withCPath { chmod($0, mode) } }
+    }
+
+    /// One directory entry: its name and, when the filesystem said, its type.
+    public struct Entry: Sendable {
+        public var name: Bytes
+        public var type: NodeType?
+    }
+
+    /// The entries of a folder, without `.` and `..`, in no particular order.
+    public static func entries(_ path: Bytes) throws -> [Entry] {
+        guard let dir = path.withCPath({ opendir($0) }) else {
+            throw SystemError(errno: errno, operation: "opendir", path: path)
+        }
+        defer { closedir(dir) }
+        var result: [Entry] = []
+        while let entry = readdir(dir) {
+            let name: Bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                Bytes(raw.prefix(while: { $0 != 0 }))
+            }
+            if name == [46] || name == [46, 46] { continue }
+            result.append(Entry(name: name, type: NodeType(directoryEntryType: entry.pointee.d_type)))
+        }
+        return result
+    }
+
+    /// The absolute form of `path`, against the current directory; symlinks are not resolved.
+    public static func absolute(_ path: Bytes) -> Bytes {
+        if path.first == UInt8(ascii: "/") { return normalized(path) }
+        return normalized(currentDirectory().appendingPathComponent(path))
+    }
+
+    /// Drops `.` components and empty ones, and folds `..` lexically.
+    static func normalized(_ path: Bytes) -> Bytes {
+        var parts: [Bytes] = []
+        for component in path.pathComponents {
+            if component == [46] { continue }
+            if component == [46, 46] { if !parts.isEmpty { parts.removeLast() }; continue }
+            parts.append(component)
+        }
+        return [UInt8(ascii: "/")] + Bytes(parts.joined(separator: [UInt8(ascii: "/")]))
+    }
+
+    public static func currentDirectory() -> Bytes {
+        var buffer = Bytes(repeating: 0, count: Int(PATH_MAX) + 1)
+        let ok = buffer.withUnsafeMutableBufferPointer { raw in
+            raw.withMemoryRebound(to: CChar.self) { getcwd($0.baseAddress, $0.count) != nil }
+        }
+        return ok ? Bytes(buffer.prefix(while: { $0 != 0 })) : [UInt8(ascii: "/")]
+    }
+
+    /// The whole content of a file.
+    public static func read(_ path: Bytes, limit: Int = .max) throws -> Bytes {
+        let fd = try FileDescriptor.open(path, .readOnly)
+        defer { fd.close() }
+        return try fd.readAll(limit: limit)
+    }
+
+    /// Writes `content` to a temporary file in `temporaryFolder`, fsyncs it, and renames it to
+    /// `path`, so a reader sees the whole file or nothing.
+    public static func writeAtomically(_ content: Bytes, to path: Bytes, temporaryFolder: Bytes, mode: UInt32 = 0o644) throws {
+        let temporary = temporaryFolder.appendingPathComponent(uniqueTemporaryName())
+        let fd = try FileDescriptor.open(temporary, [.writeOnly, .create, .exclusive], mode: mode)
+        do {
+            try fd.writeAll(content)
+            try fd.synchronize()
+            fd.close()
+            try rename(temporary, to: path)
+        } catch {
+            fd.close()
+            try? removeIfPresent(temporary)
+            throw error
+        }
+    }
+
+    private static func uniqueTemporaryName() -> Bytes {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return "\(getpid())-\(now.tv_sec)\(now.tv_nsec)-\(UInt32.random(in: 0...UInt32.max))".bytes
+    }
+}

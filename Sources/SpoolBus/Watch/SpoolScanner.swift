@@ -1,0 +1,69 @@
+/// A walk over the spool that can pause and go on, so that a spool holding a hundred thousand
+/// files is read a slice at a time, as the dispatcher has room, in bounded memory.
+///
+/// It watches every folder it enters before listing it: a file created after the listing is
+/// reported by inotify, one created before is listed, and one in both is claimed only once
+/// (a claim is a rename).
+final class SpoolScanner {
+    struct Found {
+        let name: Bytes
+        let type: NodeType
+        /// Found in a folder that appeared while the daemon ran: its nodes are news (`node`
+        /// events); in a start-up or overflow scan they are not.
+        let isNew: Bool
+    }
+
+    private struct Frame {
+        let folder: Bytes
+        let stream: DirectoryStream
+        let isNew: Bool
+    }
+
+    private let root: Bytes
+    private var stack: [Frame] = []
+    private var pendingFolders: [(Bytes, Bool)] = []
+
+    init(root: Bytes) { self.root = root }
+
+    /// Whether there is anything left to walk.
+    var isActive: Bool { !stack.isEmpty || !pendingFolders.isEmpty }
+
+    /// Queues the folder `name` (relative; empty for the whole spool) to be walked.
+    func enqueue(_ name: Bytes, isNew: Bool) {
+        pendingFolders.append((name, isNew))
+    }
+
+    /// The next entry of the walk; `watch` is called for each folder before it is listed.
+    /// Nil when the walk is over.
+    func next(watch: (Bytes) throws -> Void, failure: (Bytes, Error) -> Void) -> Found? {
+        while true {
+            if stack.isEmpty {
+                guard !pendingFolders.isEmpty else { return nil }
+                let (folder, isNew) = pendingFolders.removeFirst()
+                enter(folder, isNew: isNew, watch: watch, failure: failure)
+                continue
+            }
+            let frame = stack[stack.count - 1]
+            guard let entry = frame.stream.next() else {
+                stack.removeLast()
+                continue
+            }
+            if entry.name.first == UInt8(ascii: ".") { continue }
+            let name = frame.folder.appendingPathComponent(entry.name)
+            var type = entry.type
+            if type == nil { type = (try? FileSystem.status(root.appendingPathComponent(name)))?.type }
+            guard let type else { continue }
+            if type == .dir { enter(name, isNew: frame.isNew, watch: watch, failure: failure) }
+            return Found(name: name, type: type, isNew: frame.isNew)
+        }
+    }
+
+    private func enter(_ folder: Bytes, isNew: Bool, watch: (Bytes) throws -> Void, failure: (Bytes, Error) -> Void) {
+        do {
+            try watch(folder)
+            stack.append(Frame(folder: folder, stream: try DirectoryStream(root.appendingPathComponent(folder)), isNew: isNew))
+        } catch {
+            failure(folder, error)
+        }
+    }
+}

@@ -1,0 +1,126 @@
+/// Recursive inotify watches over a spool, turned into the changes the bus cares about.
+///
+/// Folders whose name starts with `.` (among them `.spoolbus/`) are never watched. Symbolic
+/// links are never followed: a watch is added only to what `lstat` says is a folder.
+final class SpoolWatcher {
+    enum Change {
+        /// A regular file may be complete: closed after writing, moved in, or hard-linked in.
+        case fileReady(Bytes)
+        /// A folder, FIFO, socket, device or symlink was created or moved in.
+        case nodeAppeared(Bytes, NodeType)
+        /// Something was removed or moved out.
+        case gone(Bytes, isDirectory: Bool)
+        /// The kernel's queue overflowed: events were lost, the spool must be scanned.
+        case overflow
+        /// The rules file's folder saw the rules file written or replaced.
+        case rulesFileChanged
+    }
+
+    let inotify: Inotify
+    private let root: Bytes
+    private var folders: [Int32: Bytes] = [:]
+    private var rulesWatch: Int32?
+    private var rulesFileName: Bytes = []
+    private var buffer = Bytes(repeating: 0, count: 64 * 1024)
+    /// Names the daemon itself is about to move out or create: their events are not news.
+    private var ownMoves: [Bytes: Int] = [:]
+    private var ownCreations: Set<Bytes> = []
+
+    private static let folderMask: Inotify.Mask = [
+        .closeWrite, .movedTo, .movedFrom, .create, .delete, .onlyDirectory, .dontFollow,
+    ]
+
+    init(root: Bytes) throws {
+        inotify = try Inotify()
+        self.root = root
+    }
+
+    /// Starts watching the folder `name` (relative; empty for the spool itself).
+    func watchFolder(_ name: Bytes) throws {
+        let watch = try inotify.addWatch(root.appendingPathComponent(name), mask: Self.folderMask)
+        folders[watch] = name
+    }
+
+    /// Watches the folder holding the rules file, to reload it when it is written or replaced
+    /// (editors often write a new file and rename it over the old one).
+    func watchRulesFile(_ path: Bytes) throws {
+        rulesFileName = path.lastPathComponent
+        rulesWatch = try inotify.addWatch(path.deletingLastPathComponent, mask: [.closeWrite, .movedTo, .create, .onlyDirectory])
+    }
+
+    /// The next `IN_MOVED_FROM` of `name` is the daemon's own claim, not a `gone` event.
+    func expectOwnMove(of name: Bytes) { ownMoves[name, default: 0] += 1 }
+
+    /// Forgets an expected move that did not happen (the rename failed).
+    func cancelOwnMove(of name: Bytes) {
+        if let count = ownMoves[name] { ownMoves[name] = count > 1 ? count - 1 : nil }
+    }
+
+    /// The next creation of `name` is the daemon's own (a FIFO or socket of a directive).
+    func expectOwnCreation(of name: Bytes) { ownCreations.insert(name) }
+
+    /// Reads what the kernel queued and returns it as changes, in order.
+    func readChanges() throws -> [Change] {
+        var changes: [Change] = []
+        while true {
+            let events = try inotify.readEvents(into: &buffer)
+            if events.isEmpty { return changes }
+            for event in events { translate(event, into: &changes) }
+        }
+    }
+
+    private func translate(_ event: Inotify.Event, into changes: inout [Change]) {
+        let mask = event.mask
+        if mask.contains(.overflow) {
+            changes.append(.overflow)
+            return
+        }
+        if event.watch == rulesWatch {
+            if event.name == rulesFileName { changes.append(.rulesFileChanged) }
+            return
+        }
+        if mask.contains(.ignored) {
+            folders[event.watch] = nil
+            return
+        }
+        guard let folder = folders[event.watch], !event.name.isEmpty,
+              event.name.first != UInt8(ascii: ".") else { return }
+        let name = folder.appendingPathComponent(event.name)
+        let isDirectory = mask.contains(.isDirectory)
+
+        if mask.contains(.movedFrom) {
+            if let count = ownMoves[name] {
+                ownMoves[name] = count > 1 ? count - 1 : nil
+                return
+            }
+            if isDirectory { forgetFolders(under: name) }
+            changes.append(.gone(name, isDirectory: isDirectory))
+        } else if mask.contains(.delete) {
+            changes.append(.gone(name, isDirectory: isDirectory))
+        } else if mask.contains(.closeWrite) {
+            changes.append(.fileReady(name))
+        } else if mask.contains(.create) || mask.contains(.movedTo) {
+            if ownCreations.remove(name) != nil { return }
+            appeared(name, movedIn: mask.contains(.movedTo), into: &changes)
+        }
+    }
+
+    private func appeared(_ name: Bytes, movedIn: Bool, into changes: inout [Change]) {
+        guard let status = try? FileSystem.status(root.appendingPathComponent(name)), let type = status.type else { return }
+        if type != .file {
+            changes.append(.nodeAppeared(name, type))
+        } else if movedIn || status.linkCount > 1 {
+            // A plain create is followed by IN_CLOSE_WRITE; a hard link (maildir-style delivery)
+            // or a move is complete as it arrives.
+            changes.append(.fileReady(name))
+        }
+    }
+
+    private func forgetFolders(under name: Bytes) {
+        let prefix = name + [UInt8(ascii: "/")]
+        for (watch, folder) in folders where folder == name || folder.starts(with: prefix) {
+            inotify.removeWatch(watch)
+            folders[watch] = nil
+        }
+    }
+}
