@@ -25,6 +25,8 @@ final class Bus {
     private let scanner: SpoolScanner
     private let claims: ClaimStore
     private let dispatcher: Dispatcher
+    /// FIFOs, sockets and the control socket.
+    private let channels: ChannelSet
     private var ids: MessageIDGenerator
     private var signals: FileDescriptor?
     private var needsRescan = false
@@ -76,7 +78,14 @@ final class Bus {
             run.start(program: program, arguments: arguments)
             return run
         }
-        dispatcher.onJobEnded = { [unowned self] in self.scheduleScan() }
+        channels = ChannelSet(loop: loop, log: log, layout: layout, dispatcher: dispatcher, rules: rules,
+                              maxLine: options.maxLine, rulesPath: rulesFile.path)
+        dispatcher.onJobEnded = { [unowned self] in
+            self.scheduleScan()
+            self.channels.jobEnded()
+        }
+        channels.nextID = { [unowned self] in self.ids.next() }
+        channels.expectOwnCreation = { [unowned self] in self.watcher.expectOwnCreation(of: $0) }
     }
 
     func run() throws {
@@ -86,6 +95,7 @@ final class Bus {
         try loop.register(watcher.inotify.descriptor, for: .readable) { [unowned self] _ in self.spoolChanged() }
         try watcher.watchFolder([])
         try watcher.watchRulesFile(rulesFile.path)
+        channels.start(controlMode: options.controlMode)
         applyDirectives()
         log.record("start", [
             ("pid", SystemInfo.processID), ("spool", layout.root), ("rules", rulesFile.path), ("version", spoolBusVersion),
@@ -94,6 +104,7 @@ final class Bus {
         scanner.enqueue([], isNew: false)
         scheduleScan()
         try loop.run()
+        channels.close()
         var fields: [(String, any LogValue)] = [("pid", SystemInfo.processID)]
         if let stopSignal { fields.append(("signal", ProcessSignal.name(stopSignal))) }
         log.record("stop", fields)
@@ -113,6 +124,8 @@ final class Bus {
         for change in changes where !stopping {
             switch change {
             case .fileReady(let name):
+                // A writer closing a FIFO looks like a file written and closed.
+                if channels.isFifoEvent(name) { continue }
                 if dispatcher.load >= Self.admissionLimit {
                     needsRescan = true
                 } else {
@@ -123,8 +136,10 @@ final class Bus {
                     scanner.enqueue(name, isNew: true)
                     scheduleScan()
                 }
+                if type == .fifo { channels.fifoAppeared(name) }
                 deliverNodeEvent(name, type: type, event: .node)
             case .gone(let name, let isDirectory):
+                if channels.nodeGone(name) { continue }
                 deliverNodeEvent(name, type: isDirectory ? .dir : .file, event: .gone)
             case .overflow:
                 log.record("overflow", [("err", "inotify queue overflowed; events were lost")])
@@ -159,6 +174,9 @@ final class Bus {
             }
             switch found.type {
             case .file: admitFile(found.name)
+            case .fifo:
+                channels.fifoAppeared(found.name)
+                if found.isNew { deliverNodeEvent(found.name, type: .fifo, event: .node) }
             default: if found.isNew { deliverNodeEvent(found.name, type: found.type, event: .node) }
             }
         }
@@ -314,8 +332,9 @@ final class Bus {
         }
     }
 
-    /// Creates the FIFOs `mkfifo` directives ask for.
+    /// Creates the FIFOs `mkfifo` directives ask for, and has the channels follow the rules.
     private func applyDirectives() {
+        defer { channels.apply(rules) }
         for fifo in rules.fifos {
             let path = layout.path(of: fifo.name)
             do {
@@ -352,6 +371,7 @@ final class Bus {
         stopping = true
         stopSignal = signal
         loop.unregister(watcher.inotify.descriptor)
+        channels.stop()
         dispatcher.shutdown(grace: options.grace) { [unowned self] in self.loop.stop() }
     }
 }
