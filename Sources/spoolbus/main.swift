@@ -21,4 +21,4 @@ while index < words.count {
     }
     index += 1
 }
-exit(Daemon.run(options, handlers: HandlerRegistry()))
+exit(Daemon.run(options, handlers: .builtIn))

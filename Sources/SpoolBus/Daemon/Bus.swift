@@ -70,13 +70,20 @@ final class Bus {
         let context = RunContext(loop: loop, log: log, layout: layout, workingDirectory: rulesFile.directory,
                                  baseEnvironment: SystemInfo.environment)
         dispatcher = Dispatcher(context: context, jobLimit: options.jobs) { job, completion in
-            guard case .program(let program, let arguments) = job.rule.handler else {
-                completion(RunOutcome(result: .couldNotStart("Swift handlers are not available in this build"), milliseconds: 0))
-                return nil
+            switch job.rule.handler {
+            case .program(let program, let arguments):
+                let run = ProgramRun(job: job, context: context, completion: completion)
+                run.start(program: program, arguments: arguments)
+                return run
+            case .swift(let name, let arguments):
+                guard let handler = handlers.handler(named: name) else {
+                    completion(RunOutcome(result: .couldNotStart("no Swift handler named '\(name)' in this binary"), milliseconds: 0))
+                    return nil
+                }
+                let run = SwiftHandlerRun(job: job, context: context, completion: completion)
+                run.start(handler, name: name, arguments: arguments)
+                return run
             }
-            let run = ProgramRun(job: job, context: context, completion: completion)
-            run.start(program: program, arguments: arguments)
-            return run
         }
         channels = ChannelSet(loop: loop, log: log, layout: layout, dispatcher: dispatcher, rules: rules,
                               maxLine: options.maxLine, rulesPath: rulesFile.path)

@@ -9,14 +9,24 @@ final class RunContext {
     let workingDirectory: Bytes
     /// The daemon's environment without any `SPOOL_*` variable of its own.
     let baseEnvironment: [Bytes]
+    /// Hands a record to the `watch` subscribers, from any thread (`swift:broadcast`).
+    let broadcaster: @Sendable (LogRecord) -> Void
 
     init(loop: EventLoop, log: DispatchLog, layout: SpoolLayout, workingDirectory: Bytes, baseEnvironment: [Bytes]) {
         self.loop = loop
+        let box = LogBox(log)
+        broadcaster = { record in loop.post { box.log.publish(record) } }
         self.log = log
         self.layout = layout
         self.workingDirectory = workingDirectory
         self.baseEnvironment = baseEnvironment.filter { !$0.starts(with: "SPOOL_".bytes) }
     }
+}
+
+/// The log, carried to the loop from another thread and used only there.
+private final class LogBox: @unchecked Sendable {
+    let log: DispatchLog
+    init(_ log: DispatchLog) { self.log = log }
 }
 
 /// One run of one rule's handler for one message.

@@ -24,6 +24,21 @@ public struct SpoolLayout: Sendable {
         for folder in [state, temporary, work, failed, done] { try FileSystem.makeDirectory(folder) }
     }
 
+    /// Drops `body` into the spool as the file message `name`: written under `.spoolbus/tmp/`,
+    /// fsynced, then renamed into place, so the daemon never sees it half-written.
+    /// Returns the message's absolute path.
+    @discardableResult
+    public func drop(_ body: Bytes, as name: Bytes) throws -> Bytes {
+        guard SpoolLayout.isValidMessageName(name) else {
+            throw SpoolBusError("invalid message name '\(text(name))': it must be relative, without '..' or a component starting with '.'")
+        }
+        let target = path(of: name)
+        try FileSystem.makeDirectories(temporary)
+        try FileSystem.makeDirectories(target.deletingLastPathComponent)
+        try FileSystem.writeAtomically(body, to: target, temporaryFolder: temporary)
+        return target
+    }
+
     /// Whether a name is ever dispatched: no component may start with `.`, the convention for
     /// files still being written and for the daemon's own `.spoolbus/`.
     public static func isDispatchable(_ name: Bytes) -> Bool {

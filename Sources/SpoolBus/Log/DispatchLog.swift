@@ -13,7 +13,7 @@ extension Int64: LogValue { public var logBytes: Bytes { Bytes(String(self).utf8
 extension UInt32: LogValue { public var logBytes: Bytes { Bytes(String(self).utf8) } }
 
 /// One step of the bus, as written to the dispatch log.
-public struct LogRecord {
+public struct LogRecord: Sendable {
     public var verb: String
     public var fields: [(key: String, value: Bytes)]
     /// The message name this record is about, when there is one (for `watch` filters).
@@ -63,6 +63,12 @@ public final class DispatchLog {
         // A full disk or a closed stdout must not stop the bus; the line is lost, nothing else.
         try? destination.writeAll(line)
         if mirrorToStandardError { try? FileDescriptor.standardError.writeAll(line) }
+        for subscriber in subscribers.values { subscriber(record, line) }
+    }
+
+    /// Hands `record` to the subscribers only, not to the log file (`swift:broadcast`).
+    func publish(_ record: LogRecord) {
+        let line = record.line(at: WallClock.milliseconds())
         for subscriber in subscribers.values { subscriber(record, line) }
     }
 

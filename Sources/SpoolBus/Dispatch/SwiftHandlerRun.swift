@@ -1,0 +1,95 @@
+/// A Swift handler running for one job, as a task on Swift's cooperative pool; its end is
+/// posted back to the event loop.
+///
+/// A timeout cancels the task and counts the run as failed at once. Cancellation is
+/// cooperative: a handler that awaits (`Task.sleep`, async I/O) stops there; one that blocks
+/// a thread or loops without checking `Task.isCancelled` runs on in the background, and
+/// whatever it does after the timeout no longer counts.
+final class SwiftHandlerRun: HandlerRun {
+    private let job: Job
+    private let context: RunContext
+    private let completion: (RunOutcome) -> Void
+    private var task: Task<Void, Never>?
+    private var timeoutTimer: EventLoop.TimerID?
+    private var finished = false
+    private let started = MonotonicInstant.now()
+
+    init(job: Job, context: RunContext, completion: @escaping (RunOutcome) -> Void) {
+        self.job = job
+        self.context = context
+        self.completion = completion
+    }
+
+    func start(_ handler: @escaping SwiftHandler, name: String, arguments: [ArgumentTemplate]) {
+        let message = job.message
+        let layout = context.layout
+        let services = HandlerServices(broadcaster: context.broadcaster)
+        let value = SpoolMessage(
+            name: message.name, body: [], event: message.event, type: message.type, id: text(message.id),
+            attempt: job.attempt, rule: job.rule.line, peer: message.peer, spoolDirectory: layout.root,
+            rulesDirectory: context.workingDirectory, path: message.path(in: layout),
+            arguments: arguments.map { $0.expand { message.value(of: $0, in: layout) } }, services: services)
+        let body = message.body
+        context.log.record("run", name: message.name, [
+            ("id", message.id), ("rule", job.rule.line), ("handler", "swift:" + name), ("attempt", job.attempt),
+        ])
+        let loop = context.loop
+        let finish = LoopBound(self)
+        task = Task {
+            let result: RunOutcome.Result
+            do {
+                try await handler(value.with(body: try body.read()))
+                result = .succeeded
+            } catch {
+                result = .threw("\(error)")
+            }
+            let replies = services.replyOutput
+            loop.post { finish.value?.finish(result, reply: replies) }
+        }
+        timeoutTimer = loop.schedule(after: job.rule.timeout) { [weak self] in self?.timeOut() }
+    }
+
+    func terminate() { task?.cancel() }
+
+    func kill() { task?.cancel() }
+
+    private func timeOut() {
+        task?.cancel()
+        finish(.timedOut(job.rule.timeout), reply: [])
+    }
+
+    private func finish(_ result: RunOutcome.Result, reply: [UInt8]) {
+        guard !finished else { return }
+        finished = true
+        if let timeoutTimer { context.loop.cancel(timeoutTimer) }
+        var outcome = RunOutcome(result: result, milliseconds: MonotonicInstant.now().duration(since: started).milliseconds)
+        if job.rule.reply { outcome.replyOutput = reply }
+        completion(outcome)
+    }
+}
+
+/// Carries a loop-owned object through a task and back to the loop, where alone it is used.
+private final class LoopBound<Value: AnyObject>: @unchecked Sendable {
+    weak var value: Value?
+    init(_ value: Value) { self.value = value }
+}
+
+extension SpoolMessage {
+    func with(body: [UInt8]) -> SpoolMessage {
+        SpoolMessage(name: name, body: body, event: event, type: type, id: id, attempt: attempt, rule: rule, peer: peer,
+                     spoolDirectory: spoolDirectory, rulesDirectory: rulesDirectory, path: path,
+                     arguments: arguments, services: services)
+    }
+}
+
+extension MessageBody: @unchecked Sendable {
+    /// The body's bytes: read from the file for file messages (off the event loop).
+    func read() throws -> [UInt8] {
+        switch self {
+        case .claimedFile(let file): return try FileSystem.read(file.path)
+        case .stateFile(let path): return try FileSystem.read(path)
+        case .line(let line): return line
+        case .none: return []
+        }
+    }
+}
