@@ -1,0 +1,147 @@
+import Foundation
+import Glibc
+import Testing
+
+extension ChannelTests {
+    @Suite struct Control {
+        /// The `key=value` lines of a `status` answer.
+        static func status(_ box: ChanSandbox) throws -> [String: String] {
+            let client = try ChanSocket(connectingTo: box.control)
+            client.send("status\n")
+            var facts: [String: String] = [:]
+            for line in client.readToEnd().split(separator: "\n") {
+                guard let equals = line.firstIndex(of: "=") else { continue }
+                facts[String(line[..<equals])] = String(line[line.index(after: equals)...])
+            }
+            return facts
+        }
+
+        @Test func controlSocketAnswersStatus() async throws {
+            try await withChanSandbox { box in
+                try await box.start("""
+                    listen ask.sock
+                    mkfifo events
+                    ask.sock  socket  ./h/record.sh sock
+                    events    fifo    ./h/record.sh fifo
+                    inbox/*   file    ./h/record.sh file
+                    """)
+                var info = stat()
+                #expect(stat(box.control, &info) == 0)
+                #expect(info.st_mode & 0o777 == 0o600)
+                let client = try ChanSocket(connectingTo: box.spool + "/ask.sock")
+                client.send("one\n")
+                _ = client.readLine()
+                try await chanWait("the socket message to be handled", details: box.report()) { !box.records().isEmpty }
+                let facts = try Self.status(box)
+                #expect(facts["pid"] == String(box.daemon?.processIdentifier ?? -1))
+                #expect(facts["rules_loaded"] == "3")
+                #expect(facts["received"] == "1")
+                #expect(facts["ok"] == "1")
+                #expect(facts["fifos"] == "1")
+                #expect(facts["sockets"] == "1")
+                #expect(facts["clients"] == "1")
+                #expect(facts["paused"] == "no")
+                for key in ["uptime", "failed", "dead", "nomatch", "running", "queued", "too_long", "clients_refused"] {
+                    #expect(facts[key] != nil, "missing \(key)")
+                }
+            }
+        }
+
+        @Test func watchSeesMessagesDispatchedAfterItStarted() async throws {
+            try await withChanSandbox { box in
+                try await box.start("""
+                    inbox/*   file  ./h/record.sh inbox
+                    other/*   file  ./h/record.sh other
+                    """)
+                let watcher = try ChanSocket(connectingTo: box.control)
+                watcher.send("watch inbox/*\n")
+                #expect(watcher.readLine() == "watching inbox/*")
+                try FileManager.default.createDirectory(atPath: box.spool + "/inbox", withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(atPath: box.spool + "/other", withIntermediateDirectories: true)
+                try "x\n".write(toFile: box.spool + "/other/b.msg", atomically: true, encoding: .utf8)
+                try await chanWait("other/b.msg to be handled", details: box.report()) { box.records().contains { $0.tag == "other" } }
+                try "x\n".write(toFile: box.spool + "/inbox/a.msg", atomically: true, encoding: .utf8)
+                var seen: [ChanLogLine] = []
+                while let line = watcher.readLine() {
+                    let parsed = ChanLogLine(line)
+                    seen.append(parsed)
+                    if parsed.verb == "ok" { break }
+                }
+                #expect(seen.map(\.verb) == ["recv", "run", "ok"], "\(seen)")
+                #expect(seen.first?["name"] == "inbox/a.msg")
+                #expect(!seen.contains { $0.raw.contains("other/b.msg") })
+                // The lines are the dispatch log's own.
+                let logged = Set(box.logLines().map(\.raw))
+                #expect(seen.allSatisfy { logged.contains($0.raw) })
+            }
+        }
+
+        @Test func slowWatcherIsDroppedNotWaitedFor() async throws {
+            try await withChanSandbox { box in
+                try await box.start("""
+                    mkfifo events
+                    events  fifo  swift:discard
+                    """)
+                let watcher = try ChanSocket(connectingTo: box.control)
+                var small: Int32 = 4096
+                setsockopt(watcher.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+                watcher.send("watch\n")
+                #expect(watcher.readLine() == "watching **")
+                // The watcher reads nothing more while thousands of messages go by.
+                let fd = try #require(chanOpenFifoWriter(box.spool + "/events"))
+                let line = String(repeating: "z", count: 200) + "\n"
+                for _ in 0..<20 { chanWrite(fd, String(repeating: line, count: 500)) }
+                close(fd)
+                try await chanWait("10000 messages handled", timeout: .seconds(120), details: box.report()) {
+                    box.logCount("ok") >= 10_000
+                }
+                #expect(box.logLines().contains { $0.verb == "error" && $0["err"]?.contains("watch") == true })
+                #expect(try Self.status(box)["watchers_dropped"] == "1")
+            }
+        }
+
+        @Test func retryThroughTheControlSocket() async throws {
+            try await withChanSandbox { box in
+                try box.script("flaky.sh", #"[ -e "$OUT/healed" ] || exit 1; cat > "$OUT/healed-body""#)
+                try await box.start("inbox/*  file  retries=0  ./h/flaky.sh")
+                try FileManager.default.createDirectory(atPath: box.spool + "/inbox", withIntermediateDirectories: true)
+                try "body\n".write(toFile: box.spool + "/inbox/with space.msg", atomically: true, encoding: .utf8)
+                try await chanWait("a dead letter", details: box.report()) { box.logLines().contains { $0.verb == "dead" } }
+                FileManager.default.createFile(atPath: box.out + "/healed", contents: nil)
+                let missing = try ChanSocket(connectingTo: box.control)
+                missing.send("retry nothing.msg\n")
+                #expect(missing.readToEnd() == "missing nothing.msg\n")
+                let client = try ChanSocket(connectingTo: box.control)
+                client.send("retry \"inbox/with space.msg\"\n")
+                let answer = client.readToEnd()
+                #expect(answer.hasPrefix("retried "), "\(answer)")
+                #expect(answer.hasSuffix(" \"inbox/with space.msg\"\n"), "\(answer)")
+                try await chanWait("the retried message to succeed", details: box.report()) {
+                    FileManager.default.fileExists(atPath: box.out + "/healed-body")
+                }
+                #expect(try String(contentsOfFile: box.out + "/healed-body", encoding: .utf8) == "body\n")
+            }
+        }
+
+        @Test func backPressurePausesChannelsAndLosesNothing() async throws {
+            try await withChanSandbox { box in
+                try await box.start("""
+                    mkfifo events
+                    events  fifo  swift:discard
+                    """, arguments: ["--jobs", "1"])
+                let fd = try #require(chanOpenFifoWriter(box.spool + "/events"))
+                let total = 3000
+                let text = (1...total).map { "line \($0)\n" }.joined()
+                chanWrite(fd, text)
+                close(fd)
+                try await chanWait("\(total) messages handled", timeout: .seconds(120), details: box.report()) {
+                    box.logCount("ok") >= total
+                }
+                #expect(box.logCount("recv") == total)
+                let facts = try Self.status(box)
+                #expect(Int(facts["pauses"] ?? "0") ?? 0 >= 1, "\(facts)")
+                #expect(facts["paused"] == "no")
+            }
+        }
+    }
+}
