@@ -125,20 +125,26 @@ extension ChannelTests {
 
         @Test func backPressurePausesChannelsAndLosesNothing() async throws {
             try await withChanSandbox { box in
-                try await box.start("""
-                    mkfifo events
-                    events  fifo  swift:discard
+                // Ten FIFOs into one slow lane: each FIFO stops being read at its own limit
+                // (throttles), and together they saturate the dispatcher (pauses).
+                let names = (0..<10).map { "events\($0)" }
+                try await box.start(names.map { "mkfifo \($0)" }.joined(separator: "\n") + """
+
+                    events*  fifo  swift:discard
                     """, arguments: ["--jobs", "1"])
-                let fd = try #require(chanOpenFifoWriter(box.spool + "/events"))
-                let total = 3000
-                let text = (1...total).map { "line \($0)\n" }.joined()
-                chanWrite(fd, text)
-                close(fd)
+                let perFifo = 400
+                let writers = try names.map { try #require(chanOpenFifoWriter(box.spool + "/" + $0)) }
+                for (index, fd) in writers.enumerated() {
+                    chanWrite(fd, (1...perFifo).map { "fifo \(index) line \($0)\n" }.joined())
+                }
+                for fd in writers { close(fd) }
+                let total = perFifo * names.count
                 try await chanWait("\(total) messages handled", timeout: .seconds(120), details: box.report()) {
                     box.logCount("ok") >= total
                 }
                 #expect(box.logCount("recv") == total)
                 let facts = try Self.status(box)
+                #expect(Int(facts["throttles"] ?? "0") ?? 0 >= 1, "\(facts)")
                 #expect(Int(facts["pauses"] ?? "0") ?? 0 >= 1, "\(facts)")
                 #expect(facts["paused"] == "no")
             }

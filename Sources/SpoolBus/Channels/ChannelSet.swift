@@ -24,8 +24,10 @@ struct ChannelCounters {
     var clientsRefused = 0
     var repliesDropped = 0
     var watchersDropped = 0
-    /// Times reading stopped because handlers were saturated.
+    /// Times every channel stopped being read because handlers were saturated.
     var pauses = 0
+    /// Times one channel stopped being read because it had too many messages unsettled.
+    var throttles = 0
 }
 
 /// The FIFOs and sockets of the bus: opens and closes them as the spool and the rules change,
@@ -39,6 +41,9 @@ final class ChannelSet {
     static let inFlightByteLimit = 16 * 1024 * 1024
     /// Socket clients at once, all listeners together; more are told `error` and closed.
     static let clientLimit = 4096
+    /// Messages of one FIFO, socket or client not yet settled, at most, before that one channel
+    /// stops being read: a slow rule backs up its own writers, not every channel of the bus.
+    static let unsettledLimitPerReader = 128
 
     let loop: EventLoop
     let log: DispatchLog
@@ -199,13 +204,16 @@ final class ChannelSet {
 
     /// Hands a line or packet to the rules it matches. `reply` (nil when nobody can be answered)
     /// is called once: at once with `ok ID` or `error …`, or when a `reply` rule's handler ends.
-    func submit(_ body: Bytes, from origin: ChannelOrigin, reply: ((Bytes) -> Void)?) {
+    /// Returns whether it became a message, in which case `settled` is called once all its
+    /// rules are done.
+    @discardableResult
+    func submit(_ body: Bytes, from origin: ChannelOrigin, reply: ((Bytes) -> Void)?, settled: (() -> Void)? = nil) -> Bool {
         let matching = rules.rules(for: origin.name, event: origin.event)
         guard !matching.isEmpty else {
             dispatcher.countNoMatch()
             log.record("nomatch", name: origin.name, [("name", origin.name), ("event", origin.event.rawValue), ("size", body.count)])
             reply?(ChannelReply.refused("no rule takes \(origin.event.rawValue) messages from \(text(origin.name))"))
-            return
+            return false
         }
         let id = nextID()
         let message = Message(id: id, name: origin.name, event: origin.event, type: origin.type, body: .line(body), peer: origin.peer)
@@ -223,10 +231,12 @@ final class ChannelSet {
             self.inFlightBytes -= size
             if !delivery.failures.isEmpty { self.logUnkept(delivery, body: body) }
             if replies { reply?(Self.reply(to: delivery)) }
+            settled?()
         }
         if !replies { reply?(ChannelReply.accepted(id)) }
         dispatcher.deliver(delivery, to: matching)
         pauseIfSaturated()
+        return true
     }
 
     /// A line or packet longer than `--max-line`: dropped, counted, logged.
@@ -262,6 +272,11 @@ final class ChannelSet {
     }
 
     // MARK: - Back-pressure
+
+    /// Counts a channel that used up its room for unsettled messages.
+    func countThrottle(_ usedUp: Bool) {
+        if usedUp { counters.throttles += 1 }
+    }
 
     private var isSaturated: Bool {
         dispatcher.load >= Self.loadLimit || inFlightBytes >= Self.inFlightByteLimit

@@ -34,6 +34,7 @@ final class ClientConnection: ChannelReader {
     private var outboxBytes = 0
     private var writeBlocked = false
     private var batching = false
+    private var unsettled = UnsettledCount()
     /// The client closed or half-closed its side; the connection ends once its replies are out.
     private var readEnded = false
     private(set) var closed = false
@@ -49,7 +50,11 @@ final class ClientConnection: ChannelReader {
     private var awaiting: Int { Int(nextTicket - nextToSend) }
 
     private var mayRead: Bool {
-        !readEnded && !channels.isPaused && outboxBytes < Self.outboxLimit && awaiting < Self.awaitingLimit
+        !readEnded && hasRoom
+    }
+
+    private var hasRoom: Bool {
+        !channels.isPaused && unsettled.hasRoom && outboxBytes < Self.outboxLimit && awaiting < Self.awaitingLimit
     }
 
     func refreshInterest() {
@@ -147,7 +152,8 @@ final class ClientConnection: ChannelReader {
         if packet.length > channels.maxLine {
             channels.refuseTooLong(packet.length, from: origin, reply: replier(ticket))
         } else {
-            channels.submit(Bytes(UnsafeRawBufferPointer(rebasing: buffer[..<packet.count])), from: origin, reply: replier(ticket))
+            let body = Bytes(UnsafeRawBufferPointer(rebasing: buffer[..<packet.count]))
+            if channels.submit(body, from: origin, reply: replier(ticket), settled: settledOne) { channels.countThrottle(unsettled.add()) }
         }
     }
 
@@ -156,7 +162,8 @@ final class ClientConnection: ChannelReader {
         while mayReadOrFinishing, let framed = framer.nextLine() {
             let ticket = reserveTicket()
             switch framed {
-            case .line(let line): channels.submit(line, from: origin, reply: replier(ticket))
+            case .line(let line):
+                if channels.submit(line, from: origin, reply: replier(ticket), settled: settledOne) { channels.countThrottle(unsettled.add()) }
             case .tooLong(let length): channels.refuseTooLong(length, from: origin, reply: replier(ticket))
             }
         }
@@ -165,15 +172,24 @@ final class ClientConnection: ChannelReader {
     }
 
     /// Lines already read are still delivered after end of file, under the same limits.
-    private var mayReadOrFinishing: Bool {
-        !channels.isPaused && outboxBytes < Self.outboxLimit && awaiting < Self.awaitingLimit && !channels.isStopping
-    }
+    private var mayReadOrFinishing: Bool { hasRoom && !channels.isStopping }
 
     // MARK: - Replies
 
     private func reserveTicket() -> UInt64 {
         defer { nextTicket += 1 }
         return nextTicket
+    }
+
+    private var settledOne: () -> Void {
+        { [weak self] in
+            guard let self, self.unsettled.settle() else { return }
+            self.channels.loop.schedule(after: .zero) { [weak self] in
+                guard let self, !self.closed else { return }
+                self.resume()
+                self.finishIfDone()
+            }
+        }
     }
 
     private func replier(_ ticket: UInt64) -> (Bytes) -> Void {

@@ -109,6 +109,7 @@ final class ControlServer {
             ("watchers", watcherCount),
             ("paused", channels.isPaused ? "yes" : "no"),
             ("pauses", channels.counters.pauses),
+            ("throttles", channels.counters.throttles),
             ("too_long", channels.counters.linesTooLong),
             ("clients_refused", channels.counters.clientsRefused),
             ("replies_dropped", channels.counters.repliesDropped),

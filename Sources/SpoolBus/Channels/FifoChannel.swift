@@ -9,6 +9,7 @@ final class FifoChannel: ChannelReader {
     private var reading: LoopInterest!
     private let writeEnd: FileDescriptor
     private var framer: LineFramer
+    private var unsettled = UnsettledCount()
     private var closed = false
 
     /// Opens the FIFO at `path`; nil when what is there is not a FIFO (any more).
@@ -41,7 +42,7 @@ final class FifoChannel: ChannelReader {
 
     func refreshInterest() {
         guard !closed else { return }
-        let wanted: EventLoop.Readiness = channels.isPaused || framer.hasLine ? [] : .readable
+        let wanted: EventLoop.Readiness = channels.isPaused || !unsettled.hasRoom || framer.hasLine ? [] : .readable
         do {
             try reading.set(wanted)
         } catch {
@@ -78,10 +79,22 @@ final class FifoChannel: ChannelReader {
     }
 
     private func deliverBuffered() {
-        while !channels.isPaused, let framed = framer.nextLine() {
+        while !channels.isPaused && unsettled.hasRoom, let framed = framer.nextLine() {
             switch framed {
-            case .line(let line): channels.submit(line, from: origin, reply: nil)
-            case .tooLong(let length): channels.refuseTooLong(length, from: origin, reply: nil)
+            case .line(let line):
+                if channels.submit(line, from: origin, reply: nil, settled: settledOne) { channels.countThrottle(unsettled.add()) }
+            case .tooLong(let length):
+                channels.refuseTooLong(length, from: origin, reply: nil)
+            }
+        }
+    }
+
+    private var settledOne: () -> Void {
+        { [weak self] in
+            guard let self, self.unsettled.settle() else { return }
+            self.channels.loop.schedule(after: .zero) { [weak self] in
+                guard let self, !self.closed else { return }
+                self.resume()
             }
         }
     }

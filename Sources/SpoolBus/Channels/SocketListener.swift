@@ -108,6 +108,7 @@ final class DatagramChannel: ListeningChannel {
     let directive: ListenDirective
     private unowned let channels: ChannelSet
     private var receiving: LoopInterest!
+    private var unsettled = UnsettledCount()
     private var closed = false
 
     /// Datagrams taken per wake-up.
@@ -121,7 +122,7 @@ final class DatagramChannel: ListeningChannel {
 
     func refreshInterest() {
         guard !closed else { return }
-        try? receiving.set(channels.isPaused ? [] : .readable)
+        try? receiving.set(channels.isPaused || !unsettled.hasRoom ? [] : .readable)
     }
 
     func resume() { refreshInterest() }
@@ -134,7 +135,7 @@ final class DatagramChannel: ListeningChannel {
 
     private func receive() {
         let buffer = UnsafeMutableRawBufferPointer(rebasing: channels.scratch[..<min(channels.scratch.count, channels.maxLine + 1)])
-        for _ in 0..<Self.receiveBatch where !channels.isPaused && !closed {
+        for _ in 0..<Self.receiveBatch where !channels.isPaused && unsettled.hasRoom && !closed {
             let packet: ReceivedPacket?
             do {
                 packet = try UnixSocket.receivePacket(receiving.descriptor, into: buffer)
@@ -149,8 +150,17 @@ final class DatagramChannel: ListeningChannel {
             if packet.length > channels.maxLine {
                 channels.refuseTooLong(packet.length, from: origin, reply: reply)
             } else {
-                channels.submit(Bytes(UnsafeRawBufferPointer(rebasing: buffer[..<packet.count])), from: origin, reply: reply)
+                let body = Bytes(UnsafeRawBufferPointer(rebasing: buffer[..<packet.count]))
+                if channels.submit(body, from: origin, reply: reply, settled: settledOne) { channels.countThrottle(unsettled.add()) }
             }
+        }
+        refreshInterest()
+    }
+
+    private var settledOne: () -> Void {
+        { [weak self] in
+            guard let self, self.unsettled.settle() else { return }
+            self.channels.loop.schedule(after: .zero) { [weak self] in self?.resume() }
         }
     }
 
