@@ -1,0 +1,54 @@
+/// `spoolbus retry`: dead letters back into the spool, to be dispatched again.
+enum RetryCommand: Subcommand {
+    static let spec = CommandSpec(
+        "retry",
+        abstract: "Put dead letters back into the spool.",
+        discussion: "Moves messages from SPOOL/.spoolbus/failed/ back to their names in the spool: every one with --all, else those named. A running daemon sees them arrive; otherwise the next start does.",
+        arguments: [
+            ArgumentSpec("NAME", help: "A dead letter's message name (inbox/hello.msg).", optional: true, repeating: true),
+        ],
+        options: [
+            OptionSpec("all", help: "Put back every dead letter."),
+            OptionSpec("spool", value: "DIR", help: "The spool folder.", default: "./spool"),
+        ])
+
+    static func execute(_ arguments: ParsedArguments, in context: CommandContext) throws -> Int32 {
+        let all = arguments.has("all")
+        let names = arguments.positionals
+        if all && !names.isEmpty { throw UsageError("give NAMEs or --all, not both") }
+        if !all && names.isEmpty { throw UsageError("nothing to retry: give NAMEs or --all") }
+        let layout = SpoolLayout(root: FileSystem.absolute(arguments.value("spool") ?? "spool".bytes))
+        let store = ClaimStore(layout: layout)
+        var letters: [ClaimStore.DeadLetter]
+        do {
+            letters = try store.deadLetters()
+        } catch let error as SystemError where error.errno == SystemError.noEntry {
+            letters = []
+        } catch let error as SystemError {
+            throw CommandFailure(status: 1, message: "cannot list dead letters: \(error)")
+        }
+        var status: Int32 = 0
+        if all {
+            if letters.isEmpty { context.printError("spoolbus: no dead letters in '\(TokenDisplay.escaped(layout.failed))'\n") }
+        } else {
+            for name in names where !letters.contains(where: { $0.name == name }) {
+                context.reportError("no dead letter named \(TokenDisplay.quoted(name))")
+                status = 1
+            }
+            letters = letters.filter { names.contains($0.name) }
+        }
+        for letter in letters {
+            do {
+                try store.resurrect(letter)
+                context.output("put back ".bytes + letter.name + " (id ".bytes + letter.id + ")\n".bytes)
+            } catch let error as SystemError where error.errno == SystemError.exists {
+                context.reportError("cannot put back \(TokenDisplay.quoted(letter.name)) (\(TokenDisplay.escaped(letter.id))): a file of that name is in the spool already")
+                status = 1
+            } catch let error as SystemError {
+                context.reportError("cannot put back \(TokenDisplay.quoted(letter.name)) (\(TokenDisplay.escaped(letter.id))): \(error)")
+                status = 1
+            }
+        }
+        return status
+    }
+}

@@ -1,0 +1,72 @@
+/// `spoolbus send`: drops one message into the spool, atomically.
+enum SendCommand: Subcommand {
+    static let spec = CommandSpec(
+        "send",
+        abstract: "Drop a message into the spool, atomically.",
+        discussion: "The body is the TEXT words joined by single spaces, plus a newline; with no TEXT, or TEXT exactly -, it is read from stdin. The message is written under SPOOL/.spoolbus/tmp/, synced to disk and renamed to SPOOL/NAME (creating its folders), so the daemon never sees half of it. Prints the path it created.",
+        arguments: [
+            ArgumentSpec("NAME", help: "The message name, relative to the spool (inbox/hello.msg)."),
+            ArgumentSpec("TEXT", help: "The body's words.", optional: true, repeating: true),
+        ],
+        options: [
+            OptionSpec("spool", value: "DIR", help: "The spool folder.", default: "./spool"),
+        ])
+
+    static func execute(_ arguments: ParsedArguments, in context: CommandContext) throws -> Int32 {
+        let name = arguments.positionals[0]
+        try validate(name)
+        let texts = Array(arguments.positionals.dropFirst())
+        let spool = arguments.value("spool") ?? "spool".bytes
+        let content: Bytes
+        do {
+            content = try body(texts: texts, readInput: context.readInput)
+        } catch let error as SystemError {
+            throw CommandFailure(status: 1, message: "cannot read the body from stdin: \(error)")
+        }
+        do {
+            let path = try send(name: name, body: content, spool: spool)
+            context.output(path + "\n".bytes)
+            return 0
+        } catch let error as SystemError {
+            throw CommandFailure(status: 1, message: "cannot send \(TokenDisplay.quoted(name)): \(error)")
+        }
+    }
+
+    /// Throws a usage error unless `name` is relative, free of `..` and of components that
+    /// start with `.` (which the daemon ignores) and of empty components.
+    static func validate(_ name: Bytes) throws {
+        if SpoolLayout.isValidMessageName(name) { return }
+        let components = name.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        let reason: String
+        if name.isEmpty {
+            reason = "a name cannot be empty"
+        } else if name.first == UInt8(ascii: "/") {
+            reason = "names are relative to the spool"
+        } else if components.contains(where: { $0.elementsEqual("..".utf8) }) {
+            reason = "'..' would leave the spool"
+        } else if components.contains(where: { $0.first == UInt8(ascii: ".") }) {
+            reason = "a component that starts with '.' is never dispatched"
+        } else {
+            reason = "empty path component"
+        }
+        throw UsageError("invalid message name \(TokenDisplay.quoted(name)): \(reason)")
+    }
+
+    /// The body: `texts` joined by single spaces plus a newline, or stdin when there are no
+    /// texts or the only one is `-`.
+    static func body(texts: [Bytes], readInput: () throws -> Bytes) throws -> Bytes {
+        if texts.isEmpty || texts == ["-".bytes] { return try readInput() }
+        return Bytes(texts.joined(separator: " ".bytes)) + "\n".bytes
+    }
+
+    /// Writes `body` to `SPOOL/NAME` through `SPOOL/.spoolbus/tmp/`, creating folders as
+    /// needed. Returns the absolute path of the message.
+    static func send(name: Bytes, body: Bytes, spool: Bytes) throws -> Bytes {
+        let layout = SpoolLayout(root: FileSystem.absolute(spool))
+        let target = layout.path(of: name)
+        try FileSystem.makeDirectories(layout.temporary)
+        try FileSystem.makeDirectories(target.deletingLastPathComponent)
+        try FileSystem.writeAtomically(body, to: target, temporaryFolder: layout.temporary)
+        return target
+    }
+}
