@@ -149,5 +149,98 @@ extension ChannelTests {
                 #expect(facts["paused"] == "no")
             }
         }
+
+        @Test func statusCommandWithAndWithoutADaemon() async throws {
+            try await withChanSandbox { box in
+                let before = try box.command(["status", "--spool", box.spool])
+                #expect(before.status == 1)
+                #expect(before.out.isEmpty)
+                #expect(before.err.hasPrefix("spoolbus: error: no daemon serves spool '\(box.spool)'"), "\(before.err)")
+                try await box.start("""
+                    listen ask.sock
+                    mkfifo events
+                    events    fifo    ./h/record.sh fifo
+                    ask.sock  socket  ./h/record.sh sock
+                    """)
+                let during = try box.command(["status", "--spool", box.spool])
+                #expect(during.status == 0, "\(during.err)")
+                let pid = box.daemon?.processIdentifier ?? -1
+                #expect(during.out.hasPrefix("pid        \(pid)\nuptime     "), "\(during.out)")
+                #expect(during.out.contains("\nrules      \(box.root)/spoolbus.rules, 2 loaded\n"), "\(during.out)")
+                #expect(during.out.contains("\nchannels   fifos 1, sockets 1, clients 0, watchers 0\n"), "\(during.out)")
+                let raw = try box.command(["status", "--raw", "--spool", box.spool])
+                #expect(raw.out.split(separator: "\n").contains("pid=\(pid)"))
+                try await box.stop()
+                let after = try box.command(["status", "--spool", box.spool])
+                #expect(after.status == 1)
+                #expect(after.err.contains("no daemon serves spool"))
+            }
+        }
+
+        @Test func watchCommandPrintsMessagesDispatchedAfterItStarted() async throws {
+            try await withChanSandbox { box in
+                try await box.start("""
+                    mkfifo events
+                    events   fifo  ./h/record.sh fifo
+                    inbox/*  file  ./h/record.sh file
+                    """)
+                let watch = Process()
+                watch.executableURL = URL(fileURLWithPath: chanBinary)
+                watch.arguments = ["watch", "events", "--spool", box.spool]
+                FileManager.default.createFile(atPath: box.root + "/watch.out", contents: nil)
+                watch.standardOutput = FileHandle(forWritingAtPath: box.root + "/watch.out")
+                watch.standardError = FileHandle(forWritingAtPath: "/dev/null")
+                try watch.run()
+                // SIGKILL: a process started from a test thread inherits its blocked SIGTERM.
+                defer { if watch.isRunning { kill(watch.processIdentifier, SIGKILL); watch.waitUntilExit() } }
+                // Subscribed once the daemon counts it.
+                try await chanWait("the watcher to subscribe", details: box.report()) {
+                    try box.command(["status", "--raw", "--spool", box.spool]).out.contains("\nwatchers=1\n")
+                }
+                try FileManager.default.createDirectory(atPath: box.spool + "/inbox", withIntermediateDirectories: true)
+                try "not watched\n".write(toFile: box.spool + "/inbox/a", atomically: true, encoding: .utf8)
+                let fd = try #require(chanOpenFifoWriter(box.spool + "/events"))
+                chanWrite(fd, "usb-added\n")
+                close(fd)
+                let output = { String(decoding: FileManager.default.contents(atPath: box.root + "/watch.out") ?? Data(), as: UTF8.self) }
+                try await chanWait("the watch to print the fifo message's ok", details: output()) {
+                    output().split(separator: "\n").contains { ChanLogLine(String($0)).verb == "ok" }
+                }
+                try await chanWait("the file message to be handled too") { box.records().count == 2 }
+                let lines = output().split(separator: "\n").map { ChanLogLine(String($0)) }
+                #expect(lines.first?.verb == "recv")
+                #expect(lines.first?["name"] == "events")
+                #expect(lines.first?["event"] == "fifo")
+                #expect(!lines.contains { $0["name"] == "inbox/a" })
+                #expect(watch.isRunning)
+            }
+        }
+
+        @Test func retryCommandGoesThroughTheRunningDaemon() async throws {
+            try await withChanSandbox { box in
+                try box.script("flaky.sh", #"[ -e "$OUT/healed" ] || exit 1; cat > "$OUT/healed-body""#)
+                try await box.start("inbox/*  file  retries=0  ./h/flaky.sh")
+                try FileManager.default.createDirectory(atPath: box.spool + "/inbox", withIntermediateDirectories: true)
+                try "one\n".write(toFile: box.spool + "/inbox/one", atomically: true, encoding: .utf8)
+                try await chanWait("a dead letter", details: box.report()) { box.logLines().contains { $0.verb == "dead" } }
+                let dead = box.logLines().filter { $0.verb == "dead" }
+                let id = dead.first?["id"] ?? "?"
+                FileManager.default.createFile(atPath: box.out + "/healed", contents: nil)
+                let missing = try box.command(["retry", "inbox/none", "--spool", box.spool])
+                #expect(missing.status == 1)
+                #expect(missing.err == "spoolbus: error: no dead letter named 'inbox/none'\n")
+                let retried = try box.command(["retry", "--all", "--spool", box.spool])
+                #expect(retried.status == 0, "\(retried.err)")
+                let expected = "put back inbox/one (id \(id))\n"
+                #expect(retried.out == expected)
+                let report = box.report
+                try await chanWait("the retried message to succeed", details: report()) {
+                    FileManager.default.fileExists(atPath: box.out + "/healed-body")
+                }
+                let none = try box.command(["retry", "--all", "--spool", box.spool])
+                #expect(none.status == 0)
+                #expect(none.err.hasPrefix("spoolbus: no dead letters in "))
+            }
+        }
     }
 }
