@@ -265,5 +265,71 @@ extension ChannelTests {
                 #expect(accept(theirs.fd, nil, nil) >= 0)
             }
         }
+
+        @Test func reloadOpensAndClosesSocketsAndFifos() async throws {
+            try await withChanSandbox { box in
+                try await box.start("""
+                    listen old.sock
+                    mkfifo events
+                    old.sock  socket  ./h/record.sh old
+                    **        gone    ./h/record.sh gone
+                    """)
+                // No fifo rule yet: nobody reads the FIFO.
+                #expect(chanOpenFifoWriter(box.spool + "/events") == nil)
+                try """
+                    listen new.sock type=seqpacket
+                    mkfifo events
+                    new.sock  socket  ./h/record.sh new
+                    events    fifo    ./h/record.sh fifo
+                    **        gone    ./h/record.sh gone
+
+                    """.write(toFile: box.root + "/spoolbus.rules", atomically: true, encoding: .utf8)
+                try await chanWait("the reload", details: box.report()) { box.logLines().contains { $0.verb == "reload" } }
+                #expect(!FileManager.default.fileExists(atPath: box.spool + "/old.sock"))
+                let client = try ChanSocket(connectingTo: box.spool + "/new.sock", .seqpacket)
+                client.send("to the new socket")
+                #expect(client.receivePacket()?.hasPrefix("ok ") == true)
+                let fd = try #require(chanOpenFifoWriter(box.spool + "/events"))
+                chanWrite(fd, "now read\n")
+                close(fd)
+                try await chanWait("both messages", details: box.report()) { box.records().count >= 2 }
+                #expect(Set(box.records().map(\.tag)) == ["new", "fifo"])  // no `gone` for old.sock
+            }
+        }
+
+        @Test func fifteenHundredClientsAtOnce() async throws {
+            try await withChanSandbox { box in
+                try await box.start("""
+                    listen ask.sock
+                    ask.sock  socket  swift:discard
+                    """)
+                let clients = try (0..<1500).map { _ in try ChanSocket(connectingTo: box.spool + "/ask.sock") }
+                for (index, client) in clients.enumerated() { client.send("client \(index)\n") }
+                var replies = 0
+                for client in clients where client.readLine()?.hasPrefix("ok ") == true { replies += 1 }
+                #expect(replies == 1500)
+                try await chanWait("1500 messages handled", details: box.report()) { box.logCount("ok") >= 1500 }
+                #expect(try ChannelTests.Control.status(box)["clients"] == "1500")
+            }
+        }
+
+        @Test func clientAwaitingAReplyGetsItAfterSigterm() async throws {
+            try await withChanSandbox { box in
+                try box.script("slow.sh", "sleep 0.5; echo finished")
+                try await box.start("""
+                    listen ask.sock
+                    ask.sock  socket  reply  ./h/slow.sh
+                    """)
+                let client = try ChanSocket(connectingTo: box.spool + "/ask.sock")
+                client.send("take your time\n")
+                try await chanWait("the handler to start", details: box.report()) { box.logLines().contains { $0.verb == "run" } }
+                kill(box.daemon?.processIdentifier ?? 0, SIGTERM)
+                let reply = client.readReply()
+                #expect(reply?.body == "finished\n", "\(box.report())")
+                try await chanWait("the daemon to exit") { !box.daemonIsRunning }
+                #expect(box.daemon?.terminationStatus == 0)
+                #expect(!FileManager.default.fileExists(atPath: box.spool + "/ask.sock"))
+            }
+        }
     }
 }
