@@ -204,6 +204,8 @@ final class ClientConnection: ChannelReader {
             outbox.append(next)
             outboxBytes += next.count
         }
+        // An idle connection holds no storage.
+        if readyReplies.isEmpty { readyReplies = [:] }
         guard !batching else { return }
         flush()
         guard !closed else { return }
@@ -243,6 +245,7 @@ final class ClientConnection: ChannelReader {
                 outboxOffset += sent
             }
         }
+        if !closed && outbox.isEmpty { outbox = FIFOQueue() }
         writeBlocked = false
     }
 

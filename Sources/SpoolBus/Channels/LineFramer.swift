@@ -111,7 +111,7 @@ struct LineFramer {
     /// buffer give its memory back (a thousand idle connections should cost next to nothing).
     private mutating func compact() {
         if start == storage.count {
-            storage.removeAll(keepingCapacity: storage.capacity <= 4096)
+            storage = []
             start = 0
             scanned = 0
         } else if start > 4096 && start * 2 > storage.count {
