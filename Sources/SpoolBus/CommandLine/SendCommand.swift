@@ -62,11 +62,6 @@ enum SendCommand: Subcommand {
     /// Writes `body` to `SPOOL/NAME` through `SPOOL/.spoolbus/tmp/`, creating folders as
     /// needed. Returns the absolute path of the message.
     static func send(name: Bytes, body: Bytes, spool: Bytes) throws -> Bytes {
-        let layout = SpoolLayout(root: FileSystem.absolute(spool))
-        let target = layout.path(of: name)
-        try FileSystem.makeDirectories(layout.temporary)
-        try FileSystem.makeDirectories(target.deletingLastPathComponent)
-        try FileSystem.writeAtomically(body, to: target, temporaryFolder: layout.temporary)
-        return target
+        try SpoolLayout(root: FileSystem.absolute(spool)).drop(body, as: name)
     }
 }

@@ -98,6 +98,7 @@ final class Bus {
     func run() throws {
         let signals = try KernelNotifiers.signalDescriptor(for: [ProcessSignal.hangUp, ProcessSignal.terminate, ProcessSignal.interrupt])
         self.signals = signals
+        loop.beforeWaiting = { [unowned self] in self.log.flush() }
         try loop.register(signals, for: .readable) { [unowned self] _ in self.signalsArrived() }
         try loop.register(watcher.inotify.descriptor, for: .readable) { [unowned self] _ in self.spoolChanged() }
         try watcher.watchFolder([])
@@ -115,6 +116,7 @@ final class Bus {
         var fields: [(String, any LogValue)] = [("pid", SystemInfo.processID)]
         if let stopSignal { fields.append(("signal", ProcessSignal.name(stopSignal))) }
         log.record("stop", fields)
+        log.flush()
         lock.release()
     }
 
@@ -256,13 +258,17 @@ final class Bus {
             return
         }
         for file in files {
-            // A message claimed for `then=keep`-free rules stays claimed even if the rules
-            // changed since: it is delivered to whatever file rules match it now.
+            // Delivered to whatever file rules match it now; if none does any more, it becomes
+            // a dead letter rather than being dropped.
             let matching = rules.rules(for: file.name, event: .file)
             if matching.isEmpty {
                 dispatcher.countNoMatch()
                 log.record("nomatch", name: file.name, [("id", file.id), ("name", file.name), ("event", "file")])
-                try? claims.bury(file, reason: "no rule matches \(text(file.name)) any more\n".bytes)
+                do {
+                    try claims.bury(file, reason: "no rule matches \(text(file.name)) any more\n".bytes)
+                } catch {
+                    log.record("error", name: file.name, [("id", file.id), ("err", "\(error)")])
+                }
                 continue
             }
             deliver(file, to: matching, recovered: true)
@@ -294,8 +300,8 @@ final class Bus {
         var reason = "name: ".bytes
         LogEscaping.append(delivery.message.name, to: &reason)
         reason += "\nid: ".bytes + delivery.message.id + "\n".bytes
-        for (rule, outcome) in delivery.failures {
-            reason += "rule \(rule.line): \(outcome.cause)\n".bytes
+        for (rule, outcome, attempts) in delivery.failures {
+            reason += "rule \(rule.line): \(outcome.cause) (\(attempts) attempt\(attempts == 1 ? "" : "s"))\n".bytes
             if !outcome.lastErrorLines.isEmpty {
                 reason += "  last stderr lines:\n".bytes
                 for line in outcome.lastErrorLines { reason += "    ".bytes + line + "\n".bytes }

@@ -1,5 +1,3 @@
-import Glibc
-
 /// A file message the daemon owns: moved from the spool into `.spoolbus/work/`.
 public struct ClaimedFile: Sendable {
     public let id: Bytes
@@ -35,7 +33,7 @@ struct ClaimStore {
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(source, [.readOnly, .nonBlocking, .noFollow])
-        } catch let error as SystemError where [ENOENT, ELOOP, ENOTDIR, ENXIO].contains(error.errno) {
+        } catch let error as SystemError where [SystemError.noEntry, SystemError.tooManySymbolicLinks, SystemError.notDirectory, SystemError.noSuchDevice].contains(error.errno) {
             return .unavailable
         }
         defer { fd.close() }
@@ -45,7 +43,7 @@ struct ClaimStore {
         do {
             leased = try fd.tryReadLease()
             if !leased { return .stillBeingWritten }
-        } catch let error as SystemError where error.errno == EACCES || error.errno == EINVAL {
+        } catch let error as SystemError where error.errno == SystemError.permissionDenied || error.errno == SystemError.invalidArgument {
             // A file of another user (without CAP_LEASE) or a filesystem without leases:
             // trust the close/move event that brought it here.
             leased = false
@@ -54,7 +52,7 @@ struct ClaimStore {
         let entry = try entryName(id: id, name: name)
         do {
             try FileSystem.rename(source, to: layout.work.appendingPathComponent(entry))
-        } catch let error as SystemError where error.errno == ENOENT {
+        } catch let error as SystemError where error.errno == SystemError.noEntry {
             return .unavailable
         }
         return .claimed(ClaimedFile(id: id, name: name, path: layout.work.appendingPathComponent(entry),
@@ -157,7 +155,7 @@ struct ClaimStore {
 
     private func entryName(id: Bytes, name: Bytes) throws -> Bytes {
         let encoded = id + [UInt8(ascii: ".")] + ClaimStore.encode(name)
-        if encoded.count <= Int(NAME_MAX) { return encoded }
+        if encoded.count <= FileSystem.maxNameLength { return encoded }
         let sidecarPath = sidecar(id, "name", in: layout.work)
         try FileSystem.writeAtomically(name, to: sidecarPath, temporaryFolder: layout.temporary)
         return id

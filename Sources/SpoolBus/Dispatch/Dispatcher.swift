@@ -4,8 +4,8 @@ final class Delivery {
     /// Where a dead letter of this message is kept (`kept=` in the log), when it is a file.
     let deadLetterName: Bytes?
     private(set) var remaining: Int
-    /// The rules that gave up, with how their last run ended.
-    private(set) var failures: [(rule: Rule, outcome: RunOutcome)] = []
+    /// The rules that gave up, with how their last run ended and how many runs they had.
+    private(set) var failures: [(rule: Rule, outcome: RunOutcome, attempts: Int)] = []
     /// The replies of `reply` rules, in the order they finished.
     private(set) var replies: [Bytes] = []
     fileprivate let settle: (Delivery) -> Void
@@ -17,11 +17,14 @@ final class Delivery {
         self.settle = settle
     }
 
-    fileprivate func ruleFinished(_ rule: Rule, _ outcome: RunOutcome) {
-        if !outcome.succeeded { failures.append((rule, outcome)) }
+    /// Returns true when this was the last rule, and the message has been settled.
+    fileprivate func ruleFinished(_ rule: Rule, _ outcome: RunOutcome, attempts: Int) -> Bool {
+        if !outcome.succeeded { failures.append((rule, outcome, attempts)) }
         if rule.reply, let output = outcome.replyOutput { replies.append(output) }
         remaining -= 1
-        if remaining == 0 { settle(self) }
+        guard remaining == 0 else { return false }
+        settle(self)
+        return true
     }
 }
 
@@ -90,10 +93,10 @@ final class Dispatcher {
     func deliver(_ delivery: Delivery, to rules: [Rule]) {
         for rule in rules {
             sequence += 1
-            var lane = lanes[rule.line] ?? Lane()
-            lane.limit = rule.concurrency
-            lane.waiting.append(Pending(job: Job(message: delivery.message, rule: rule, attempt: 1), delivery: delivery, sequence: sequence))
-            lanes[rule.line] = lane
+            // Mutated in place: a copy of the lane would copy its whole queue.
+            lanes[rule.line, default: Lane()].limit = rule.concurrency
+            lanes[rule.line, default: Lane()].waiting.append(
+                Pending(job: Job(message: delivery.message, rule: rule, attempt: 1), delivery: delivery, sequence: sequence))
             queued += 1
         }
         pump()
@@ -143,7 +146,7 @@ final class Dispatcher {
             lanes[rule.line]?.running -= 1
             counters.ok += 1
             context.log.record("ok", name: message.name, [("id", message.id), ("rule", rule.line)] + outcome.logFields + [("ms", outcome.milliseconds)])
-            pending.delivery.ruleFinished(rule, outcome)
+            finish(pending.delivery, rule, outcome, attempts: job.attempt)
             return
         }
         counters.failed += 1
@@ -175,12 +178,21 @@ final class Dispatcher {
         }
         lanes[rule.line]?.running -= 1
         context.log.record("fail", name: message.name, fields + [("err", outcome.errorSummary)])
-        counters.dead += 1
-        var deadFields: [(String, any LogValue)] = [("id", message.id), ("rule", rule.line), ("attempts", job.attempt)]
-        if let kept = pending.delivery.deadLetterName { deadFields.append(("kept", kept)) }
-        deadFields.append(("err", outcome.cause))
-        context.log.record("dead", name: message.name, deadFields)
-        pending.delivery.ruleFinished(rule, outcome)
+        finish(pending.delivery, rule, outcome, attempts: job.attempt)
+    }
+
+    /// Counts a rule as done with the message; once the message is settled (its dead letter,
+    /// if any, in place), each rule that gave up is logged `dead`.
+    private func finish(_ delivery: Delivery, _ rule: Rule, _ outcome: RunOutcome, attempts: Int) {
+        guard delivery.ruleFinished(rule, outcome, attempts: attempts) else { return }
+        let message = delivery.message
+        for failure in delivery.failures {
+            counters.dead += 1
+            var fields: [(String, any LogValue)] = [("id", message.id), ("rule", failure.rule.line), ("attempts", failure.attempts)]
+            if let kept = delivery.deadLetterName { fields.append(("kept", kept)) }
+            fields.append(("err", failure.outcome.cause))
+            context.log.record("dead", name: message.name, fields)
+        }
     }
 
     private func backoff(_ rule: Rule, afterAttempt attempt: Int) -> Duration {

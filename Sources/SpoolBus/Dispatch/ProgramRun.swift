@@ -1,5 +1,3 @@
-import Glibc
-
 /// A handler program running for one job: spawned directly (never through a shell), its
 /// output read line by line into the log, its exit seen through a pidfd, its timeout enforced
 /// on its whole process group.
@@ -69,14 +67,14 @@ final class ProgramRun: HandlerRun {
         }
     }
 
-    func terminate() { child?.signalGroup(SIGTERM) }
+    func terminate() { child?.signalGroup(ProcessSignal.terminate) }
 
-    func kill() { child?.signalGroup(SIGKILL) }
+    func kill() { child?.signalGroup(ProcessSignal.kill) }
 
     private func timeOut() {
         timedOut = true
-        child?.signalGroup(SIGTERM)
-        killTimer = context.loop.schedule(after: Self.killDelay) { [weak self] in self?.child?.signalGroup(SIGKILL) }
+        child?.signalGroup(ProcessSignal.terminate)
+        killTimer = context.loop.schedule(after: Self.killDelay) { [weak self] in self?.child?.signalGroup(ProcessSignal.kill) }
     }
 
     private func exited() {
@@ -176,7 +174,7 @@ final class ProgramRun: HandlerRun {
     }
 
     private func resolve(_ user: UserSpec) throws -> Credentials {
-        guard getuid() == 0 else {
+        guard SystemInfo.isRoot else {
             throw SpoolBusError("user=\(user.user) needs the daemon to run as root")
         }
         guard let credentials = Credentials.lookUp(user: user.user, group: user.group) else {

@@ -51,7 +51,12 @@ final class SwiftHandlerRun: HandlerRun {
 
     func terminate() { task?.cancel() }
 
-    func kill() { task?.cancel() }
+    /// A task cannot be killed: it is cancelled and the run ends now, so that a handler stuck
+    /// in a blocking call cannot keep the daemon from stopping.
+    func kill() {
+        task?.cancel()
+        finish(.threw("cancelled at shutdown"), reply: [])
+    }
 
     private func timeOut() {
         task?.cancel()

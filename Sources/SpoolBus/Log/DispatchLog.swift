@@ -1,4 +1,3 @@
-import Glibc
 
 /// A value in a dispatch-log line.
 public protocol LogValue {
@@ -39,9 +38,16 @@ public struct LogRecord: Sendable {
 /// The dispatch log: one line per step, appended with a single write, so it is flushed per
 /// line and safe to `tail -f`. Lines also go to stderr when stderr is a terminal, and to
 /// whoever subscribed (the `watch` command).
+///
+/// Lines are gathered while the event loop handles one batch of events and written with one
+/// `write` before it waits again (or sooner, past 64 KiB): a line is never written in pieces,
+/// and never waits longer than the work that produced it, but a burst of thousands of messages
+/// costs a handful of writes instead of four per message.
 public final class DispatchLog {
     private let destination: FileDescriptor
     private let mirrorToStandardError: Bool
+    private var pending = Bytes()
+    private static let flushThreshold = 64 * 1024
     private var subscribers: [Int: (LogRecord, Bytes) -> Void] = [:]
     private var nextSubscriber = 0
 
@@ -60,10 +66,18 @@ public final class DispatchLog {
     public func record(_ verb: String, name: Bytes? = nil, _ fields: [(String, any LogValue)]) {
         let record = LogRecord(verb: verb, fields: fields.map { ($0.0, $0.1.logBytes) }, name: name)
         let line = record.line(at: WallClock.milliseconds())
-        // A full disk or a closed stdout must not stop the bus; the line is lost, nothing else.
-        try? destination.writeAll(line)
-        if mirrorToStandardError { try? FileDescriptor.standardError.writeAll(line) }
+        pending += line
+        if pending.count >= Self.flushThreshold { flush() }
         for subscriber in subscribers.values { subscriber(record, line) }
+    }
+
+    /// Writes the lines gathered so far.
+    public func flush() {
+        guard !pending.isEmpty else { return }
+        // A full disk or a closed stdout must not stop the bus; the lines are lost, nothing else.
+        try? destination.writeAll(pending)
+        if mirrorToStandardError { try? FileDescriptor.standardError.writeAll(pending) }
+        pending.removeAll(keepingCapacity: pending.count <= Self.flushThreshold)
     }
 
     /// Hands `record` to the subscribers only, not to the log file (`swift:broadcast`).

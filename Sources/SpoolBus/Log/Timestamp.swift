@@ -1,24 +1,20 @@
-import Glibc
-
 /// RFC 3339 UTC timestamps with milliseconds, e.g. `2026-11-21T22:40:16.120Z`.
 enum Timestamp {
     static func rfc3339(millisecondsSinceEpoch ms: Int64) -> Bytes {
-        var seconds = time_t(ms / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
+        let parts = WallClock.utcFields(secondsSinceEpoch: ms / 1000)
         var out = Bytes()
         out.reserveCapacity(24)
-        appendDigits(Int(parts.tm_year) + 1900, width: 4, to: &out)
+        appendDigits(parts.year, width: 4, to: &out)
         out.append(UInt8(ascii: "-"))
-        appendDigits(Int(parts.tm_mon) + 1, width: 2, to: &out)
+        appendDigits(parts.month, width: 2, to: &out)
         out.append(UInt8(ascii: "-"))
-        appendDigits(Int(parts.tm_mday), width: 2, to: &out)
+        appendDigits(parts.day, width: 2, to: &out)
         out.append(UInt8(ascii: "T"))
-        appendDigits(Int(parts.tm_hour), width: 2, to: &out)
+        appendDigits(parts.hour, width: 2, to: &out)
         out.append(UInt8(ascii: ":"))
-        appendDigits(Int(parts.tm_min), width: 2, to: &out)
+        appendDigits(parts.minute, width: 2, to: &out)
         out.append(UInt8(ascii: ":"))
-        appendDigits(Int(parts.tm_sec), width: 2, to: &out)
+        appendDigits(parts.second, width: 2, to: &out)
         out.append(UInt8(ascii: "."))
         appendDigits(Int(ms % 1000), width: 3, to: &out)
         out.append(UInt8(ascii: "Z"))

@@ -1,4 +1,3 @@
-import Glibc
 import Synchronization
 
 /// The daemon's single event loop: one `epoll_wait` for descriptors, timers, signals and
@@ -20,6 +19,8 @@ final class EventLoop {
     private var armedDeadline: MonotonicInstant?
     private let posted = Mutex<[() -> Void]>([])
     private var running = false
+    /// Runs each time the loop is about to wait: the end of one batch of work.
+    var beforeWaiting: () -> Void = {}
 
     private static let timerToken: UInt64 = 1
     private static let wakeToken: UInt64 = 2
@@ -78,6 +79,7 @@ final class EventLoop {
         running = true
         var buffer = Epoll.makeBuffer(capacity: 256)
         while running {
+            beforeWaiting()
             try rearmTimer()
             for event in try epoll.wait(into: &buffer, timeout: -1) {
                 switch event.token {
@@ -93,6 +95,7 @@ final class EventLoop {
             }
             runDueTimers()
         }
+        beforeWaiting()
     }
 
     func stop() {

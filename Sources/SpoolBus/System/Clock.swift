@@ -31,6 +31,17 @@ public struct WallClock {
     }
 }
 
+extension WallClock {
+    /// The UTC calendar fields of a moment: year, month (1–12), day, hour, minute, second.
+    static func utcFields(secondsSinceEpoch: Int64) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
+        var seconds = time_t(secondsSinceEpoch)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return (Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+                Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+    }
+}
+
 extension Duration {
     /// The whole duration in nanoseconds (saturating far beyond any timeout a rule can hold).
     public var nanoseconds: Int64 {

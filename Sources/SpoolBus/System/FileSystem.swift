@@ -3,6 +3,9 @@ import Glibc
 
 /// Path-based system calls, each a thin wrapper whose error names the path.
 public enum FileSystem {
+    /// The longest file name (one path component), in bytes.
+    public static let maxNameLength = Int(NAME_MAX)
+
     /// lstat: symbolic links are never followed in the spool.
     public static func status(_ path: Bytes) throws -> FileStatus {
         var st = stat()

@@ -79,6 +79,7 @@ enum ProcessSignal {
     static let hangUp = SIGHUP
     static let terminate = SIGTERM
     static let interrupt = SIGINT
+    static let kill = SIGKILL
     static let brokenPipe = SIGPIPE
     /// Sent to a lease holder when someone opens the file for writing; its default action
     /// would kill the daemon.

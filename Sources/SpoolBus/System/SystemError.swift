@@ -30,6 +30,11 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let wouldBlock = EAGAIN
     public static let noEntry = ENOENT
     public static let exists = EEXIST
+    public static let notDirectory = ENOTDIR
+    public static let tooManySymbolicLinks = ELOOP
+    public static let noSuchDevice = ENXIO
+    public static let permissionDenied = EACCES
+    public static let invalidArgument = EINVAL
 }
 
 /// Runs a system call that returns -1 and sets errno on failure, retrying on EINTR.

@@ -1,0 +1,46 @@
+import Foundation
+import Glibc
+import Testing
+
+/// More events than the inotify queue holds: the daemon notices the overflow, rescans, loses nothing.
+@Suite struct OverflowTests {
+    @Test func filesWrittenWhileTheDaemonIsStoppedAreAllHandled() async throws {
+        let limitText = try #require(Files.readText("/proc/sys/fs/inotify/max_queued_events"))
+        let limit = try #require(Int(limitText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let count = limit + 2000
+
+        try await withSandbox { sb in
+            try sb.writeRules("flood/*.msg file stdin=none output=discard /bin/true\n")
+            try Files.makeDirectories(sb.spool + "/flood")
+            let daemon = try await sb.startDaemon()
+
+            daemon.signal(SIGSTOP)
+            let names = (0..<count).map { String(format: "f%06d.msg", $0) }
+            for name in names { try sb.drop("flood/\(name)", "x\n") }
+            daemon.signal(SIGCONT)
+
+            // Poll cheap conditions while the flood drains; parse the log only once it has.
+            var missing = names
+            var lines: [LogLine] = []
+            do {
+                try await sb.waitFor("every one of the \(count) files to be handled", timeout: .seconds(300)) {
+                    guard Files.list(sb.spool + "/flood").isEmpty && sb.claimed.isEmpty else { return false }
+                    lines = sb.log.lines
+                    var nameOfID: [String: String] = [:]
+                    for line in lines where line.verb == "recv" {
+                        if let id = line["id"], let name = line["name"] { nameOfID[id] = name }
+                    }
+                    let handled = Set(lines.filter { $0.verb == "ok" }.compactMap { $0["id"].flatMap { nameOfID[$0] } })
+                    missing = names.filter { !handled.contains("flood/\($0)") }
+                    return missing.isEmpty
+                }
+            } catch {
+                Issue.record("\(missing.count) of \(count) files never handled, e.g. \(missing.prefix(5))")
+                throw error
+            }
+            #expect(daemon.isRunning)
+            #expect(lines.contains { $0.verb == "overflow" }, "an overflow line")
+            #expect(lines.contains { $0.verb == "rescan" }, "a rescan line")
+        }
+    }
+}
