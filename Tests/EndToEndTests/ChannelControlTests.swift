@@ -70,9 +70,11 @@ extension ChannelTests {
                 #expect(seen.map(\.verb) == ["recv", "run", "ok"], "\(seen)")
                 #expect(seen.first?["name"] == "inbox/a.msg")
                 #expect(!seen.contains { $0.raw.contains("other/b.msg") })
-                // The lines are the dispatch log's own.
-                let logged = Set(box.logLines().map(\.raw))
-                #expect(seen.allSatisfy { logged.contains($0.raw) })
+                // The lines are the dispatch log's own (which may reach the file a moment later).
+                try await chanWait("the watched lines in the log file", details: box.report()) {
+                    let logged = Set(box.logLines().map(\.raw))
+                    return seen.allSatisfy { logged.contains($0.raw) }
+                }
             }
         }
 

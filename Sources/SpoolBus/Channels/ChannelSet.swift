@@ -1,5 +1,3 @@
-import Glibc
-
 /// Where a FIFO line or socket message came from: what the rules see and handlers get.
 struct ChannelOrigin {
     /// The FIFO's or the listening socket's name in the spool.
@@ -157,7 +155,7 @@ final class ChannelSet {
             guard let fifo = try FifoChannel.open(name: name, path: layout.path(of: name), channels: self) else { return }
             fifos[name] = fifo
             fifo.refreshInterest()
-        } catch let error as SystemError where error.errno == ENOENT {
+        } catch let error as SystemError where error.errno == SystemError.noEntry {
             fifoNames.remove(name)
         } catch {
             log.record("error", name: name, [("name", name), ("err", "\(error)")])

@@ -1,5 +1,3 @@
-import Glibc
-
 /// One client of a `listen` socket (stream or seqpacket): its lines or packets become `socket`
 /// messages, and its replies go back in the order it sent the messages.
 ///
@@ -221,7 +219,7 @@ final class ClientConnection: ChannelReader {
                 sent = try head.withUnsafeBytes { raw in
                     try UnixSocket.send(io.descriptor, UnsafeRawBufferPointer(rebasing: raw[outboxOffset...]))
                 }
-            } catch let error as SystemError where error.errno == EMSGSIZE {
+            } catch let error as SystemError where error.errno == SystemError.messageTooLong {
                 // A reply too big for one packet: the client gets told instead.
                 channels.counters.repliesDropped += 1
                 _ = outbox.removeFirst()

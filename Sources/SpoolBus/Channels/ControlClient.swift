@@ -1,5 +1,3 @@
-import Glibc
-
 /// The command line's side of the control socket: a blocking connection to the daemon that
 /// serves a spool, one request, then its answer read to the end (or, for `watch`, as it comes).
 final class ControlClient {

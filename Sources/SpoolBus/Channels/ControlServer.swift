@@ -1,5 +1,3 @@
-import Glibc
-
 /// The daemon's control socket, `SPOOL/.spoolbus/control.sock` (mode 0600 unless
 /// `--control-mode`): how `spoolbus status`, `watch` and `retry` talk to a running daemon.
 ///
@@ -145,7 +143,7 @@ final class ControlServer {
             do {
                 try store.resurrect(letter)
                 lines.append(ControlWords.line(["retried".bytes, letter.id, letter.name]))
-            } catch let error as SystemError where error.errno == EEXIST {
+            } catch let error as SystemError where error.errno == SystemError.exists {
                 lines.append(ControlWords.line(["failed".bytes, letter.id, letter.name, "a file of that name is in the spool already".bytes]))
             } catch {
                 lines.append(ControlWords.line(["failed".bytes, letter.id, letter.name, "\(error)".bytes]))

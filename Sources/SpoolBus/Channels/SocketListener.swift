@@ -1,5 +1,3 @@
-import Glibc
-
 /// A socket the daemon made in the spool for a `listen` directive.
 protocol ListeningChannel: ChannelReader {
     var directive: ListenDirective { get }
@@ -31,7 +29,7 @@ enum SocketFile {
             // bind applies the umask; the directive's mode is what the user asked for.
             try FileSystem.changeMode(path, mode)
             switch kind {
-            case .stream, .seqpacket: try UnixSocket.listen(fd, backlog: SOMAXCONN)
+            case .stream, .seqpacket: try UnixSocket.listen(fd, backlog: UnixSocket.maximumBacklog)
             case .datagram: try UnixSocket.enableCredentialPassing(fd)
             }
         } catch {
@@ -79,7 +77,7 @@ final class SocketListener: ListeningChannel {
             let client: FileDescriptor?
             do {
                 client = try UnixSocket.accept(accepting.descriptor)
-            } catch let error as SystemError where error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
+            } catch let error as SystemError where error.isOutOfResources {
                 channels.refuse(.client, on: directive.name, reason: "\(error)")
                 coolDown()
                 return

@@ -69,6 +69,9 @@ enum UnixSocket {
         }
     }
 
+    /// The longest backlog of pending connections the kernel allows (SOMAXCONN).
+    static let maximumBacklog = SOMAXCONN
+
     /// listen(2).
     static func listen(_ fd: FileDescriptor, backlog: Int32) throws {
         _ = try syscall("listen") { Glibc.listen(fd.rawValue, backlog) }
@@ -208,6 +211,15 @@ enum UnixSocket {
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { try body($0, length) }
         }
     }
+}
+
+extension SystemError {
+    /// EMSGSIZE: a packet too big for the socket.
+    static let messageTooLong = EMSGSIZE
+
+    /// Out of descriptors or kernel memory (EMFILE, ENFILE, ENOBUFS, ENOMEM): a moment later
+    /// may work, retrying at once will not.
+    var isOutOfResources: Bool { [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(errno) }
 }
 
 /// The per-process limit on open descriptors.
