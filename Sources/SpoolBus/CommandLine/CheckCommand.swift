@@ -9,7 +9,7 @@ enum CheckCommand: Subcommand {
         ])
 
     static func execute(_ arguments: ParsedArguments, in context: CommandContext) throws -> Int32 {
-        let loaded = try LoadedRules.load(arguments.positionals.first ?? LoadedRules.defaultPath, in: context)
+        let loaded = try LoadedRules.load(arguments.positionals.first ?? LoadedRules.defaultPath, checkingSystem: true, in: context)
         for line in loaded.ruleSet.summaryLines { context.print(line + "\n") }
         return 0
     }
