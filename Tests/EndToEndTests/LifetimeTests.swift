@@ -160,7 +160,7 @@ import Testing
             #expect(chmod(sb.root, 0o755) == 0 && chmod(shared, 0o777) == 0 && chmod(sb.handlers, 0o755) == 0)
             try sb.writeHandler("whoami.sh", """
                 #!/bin/sh
-                id -u > "\(shared)/uid.$SPOOL_ID"
+                echo "$(id -u) $HOME $USER" > "\(shared)/uid.$SPOOL_ID"
                 """)
             try sb.writeRules("""
                 as-nobody/*   file   user=nobody ./h/whoami.sh
@@ -176,9 +176,10 @@ import Testing
             try await sb.waitFor("both handlers to record their uid") {
                 Files.readText(shared + "/uid." + nobodyID) != nil && Files.readText(shared + "/uid." + daemonID) != nil
             }
-            let nobody = getpwnam("nobody")!.pointee.pw_uid
-            #expect(Files.readText(shared + "/uid." + nobodyID)?.trimmingCharacters(in: .whitespacesAndNewlines) == "\(nobody)")
-            #expect(Files.readText(shared + "/uid." + daemonID)?.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+            let nobody = getpwnam("nobody")!.pointee
+            let home = String(cString: nobody.pw_dir)
+            #expect(Files.readText(shared + "/uid." + nobodyID)?.trimmingCharacters(in: .whitespacesAndNewlines) == "\(nobody.pw_uid) \(home) nobody")
+            #expect(Files.readText(shared + "/uid." + daemonID)?.hasPrefix("0 ") == true)
         }
     }
 }

@@ -18,11 +18,36 @@ import Testing
 
         """
 
-    /// A folder holding `spoolbus.rules` with `sampleRules`.
+    /// A folder holding `spoolbus.rules` with `sampleRules` and its handler programs.
     private func folderWithRules(_ text: String = sampleRules) throws -> CommandLineTestFolder {
         let folder = try CommandLineTestFolder()
         try folder.write("spoolbus.rules", text)
+        for handler in ["notify.sh", "on-event.sh", "answer.sh", "audit.sh"] {
+            try folder.write("handlers/" + handler, "#!/bin/sh\n")
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.join("handlers/" + handler))
+        }
         return folder
+    }
+
+    @Test func checkReportsWhatOnlyThisSystemCanTell() throws {
+        let folder = try folderWithRules("""
+            a   file   user=no-such-user-here ./handlers/notify.sh
+            b   file   swift:no-such-handler
+            c   file   ./handlers/missing.sh
+            d   file   ./spoolbus.rules
+            e   file   sh -c 'exit 0'
+            """)
+        defer { folder.cleanUp() }
+        let outcome = runCommandLine(["check", folder.join("spoolbus.rules")])
+        #expect(outcome.status == 2)
+        let file = folder.join("spoolbus.rules")
+        #expect(outcome.errorText == """
+            \(file):1:12: error: no such user 'no-such-user-here'
+            \(file):2:12: error: no Swift handler named 'no-such-handler' in this binary (it has broadcast, discard, forward, log)
+            \(file):3:12: error: handler program '\(folder.path)/handlers/missing.sh' does not exist
+            \(file):4:12: error: handler program '\(folder.path)/spoolbus.rules' is not executable (chmod +x)
+
+            """)
     }
 
     private func defaults(_ folder: CommandLineTestFolder, _ line: Int, _ pattern: String, on events: String, _ options: [String: String] = [:]) -> String {

@@ -23,7 +23,7 @@ func runCommandLine(bytes words: [[UInt8]], input: [UInt8] = []) -> CommandLineO
         output: { buffers.output += $0 },
         errorOutput: { buffers.error += $0 },
         readInput: { input },
-        handlers: HandlerRegistry())
+        handlers: .builtIn)
     let status = SpoolBusCommandLine.main(arguments: words, context: context)
     return CommandLineOutcome(status: status, output: buffers.output, error: buffers.error)
 }

@@ -19,7 +19,7 @@ enum ExplainCommand: Subcommand {
         if name.first == UInt8(ascii: "/") {
             throw UsageError("invalid message name \(TokenDisplay.quoted(name)): names are relative to the spool")
         }
-        let loaded = try LoadedRules.load(arguments.value("rules") ?? LoadedRules.defaultPath, in: context)
+        let loaded = try LoadedRules.load(arguments.value("rules") ?? LoadedRules.defaultPath, checkingSystem: false, in: context)
         context.output(report(name: name, event: event, rules: loaded.ruleSet, spool: loaded.defaultSpool))
         return 0
     }

@@ -3,7 +3,7 @@ enum RetryCommand: Subcommand {
     static let spec = CommandSpec(
         "retry",
         abstract: "Put dead letters back into the spool.",
-        discussion: "Moves messages from SPOOL/.spoolbus/failed/ back to their names in the spool: every one with --all, else those named. A running daemon sees them arrive; otherwise the next start does.",
+        discussion: "Moves messages from SPOOL/.spoolbus/failed/ back to their names in the spool: every one with --all, else those named. When a daemon serves the spool, it does the moving (asked over its control socket) and dispatches them as they arrive; otherwise the next start does.",
         arguments: [
             ArgumentSpec("NAME", help: "A dead letter's message name (inbox/hello.msg).", optional: true, repeating: true),
         ],
@@ -18,6 +18,9 @@ enum RetryCommand: Subcommand {
         if all && !names.isEmpty { throw UsageError("give NAMEs or --all, not both") }
         if !all && names.isEmpty { throw UsageError("nothing to retry: give NAMEs or --all") }
         let layout = SpoolLayout(root: FileSystem.absolute(arguments.value("spool") ?? "spool".bytes))
+        if let daemon = try? ControlClient(layout) {
+            return try retry(through: daemon, names: all ? nil : names, layout: layout, in: context)
+        }
         let store = ClaimStore(layout: layout)
         var letters: [ClaimStore.DeadLetter]
         do {
@@ -48,6 +51,38 @@ enum RetryCommand: Subcommand {
                 context.reportError("cannot put back \(TokenDisplay.quoted(letter.name)) (\(TokenDisplay.escaped(letter.id))): \(error)")
                 status = 1
             }
+        }
+        return status
+    }
+
+    /// Asks the running daemon to put the letters back; its answer reads as the offline path's.
+    private static func retry(through daemon: ControlClient, names: [Bytes]?, layout: SpoolLayout, in context: CommandContext) throws -> Int32 {
+        var status: Int32 = 0
+        var any = false
+        do {
+            try daemon.send(["retry".bytes] + (names ?? ["--all".bytes]))
+            while let line = try daemon.readLine() {
+                any = true
+                guard let words = ControlWords.split(line), let verb = words.first else { continue }
+                switch (text(verb), words.count) {
+                case ("retried", 3):
+                    context.output("put back ".bytes + words[2] + " (id ".bytes + words[1] + ")\n".bytes)
+                case ("missing", 2):
+                    context.reportError("no dead letter named \(TokenDisplay.quoted(words[1]))")
+                    status = 1
+                case ("failed", 4):
+                    context.reportError("cannot put back \(TokenDisplay.quoted(words[2])) (\(TokenDisplay.escaped(words[1]))): \(text(words[3]))")
+                    status = 1
+                default:
+                    context.reportError("the daemon answered: " + text(line.starts(with: "error ".bytes) ? Bytes(line.dropFirst(6)) : line))
+                    status = 1
+                }
+            }
+        } catch let error as SystemError {
+            throw CommandFailure(status: 1, message: "lost the daemon while retrying: \(error)")
+        }
+        if names == nil && !any {
+            context.printError("spoolbus: no dead letters in '\(TokenDisplay.escaped(layout.failed))'\n")
         }
         return status
     }

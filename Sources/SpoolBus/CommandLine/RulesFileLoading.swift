@@ -11,10 +11,11 @@ struct LoadedRules {
     /// The default spool: `spool/` beside the rules file.
     var defaultSpool: Bytes { directory.appendingPathComponent("spool".bytes) }
 
-    /// Reads and parses `path`. On failure writes the reason to stderr (one
-    /// `FILE:LINE:COL: error: MESSAGE` line per problem, FILE as the user wrote it) and throws
-    /// a failure with exit status 2.
-    static func load(_ path: Bytes, in context: CommandContext) throws -> LoadedRules {
+    /// Reads and parses `path`, and with `checkingSystem` also checks it against this system and
+    /// binary (`RuleSetCheck`: users, Swift handlers, handler programs) as `run` does. On failure
+    /// writes the reason to stderr (one `FILE:LINE:COL: error: MESSAGE` line per problem, FILE as
+    /// the user wrote it) and throws a failure with exit status 2.
+    static func load(_ path: Bytes, checkingSystem: Bool, in context: CommandContext) throws -> LoadedRules {
         let text: Bytes
         do {
             text = try FileSystem.read(path)
@@ -23,12 +24,17 @@ struct LoadedRules {
                                  + SystemError.message(for: error.errno) + " (errno \(error.errno))")
         }
         let directory = FileSystem.absolute(path).deletingLastPathComponent
-        switch RulesParser.parse(text, file: String(decoding: path, as: UTF8.self), directory: directory) {
+        let file = String(decoding: path, as: UTF8.self)
+        var diagnostics: [Diagnostic]
+        switch RulesParser.parse(text, file: file, directory: directory) {
         case .success(let ruleSet):
-            return LoadedRules(ruleSet: ruleSet, directory: directory)
+            diagnostics = checkingSystem
+                ? RuleSetCheck.problems(in: ruleSet, text: text, file: file, handlers: context.handlers) : []
+            if diagnostics.isEmpty { return LoadedRules(ruleSet: ruleSet, directory: directory) }
         case .failure(let error):
-            for diagnostic in error.diagnostics { context.printError(diagnostic.description + "\n") }
-            throw CommandFailure(status: 2, message: nil)
+            diagnostics = error.diagnostics
         }
+        for diagnostic in diagnostics { context.printError(diagnostic.description + "\n") }
+        throw CommandFailure(status: 2, message: nil)
     }
 }

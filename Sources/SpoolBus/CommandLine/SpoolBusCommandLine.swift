@@ -49,7 +49,8 @@ public enum SpoolBusCommandLine {
 
     /// The subcommands, in the order help lists them.
     static let subcommands: [Subcommand.Type] = [
-        RunCommand.self, CheckCommand.self, ExplainCommand.self, SendCommand.self, RetryCommand.self, HelpCommand.self,
+        RunCommand.self, CheckCommand.self, ExplainCommand.self, SendCommand.self, StatusCommand.self, WatchCommand.self,
+        RetryCommand.self, HelpCommand.self,
     ]
 
     static func subcommand(named word: Bytes) -> Subcommand.Type? {

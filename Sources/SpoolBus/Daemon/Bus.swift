@@ -25,9 +25,18 @@ final class Bus {
     private let scanner: SpoolScanner
     private let claims: ClaimStore
     private let dispatcher: Dispatcher
+    /// FIFOs, sockets and the control socket.
+    private let channels: ChannelSet
     private var ids: MessageIDGenerator
     private var signals: FileDescriptor?
-    private var needsRescan = false
+    /// Why the spool must be scanned again (`overflow`, `backlog`), nil when it need not.
+    private var rescanReason: String?
+    /// What each state file was like when last dispatched: a rescan passes over it unchanged.
+    private var stateFileVersions: [Bytes: FileVersion] = [:]
+    /// Names already logged `nomatch`, so a rescan does not log them again (bounded; cleared by
+    /// a reload, which may change what matches).
+    private var reportedNoMatch: Set<Bytes> = []
+    private static let reportedNoMatchLimit = 4096
     private var scanScheduled = false
     /// State files (`then=keep`) being dispatched, and whether a rewrite asked for one more run.
     private var stateFileRuns: [Bytes: Bool] = [:]
@@ -39,7 +48,7 @@ final class Bus {
         self.handlers = handlers
         rulesFile = RulesFile(options.rulesFile)
         do {
-            (rulesText, rules) = try rulesFile.load()
+            (rulesText, rules) = try rulesFile.load(handlers: handlers)
         } catch let error as RulesError {
             throw error
         } catch let error as SpoolBusError {
@@ -83,7 +92,14 @@ final class Bus {
                 return run
             }
         }
-        dispatcher.onJobEnded = { [unowned self] in self.scheduleScan() }
+        channels = ChannelSet(loop: loop, log: log, layout: layout, dispatcher: dispatcher, rules: rules,
+                              maxLine: options.maxLine, rulesPath: rulesFile.path)
+        dispatcher.onJobEnded = { [unowned self] in
+            self.scheduleScan()
+            self.channels.jobEnded()
+        }
+        channels.nextID = { [unowned self] in self.ids.next() }
+        channels.expectOwnCreation = { [unowned self] in self.watcher.expectOwnCreation(of: $0) }
     }
 
     func run() throws {
@@ -94,6 +110,7 @@ final class Bus {
         try loop.register(watcher.inotify.descriptor, for: .readable) { [unowned self] _ in self.spoolChanged() }
         try watcher.watchFolder([])
         try watcher.watchRulesFile(rulesFile.path)
+        channels.start(controlMode: options.controlMode)
         applyDirectives()
         log.record("start", [
             ("pid", SystemInfo.processID), ("spool", layout.root), ("rules", rulesFile.path), ("version", spoolBusVersion),
@@ -102,6 +119,7 @@ final class Bus {
         scanner.enqueue([], isNew: false)
         scheduleScan()
         try loop.run()
+        channels.close()
         var fields: [(String, any LogValue)] = [("pid", SystemInfo.processID)]
         if let stopSignal { fields.append(("signal", ProcessSignal.name(stopSignal))) }
         log.record("stop", fields)
@@ -122,22 +140,27 @@ final class Bus {
         for change in changes where !stopping {
             switch change {
             case .fileReady(let name):
+                // A writer closing a FIFO looks like a file written and closed.
+                if channels.isFifoEvent(name) { continue }
                 if dispatcher.load >= Self.admissionLimit {
-                    needsRescan = true
+                    rescanReason = rescanReason ?? "backlog"
                 } else {
-                    admitFile(name)
+                    admitFile(name, foundByScan: false)
                 }
             case .nodeAppeared(let name, let type):
                 if type == .dir {
                     scanner.enqueue(name, isNew: true)
                     scheduleScan()
                 }
+                if type == .fifo { channels.fifoAppeared(name) }
                 deliverNodeEvent(name, type: type, event: .node)
             case .gone(let name, let isDirectory):
+                if channels.nodeGone(name) { continue }
+                stateFileVersions[name] = nil
                 deliverNodeEvent(name, type: isDirectory ? .dir : .file, event: .gone)
             case .overflow:
                 log.record("overflow", [("err", "inotify queue overflowed; events were lost")])
-                needsRescan = true
+                rescanReason = "overflow"
                 scheduleScan()
             case .rulesFileChanged:
                 reload(always: false)
@@ -147,7 +170,7 @@ final class Bus {
 
     /// Reads the spool a slice at a time while the dispatcher has room.
     private func scheduleScan() {
-        guard !scanScheduled, !stopping, scanner.isActive || needsRescan else { return }
+        guard !scanScheduled, !stopping, scanner.isActive || rescanReason != nil else { return }
         scanScheduled = true
         loop.schedule(after: .zero) { [unowned self] in
             self.scanScheduled = false
@@ -160,14 +183,17 @@ final class Bus {
         while budget > 0 && !stopping && dispatcher.load < Self.admissionLimit {
             budget -= 1
             guard let found = scanner.next(watch: { try watcher.watchFolder($0) }, failure: scanFailed) else {
-                guard needsRescan else { return }
-                needsRescan = false
-                log.record("rescan", [("reason", "events were lost or deferred")])
+                guard let reason = rescanReason else { return }
+                rescanReason = nil
+                log.record("rescan", [("reason", reason)])
                 scanner.enqueue([], isNew: false)
                 continue
             }
             switch found.type {
-            case .file: admitFile(found.name)
+            case .file: admitFile(found.name, foundByScan: true)
+            case .fifo:
+                channels.fifoAppeared(found.name)
+                if found.isNew { deliverNodeEvent(found.name, type: .fifo, event: .node) }
             default: if found.isNew { deliverNodeEvent(found.name, type: found.type, event: .node) }
             }
         }
@@ -182,16 +208,20 @@ final class Bus {
 
     // MARK: - File messages
 
-    private func admitFile(_ name: Bytes) {
+    /// `foundByScan`: seen by a scan rather than announced by an event, so possibly seen before.
+    private func admitFile(_ name: Bytes, foundByScan: Bool) {
         guard SpoolLayout.isDispatchable(name) else { return }
         let matching = rules.rules(for: name, event: .file)
         guard !matching.isEmpty else {
             dispatcher.countNoMatch()
-            log.record("nomatch", name: name, [("name", name), ("event", "file")])
+            if !(foundByScan && reportedNoMatch.contains(name)) {
+                log.record("nomatch", name: name, [("name", name), ("event", "file")])
+                if reportedNoMatch.count < Self.reportedNoMatchLimit { reportedNoMatch.insert(name) }
+            }
             return
         }
         if matching.contains(where: { $0.then == .keep }) {
-            dispatchStateFile(name, to: matching)
+            dispatchStateFile(name, to: matching, foundByScan: foundByScan)
             return
         }
         let id = ids.next()
@@ -258,14 +288,18 @@ final class Bus {
     }
 
     /// A state file is dispatched where it is, never claimed; a rewrite while its handlers run
-    /// queues one more run, however many rewrites there were.
-    private func dispatchStateFile(_ name: Bytes, to matching: [Rule]) {
+    /// queues one more run, however many rewrites there were. A scan dispatches it only when it
+    /// changed since its last dispatch (or was never dispatched by this daemon).
+    private func dispatchStateFile(_ name: Bytes, to matching: [Rule], foundByScan: Bool) {
         if stateFileRuns[name] != nil {
             stateFileRuns[name] = true
             return
         }
         let path = layout.path(of: name)
         guard let status = try? FileSystem.status(path), status.type == .file else { return }
+        let version = FileVersion(status)
+        if foundByScan && stateFileVersions[name] == version { return }
+        stateFileVersions[name] = version
         stateFileRuns[name] = false
         let id = ids.next()
         let message = Message(id: id, name: name, event: .file, type: .file, body: .stateFile(path: path),
@@ -273,7 +307,7 @@ final class Bus {
         dispatcher.countReceived()
         log.record("recv", name: name, [("id", id), ("name", name), ("event", "file"), ("size", status.size), ("then", "keep")])
         let delivery = Delivery(message: message, ruleCount: matching.count, deadLetterName: nil) { [unowned self] _ in
-            if self.stateFileRuns.removeValue(forKey: name) == true { self.admitFile(name) }
+            if self.stateFileRuns.removeValue(forKey: name) == true { self.admitFile(name, foundByScan: false) }
         }
         dispatcher.deliver(delivery, to: matching)
     }
@@ -309,10 +343,11 @@ final class Bus {
 
     private func reload(always: Bool) {
         do {
-            let (text, newRules) = try rulesFile.load()
+            let (text, newRules) = try rulesFile.load(handlers: handlers)
             if !always && text == rulesText { return }
             rulesText = text
             rules = newRules
+            reportedNoMatch.removeAll()
             applyDirectives()
             log.record("reload", [("rules", rulesFile.path), ("count", newRules.rules.count)])
         } catch let error as RulesError {
@@ -327,8 +362,9 @@ final class Bus {
         }
     }
 
-    /// Creates the FIFOs `mkfifo` directives ask for.
+    /// Creates the FIFOs `mkfifo` directives ask for, and has the channels follow the rules.
     private func applyDirectives() {
+        defer { channels.apply(rules) }
         for fifo in rules.fifos {
             let path = layout.path(of: fifo.name)
             do {
@@ -365,6 +401,20 @@ final class Bus {
         stopping = true
         stopSignal = signal
         loop.unregister(watcher.inotify.descriptor)
+        channels.stop()
         dispatcher.shutdown(grace: options.grace) { [unowned self] in self.loop.stop() }
+    }
+}
+
+/// Enough of a file's status to tell that it was rewritten or replaced.
+private struct FileVersion: Equatable {
+    let inode: UInt64
+    let size: Int
+    let modified: Int64
+
+    init(_ status: FileStatus) {
+        inode = status.inode
+        size = status.size
+        modified = status.modified
     }
 }

@@ -190,7 +190,8 @@ final class Dispatcher {
             counters.dead += 1
             var fields: [(String, any LogValue)] = [("id", message.id), ("rule", failure.rule.line), ("attempts", failure.attempts)]
             if let kept = delivery.deadLetterName { fields.append(("kept", kept)) }
-            fields.append(("err", failure.outcome.cause))
+            fields += failure.outcome.logFields
+            fields.append(("err", failure.outcome.errorSummary))
             context.log.record("dead", name: message.name, fields)
         }
     }

@@ -47,7 +47,7 @@ final class ProgramRun: HandlerRun {
             }
             let credentials = try job.rule.user.map(resolve)
             let child = try ChildProcess.spawn(
-                program: program, arguments: argv, environment: environment(), directory: context.workingDirectory,
+                program: program, arguments: argv, environment: environment(runningAs: credentials), directory: context.workingDirectory,
                 stdin: stdin, stdout: childOutput[0], stderr: childOutput[1], credentials: credentials)
             self.child = child
             context.log.record("run", name: message.name, [
@@ -152,10 +152,19 @@ final class ProgramRun: HandlerRun {
         }
     }
 
-    private func environment() -> [Bytes] {
+    /// The daemon's environment plus the `SPOOL_*` variables; for `user=`, that user's HOME,
+    /// USER and LOGNAME instead of the daemon's.
+    private func environment(runningAs credentials: Credentials?) -> [Bytes] {
         let message = job.message
         var env = context.baseEnvironment
         func set(_ key: String, _ value: Bytes) { env.append(key.bytes + [UInt8(ascii: "=")] + value) }
+        if let credentials {
+            let replaced = ["HOME=", "USER=", "LOGNAME="].map(\.bytes)
+            env.removeAll { entry in replaced.contains { entry.starts(with: $0) } }
+            set("HOME", credentials.home)
+            set("USER", credentials.user.bytes)
+            set("LOGNAME", credentials.user.bytes)
+        }
         set("SPOOL_DIR", context.layout.root)
         set("SPOOL_NAME", message.name)
         set("SPOOL_PATH", message.path(in: context.layout))

@@ -12,9 +12,9 @@ struct RulesFile {
 
     var directory: Bytes { path.deletingLastPathComponent }
 
-    /// Reads and parses the file. A root daemon refuses a file other users could write: its
-    /// handlers would run with root's powers.
-    func load() throws -> (text: Bytes, rules: RuleSet) {
+    /// Reads, parses and checks the file against this system (`RuleSetCheck`). A root daemon
+    /// refuses a file other users could write: its handlers would run with root's powers.
+    func load(handlers: HandlerRegistry) throws -> (text: Bytes, rules: RuleSet) {
         if SystemInfo.isRoot {
             let status = try FileSystem.statusFollowingLinks(path)
             if status.owner != 0 || status.permissions & 0o022 != 0 {
@@ -23,7 +23,10 @@ struct RulesFile {
         }
         let content = try FileSystem.read(path)
         switch RulesParser.parse(content, file: displayName, directory: directory) {
-        case .success(let rules): return (content, rules)
+        case .success(let rules):
+            let problems = RuleSetCheck.problems(in: rules, text: content, file: displayName, handlers: handlers)
+            if !problems.isEmpty { throw RulesError(diagnostics: problems) }
+            return (content, rules)
         case .failure(let error): throw error
         }
     }

@@ -28,6 +28,8 @@ func signalName(_ signal: Int32) -> String {
 
 /// A user to run a child as, resolved before spawning (no name lookups after fork).
 struct Credentials {
+    var user: String
+    var home: Bytes
     var uid: UInt32
     var gid: UInt32
     var groups: [UInt32]
@@ -37,6 +39,7 @@ struct Credentials {
         guard let entry = getpwnam(user) else { return nil }
         let uid = entry.pointee.pw_uid
         var gid = entry.pointee.pw_gid
+        let home = entry.pointee.pw_dir.map { Bytes(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? [UInt8(ascii: "/")]
         if let group {
             guard let groupEntry = getgrnam(group) else { return nil }
             gid = groupEntry.pointee.gr_gid
@@ -47,7 +50,7 @@ struct Credentials {
             groups = [gid_t](repeating: 0, count: Int(count))
             _ = getgrouplist(user, gid, &groups, &count)
         }
-        return Credentials(uid: uid, gid: gid, groups: Array(groups.prefix(Int(max(count, 0)))))
+        return Credentials(user: user, home: home, uid: uid, gid: gid, groups: Array(groups.prefix(Int(max(count, 0)))))
     }
 }
 

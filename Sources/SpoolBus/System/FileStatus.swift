@@ -42,6 +42,8 @@ public struct FileStatus: Sendable {
     public var device: UInt64
     public var inode: UInt64
     public var linkCount: Int
+    /// Last modification, in nanoseconds since the epoch.
+    public var modified: Int64
 
     init(_ st: stat) {
         type = NodeType(mode: st.st_mode)
@@ -52,5 +54,6 @@ public struct FileStatus: Sendable {
         device = UInt64(st.st_dev)
         inode = UInt64(st.st_ino)
         linkCount = Int(st.st_nlink)
+        modified = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
     }
 }

@@ -20,6 +20,11 @@ public enum FileSystem {
         return FileStatus(st)
     }
 
+    /// Whether the calling process may execute `path`.
+    public static func isExecutable(_ path: Bytes) -> Bool {
+        path.withCPath { access($0, X_OK) } == 0
+    }
+
     /// Like `status`, but nil when nothing is there.
     public static func statusIfPresent(_ path: Bytes) throws -> FileStatus? {
         do { return try status(path) } catch let error as SystemError where error.errno == ENOENT || error.errno == ENOTDIR {

@@ -1,0 +1,386 @@
+/// Where a FIFO line or socket message came from: what the rules see and handlers get.
+struct ChannelOrigin {
+    /// The FIFO's or the listening socket's name in the spool.
+    let name: Bytes
+    let event: EventKind
+    let type: NodeType
+    let peer: Peer?
+}
+
+/// Something that reads messages for the bus and can be paused when the bus is saturated.
+protocol ChannelReader: AnyObject {
+    /// Watches its descriptor for what its state allows now (nothing while paused).
+    func refreshInterest()
+    /// Delivers what it buffered while paused, then reads again.
+    func resume()
+    func close()
+}
+
+/// What the channels refused or dropped, for `status`.
+struct ChannelCounters {
+    var linesTooLong = 0
+    var clientsRefused = 0
+    var repliesDropped = 0
+    var watchersDropped = 0
+    /// Times every channel stopped being read because handlers were saturated.
+    var pauses = 0
+    /// Times one channel stopped being read because it had too many messages unsettled.
+    var throttles = 0
+}
+
+/// The FIFOs and sockets of the bus: opens and closes them as the spool and the rules change,
+/// turns what they read into messages for the dispatcher, sends replies back, and stops reading
+/// all of them while the dispatcher is saturated so that writers feel the back-pressure in the
+/// kernel instead of the daemon queueing without bound.
+final class ChannelSet {
+    /// Dispatcher load (jobs queued, running or waiting to retry) past which channels pause.
+    static let loadLimit = Bus.admissionLimit
+    /// Bytes of channel messages not yet settled past which channels pause.
+    static let inFlightByteLimit = 16 * 1024 * 1024
+    /// Socket clients at once, all listeners together; more are told `error` and closed.
+    static let clientLimit = 4096
+    /// Messages of one FIFO, socket or client not yet settled, at most, before that one channel
+    /// stops being read: a slow rule backs up its own writers, not every channel of the bus.
+    static let unsettledLimitPerReader = 128
+
+    let loop: EventLoop
+    let log: DispatchLog
+    let layout: SpoolLayout
+    let dispatcher: Dispatcher
+    let maxLine: Int
+    let rulesPath: Bytes
+    /// One read buffer for every channel: the loop reads one descriptor at a time.
+    let scratch: UnsafeMutableRawBufferPointer
+    var counters = ChannelCounters()
+    private(set) var rules: RuleSet
+    private(set) var isPaused = false
+    private(set) var isStopping = false
+    let started = MonotonicInstant.now()
+
+    /// Gives message ids (the bus's generator).
+    var nextID: () -> Bytes = { [] }
+    /// Tells the watcher that the next creation of a name is the daemon's own.
+    var expectOwnCreation: (Bytes) -> Void = { _ in }
+
+    private var fifos: [Bytes: FifoChannel] = [:]
+    /// Names where a FIFO was seen, opened or not: their close-after-write events are not files.
+    private var fifoNames: Set<Bytes> = []
+    private var listeners: [Bytes: ListeningChannel] = [:]
+    private var connections: [ObjectIdentifier: ClientConnection] = [:]
+    private var ownRemovals: Set<Bytes> = []
+    private var inFlightBytes = 0
+    private var lastRefusalLog: [String: MonotonicInstant] = [:]
+    private var control: ControlServer?
+
+    init(loop: EventLoop, log: DispatchLog, layout: SpoolLayout, dispatcher: Dispatcher, rules: RuleSet,
+         maxLine: Int, rulesPath: Bytes) {
+        self.loop = loop
+        self.log = log
+        self.layout = layout
+        self.dispatcher = dispatcher
+        self.rules = rules
+        self.maxLine = max(1, maxLine)
+        self.rulesPath = rulesPath
+        scratch = .allocate(byteCount: max(65536, self.maxLine + 1), alignment: 16)
+    }
+
+    deinit { scratch.deallocate() }
+
+    // MARK: - Lifetime
+
+    /// Opens the control socket; a failure is logged, the bus runs without it.
+    func start(controlMode: UInt32) {
+        DescriptorLimit.raise(upTo: 65536)
+        do {
+            control = try ControlServer(channels: self, mode: controlMode)
+        } catch {
+            log.record("error", [("name", ".spoolbus/control.sock"), ("err", "\(error)")])
+        }
+    }
+
+    /// Stops taking messages (SIGTERM): FIFOs and listening sockets close, sockets are removed;
+    /// clients still owed replies get them as their handlers finish.
+    func stop() {
+        isStopping = true
+        for fifo in fifos.values { fifo.close() }
+        fifos.removeAll()
+        for name in Array(listeners.keys) { closeListener(name) }
+        for connection in Array(connections.values) { connection.stopReading() }
+    }
+
+    /// Ends everything, the control socket last.
+    func close() {
+        if !isStopping { stop() }
+        for connection in Array(connections.values) { connection.close() }
+        control?.close()
+        control = nil
+    }
+
+    /// Takes new rules: opens and closes listening sockets and FIFOs to match.
+    func apply(_ newRules: RuleSet) {
+        rules = newRules
+        guard !isStopping else { return }
+        var wanted: [Bytes: ListenDirective] = [:]
+        for directive in rules.listens { wanted[directive.name] = directive }
+        for (name, listener) in listeners {
+            guard let directive = wanted[name] else {
+                closeListener(name)
+                continue
+            }
+            if directive.type != listener.directive.type {
+                closeListener(name)
+            } else if directive.mode != listener.directive.mode {
+                try? FileSystem.changeMode(layout.path(of: name), directive.mode)
+            }
+        }
+        for directive in rules.listens where listeners[directive.name] == nil {
+            openListener(directive)
+        }
+        for (name, fifo) in fifos where !rules.hasRule(for: name, event: .fifo) {
+            fifo.close()
+            fifos[name] = nil
+        }
+        for name in fifoNames.union(rules.fifos.map(\.name)) { fifoAppeared(name) }
+    }
+
+    // MARK: - Changes in the spool
+
+    /// A FIFO appeared (made by someone, by a `mkfifo` directive, or found by a scan): it is
+    /// read when a `fifo` rule can match its name.
+    func fifoAppeared(_ name: Bytes) {
+        guard SpoolLayout.isDispatchable(name) else { return }
+        fifoNames.insert(name)
+        guard !isStopping, fifos[name] == nil, rules.hasRule(for: name, event: .fifo) else { return }
+        do {
+            guard let fifo = try FifoChannel.open(name: name, path: layout.path(of: name), channels: self) else { return }
+            fifos[name] = fifo
+            fifo.refreshInterest()
+        } catch let error as SystemError where error.errno == SystemError.noEntry {
+            fifoNames.remove(name)
+        } catch {
+            log.record("error", name: name, [("name", name), ("err", "\(error)")])
+        }
+    }
+
+    /// Something was removed or moved out of the spool. Returns true when it was the daemon's
+    /// own doing (a stale socket replaced), which is not news.
+    func nodeGone(_ name: Bytes) -> Bool {
+        if ownRemovals.remove(name) != nil { return true }
+        let prefix = name + [UInt8(ascii: "/")]
+        for (fifoName, fifo) in fifos where fifoName == name || fifoName.starts(with: prefix) {
+            fifo.close()
+            fifos[fifoName] = nil
+        }
+        if let listener = listeners[name] {
+            // Someone removed our socket: clients can no longer reach it. A reload makes it anew.
+            listener.close()
+            listeners[name] = nil
+        }
+        return false
+    }
+
+    /// Whether a close-after-write event for `name` is about a FIFO (a writer closed it, or the
+    /// daemon closed its own write end) rather than a file to dispatch.
+    func isFifoEvent(_ name: Bytes) -> Bool {
+        guard fifoNames.contains(name) else { return false }
+        guard let status = try? FileSystem.statusIfPresent(layout.path(of: name)), let type = status.type else {
+            fifoNames.remove(name)
+            return fifos[name] == nil
+        }
+        if type == .fifo { return true }
+        fifoNames.remove(name)
+        if let stale = fifos.removeValue(forKey: name) { stale.close() }
+        return false
+    }
+
+    func fifoFailed(_ fifo: FifoChannel) {
+        fifo.close()
+        if fifos[fifo.name] === fifo { fifos[fifo.name] = nil }
+    }
+
+    // MARK: - Messages
+
+    /// Hands a line or packet to the rules it matches. `reply` (nil when nobody can be answered)
+    /// is called once: at once with `ok ID` or `error …`, or when a `reply` rule's handler ends.
+    /// Returns whether it became a message, in which case `settled` is called once all its
+    /// rules are done.
+    @discardableResult
+    func submit(_ body: Bytes, from origin: ChannelOrigin, reply: ((Bytes) -> Void)?, settled: (() -> Void)? = nil) -> Bool {
+        let matching = rules.rules(for: origin.name, event: origin.event)
+        guard !matching.isEmpty else {
+            dispatcher.countNoMatch()
+            log.record("nomatch", name: origin.name, [("name", origin.name), ("event", origin.event.rawValue), ("size", body.count)])
+            reply?(ChannelReply.refused("no rule takes \(origin.event.rawValue) messages from \(text(origin.name))"))
+            return false
+        }
+        let id = nextID()
+        let message = Message(id: id, name: origin.name, event: origin.event, type: origin.type, body: .line(body), peer: origin.peer)
+        var fields: [(String, any LogValue)] = [("id", id), ("name", origin.name), ("event", origin.event.rawValue), ("size", body.count)]
+        if let peer = origin.peer {
+            if let pid = peer.pid { fields.append(("peer_pid", pid)) }
+            fields.append(("peer_uid", peer.uid))
+        }
+        dispatcher.countReceived()
+        log.record("recv", name: origin.name, fields)
+        let replies = matching.contains { $0.reply }
+        let size = body.count
+        inFlightBytes += size
+        let delivery = Delivery(message: message, ruleCount: matching.count, deadLetterName: nil) { [unowned self] delivery in
+            self.inFlightBytes -= size
+            if !delivery.failures.isEmpty { self.logUnkept(delivery, body: body) }
+            if replies { reply?(Self.reply(to: delivery)) }
+            settled?()
+        }
+        if !replies { reply?(ChannelReply.accepted(id)) }
+        dispatcher.deliver(delivery, to: matching)
+        pauseIfSaturated()
+        return true
+    }
+
+    /// A line or packet longer than `--max-line`: dropped, counted, logged.
+    func refuseTooLong(_ length: Int, from origin: ChannelOrigin, reply: ((Bytes) -> Void)?) {
+        counters.linesTooLong += 1
+        log.record("error", name: origin.name, [
+            ("name", origin.name), ("event", origin.event.rawValue), ("size", length),
+            ("err", "longer than the \(maxLine)-byte limit (--max-line); dropped"),
+        ])
+        reply?(ChannelReply.refused("message of \(length) bytes is longer than the \(maxLine)-byte limit"))
+    }
+
+    private static func reply(to delivery: Delivery) -> Bytes {
+        let id = delivery.message.id
+        if let failure = delivery.failures.first(where: { $0.rule.reply }) {
+            var reason = failure.outcome.cause
+            if let line = failure.outcome.lastErrorLines.last, !line.isEmpty { reason += ": " + text(line) }
+            return ChannelReply.failed(id, reason)
+        }
+        return ChannelReply.output(id, delivery.replies.flatMap { $0 })
+    }
+
+    /// A FIFO or socket message whose handlers gave up has no file to keep as a dead letter:
+    /// its body goes into the log instead (up to 1 KiB), so it is not lost without a trace.
+    private func logUnkept(_ delivery: Delivery, body: Bytes) {
+        var fields: [(String, any LogValue)] = [
+            ("id", delivery.message.id), ("name", delivery.message.name),
+            ("err", "handlers gave up; a \(delivery.message.event.rawValue) message has no file to keep"),
+            ("body", Bytes(body.prefix(1024))),
+        ]
+        if body.count > 1024 { fields.append(("size", body.count)) }
+        log.record("error", name: delivery.message.name, fields)
+    }
+
+    // MARK: - Back-pressure
+
+    /// Counts a channel that used up its room for unsettled messages.
+    func countThrottle(_ usedUp: Bool) {
+        if usedUp { counters.throttles += 1 }
+    }
+
+    private var isSaturated: Bool {
+        dispatcher.load >= Self.loadLimit || inFlightBytes >= Self.inFlightByteLimit
+    }
+
+    private var readers: [ChannelReader] {
+        Array(fifos.values) as [ChannelReader] + Array(listeners.values) as [ChannelReader] + Array(connections.values)
+    }
+
+    private func pauseIfSaturated() {
+        guard !isPaused, isSaturated else { return }
+        isPaused = true
+        counters.pauses += 1
+        for reader in readers { reader.refreshInterest() }
+    }
+
+    /// A job ended: channels paused for back-pressure read again once there is room.
+    func jobEnded() {
+        guard isPaused, !isSaturated else { return }
+        isPaused = false
+        for reader in readers {
+            reader.resume()
+            if isPaused { break }
+        }
+    }
+
+    // MARK: - Sockets
+
+    private func openListener(_ directive: ListenDirective) {
+        let path = layout.path(of: directive.name)
+        let kind: SocketKind
+        switch directive.type {
+        case .stream: kind = .stream
+        case .seqpacket: kind = .seqpacket
+        case .dgram: kind = .datagram
+        }
+        do {
+            let fd = try SocketFile.create(
+                kind, at: path, mode: directive.mode,
+                removing: { ownRemovals.insert(directive.name) },
+                creating: { expectOwnCreation(directive.name) })
+            let listener: ListeningChannel = kind == .datagram
+                ? DatagramChannel(directive: directive, descriptor: fd, channels: self)
+                : SocketListener(directive: directive, descriptor: fd, channels: self)
+            listeners[directive.name] = listener
+            listener.refreshInterest()
+        } catch {
+            log.record("error", name: directive.name, [("name", directive.name), ("line", directive.line), ("err", "\(error)")])
+        }
+    }
+
+    private func closeListener(_ name: Bytes) {
+        guard let listener = listeners.removeValue(forKey: name) else { return }
+        listener.close()
+        let path = layout.path(of: name)
+        guard (try? FileSystem.statusIfPresent(path))??.type == .socket else { return }
+        ownRemovals.insert(name)
+        if (try? FileSystem.unlink(path)) == nil { ownRemovals.remove(name) }
+    }
+
+    func accepted(_ descriptor: FileDescriptor, on listener: SocketListener) {
+        guard connections.count < Self.clientLimit, !isStopping else {
+            let refusal = ChannelReply.refused("too many clients")
+            _ = try? refusal.withUnsafeBytes { try UnixSocket.send(descriptor, $0) }
+            descriptor.close()
+            refuse(.client, on: listener.directive.name, reason: "too many clients (\(Self.clientLimit))")
+            return
+        }
+        guard let credentials = try? UnixSocket.peerCredentials(descriptor) else {
+            descriptor.close()
+            return
+        }
+        let peer = Peer(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
+        let framing: ClientConnection.Framing = listener.directive.type == .stream ? .lines : .packets
+        let connection = ClientConnection(descriptor: descriptor, listenerName: listener.directive.name, peer: peer,
+                                          framing: framing, channels: self)
+        connections[ObjectIdentifier(connection)] = connection
+        connection.refreshInterest()
+    }
+
+    func connectionClosed(_ connection: ClientConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+    }
+
+    enum Refusal: String {
+        case client
+    }
+
+    /// Counts a refusal and logs it, at most once a second per kind and channel, so a flood
+    /// of refusals does not become a flood of log lines.
+    func refuse(_ kind: Refusal, on name: Bytes, reason: String) {
+        switch kind {
+        case .client: counters.clientsRefused += 1
+        }
+        let key = kind.rawValue + ":" + text(name)
+        let now = MonotonicInstant.now()
+        if let last = lastRefusalLog[key], now.duration(since: last) < .seconds(1) { return }
+        lastRefusalLog[key] = now
+        log.record("error", name: name, [("name", name), ("err", "refused a \(kind.rawValue): \(reason)"),
+                                         ("refused_total", counters.clientsRefused)])
+    }
+
+    // MARK: - Facts for `status`
+
+    var fifoCount: Int { fifos.count }
+    var listenerCount: Int { listeners.count }
+    var clientCount: Int { connections.count }
+    var ruleCount: Int { rules.rules.count }
+}

@@ -1,0 +1,254 @@
+/// One client of a `listen` socket (stream or seqpacket): its lines or packets become `socket`
+/// messages, and its replies go back in the order it sent the messages.
+///
+/// Nothing a client does can hold up the bus: reads and writes never block; a client that does
+/// not read its replies stops being read once it has `outboxLimit` bytes or `awaitingLimit`
+/// replies outstanding, so the kernel pushes back on its writes; one that goes away has its
+/// replies dropped (EPIPE, never SIGPIPE) while its messages are still handled.
+final class ClientConnection: ChannelReader {
+    enum Framing {
+        /// SOCK_STREAM: newline-terminated lines; an unterminated last line counts at end of file.
+        case lines
+        /// SOCK_SEQPACKET: one message per packet, newlines and all.
+        case packets
+    }
+
+    /// Reply bytes waiting to be sent, at most, before the client is no longer read.
+    static let outboxLimit = 256 * 1024
+    /// Messages whose replies are outstanding, at most, before the client is no longer read.
+    static let awaitingLimit = 256
+
+    let origin: ChannelOrigin
+    private unowned let channels: ChannelSet
+    private let framing: Framing
+    private var io: LoopInterest!
+    private var framer: LineFramer
+    /// Tickets give each message its place among the replies.
+    private var nextTicket: UInt64 = 0
+    private var nextToSend: UInt64 = 0
+    private var readyReplies: [UInt64: Bytes] = [:]
+    private var outbox = FIFOQueue<Bytes>()
+    private var outboxOffset = 0
+    private var outboxBytes = 0
+    private var writeBlocked = false
+    private var batching = false
+    private var unsettled = UnsettledCount()
+    /// The client closed or half-closed its side; the connection ends once its replies are out.
+    private var readEnded = false
+    private(set) var closed = false
+
+    init(descriptor: FileDescriptor, listenerName: Bytes, peer: Peer, framing: Framing, channels: ChannelSet) {
+        origin = ChannelOrigin(name: listenerName, event: .socket, type: .socket, peer: peer)
+        self.framing = framing
+        self.channels = channels
+        framer = LineFramer(maxLine: channels.maxLine)
+        io = LoopInterest(loop: channels.loop, descriptor: descriptor) { [unowned self] readiness in self.ready(readiness) }
+    }
+
+    private var awaiting: Int { Int(nextTicket - nextToSend) }
+
+    private var mayRead: Bool {
+        !readEnded && hasRoom
+    }
+
+    private var hasRoom: Bool {
+        !channels.isPaused && unsettled.hasRoom && outboxBytes < Self.outboxLimit && awaiting < Self.awaitingLimit
+    }
+
+    func refreshInterest() {
+        guard !closed else { return }
+        var wanted: EventLoop.Readiness = []
+        if mayRead && !framer.hasLine { wanted.insert(.readable) }
+        if writeBlocked { wanted.insert(.writable) }
+        do {
+            try io.set(wanted)
+        } catch {
+            close()
+        }
+    }
+
+    func resume() {
+        deliverBuffered()
+        refreshInterest()
+    }
+
+    /// Stops reading (the daemon is stopping); replies still owed are sent as they come.
+    func stopReading() {
+        readEnded = true
+        finishIfDone()
+        refreshInterest()
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        let dropped = awaiting + outbox.count
+        if dropped > 0 { channels.counters.repliesDropped += dropped }
+        io.close()
+        readyReplies.removeAll()
+        outbox = FIFOQueue()
+        channels.connectionClosed(self)
+    }
+
+    // MARK: - Reading
+
+    private func ready(_ readiness: EventLoop.Readiness) {
+        if readiness.contains(.writable) { flush() }
+        guard !closed else { return }
+        if !readiness.intersection([.readable, .hangUp, .error, .peerClosed]).isEmpty {
+            if io.current.contains(.readable) {
+                read()
+            } else if !readiness.intersection([.hangUp, .error]).isEmpty {
+                // Hung up while we only wait to write: the next send says how it ended.
+                flush()
+            }
+        }
+        guard !closed else { return }
+        refreshInterest()
+    }
+
+    private func read() {
+        switch framing {
+        case .lines: readStream()
+        case .packets: readPacket()
+        }
+    }
+
+    private func readStream() {
+        let count: Int?
+        do {
+            count = try io.descriptor.read(into: channels.scratch)
+        } catch {
+            return close()  // reset by the peer
+        }
+        guard let count else { return }
+        if count == 0 {
+            readEnded = true
+            framer.finish()
+        } else {
+            framer.append(UnsafeRawBufferPointer(rebasing: channels.scratch[..<count]))
+        }
+        deliverBuffered()
+        finishIfDone()
+    }
+
+    private func readPacket() {
+        let buffer = UnsafeMutableRawBufferPointer(rebasing: channels.scratch[..<min(channels.scratch.count, channels.maxLine + 1)])
+        let packet: ReceivedPacket?
+        do {
+            packet = try UnixSocket.receivePacket(io.descriptor, into: buffer)
+        } catch {
+            return close()
+        }
+        guard let packet else { return }
+        if packet.length == 0 {
+            // End of file: a seqpacket socket cannot tell it from an empty packet.
+            readEnded = true
+            return finishIfDone()
+        }
+        let ticket = reserveTicket()
+        if packet.length > channels.maxLine {
+            channels.refuseTooLong(packet.length, from: origin, reply: replier(ticket))
+        } else {
+            let body = Bytes(UnsafeRawBufferPointer(rebasing: buffer[..<packet.count]))
+            if channels.submit(body, from: origin, reply: replier(ticket), settled: settledOne) { channels.countThrottle(unsettled.add()) }
+        }
+    }
+
+    private func deliverBuffered() {
+        batching = true
+        while mayReadOrFinishing, let framed = framer.nextLine() {
+            let ticket = reserveTicket()
+            switch framed {
+            case .line(let line):
+                if channels.submit(line, from: origin, reply: replier(ticket), settled: settledOne) { channels.countThrottle(unsettled.add()) }
+            case .tooLong(let length): channels.refuseTooLong(length, from: origin, reply: replier(ticket))
+            }
+        }
+        batching = false
+        flush()
+    }
+
+    /// Lines already read are still delivered after end of file, under the same limits.
+    private var mayReadOrFinishing: Bool { hasRoom && !channels.isStopping }
+
+    // MARK: - Replies
+
+    private func reserveTicket() -> UInt64 {
+        defer { nextTicket += 1 }
+        return nextTicket
+    }
+
+    private var settledOne: () -> Void {
+        { [weak self] in
+            guard let self, self.unsettled.settle() else { return }
+            self.channels.loop.schedule(after: .zero) { [weak self] in
+                guard let self, !self.closed else { return }
+                self.resume()
+                self.finishIfDone()
+            }
+        }
+    }
+
+    private func replier(_ ticket: UInt64) -> (Bytes) -> Void {
+        { [weak self] reply in self?.replyReady(ticket, reply) }
+    }
+
+    private func replyReady(_ ticket: UInt64, _ reply: Bytes) {
+        guard !closed else { return }
+        readyReplies[ticket] = reply
+        while let next = readyReplies.removeValue(forKey: nextToSend) {
+            nextToSend += 1
+            outbox.append(next)
+            outboxBytes += next.count
+        }
+        // An idle connection holds no storage.
+        if readyReplies.isEmpty { readyReplies = [:] }
+        guard !batching else { return }
+        flush()
+        guard !closed else { return }
+        finishIfDone()
+        refreshInterest()
+    }
+
+    /// Sends what the outbox holds until it is empty or the socket's buffer is full.
+    private func flush() {
+        while !closed, let head = outbox.first {
+            let sent: Int?
+            do {
+                sent = try head.withUnsafeBytes { raw in
+                    try UnixSocket.send(io.descriptor, UnsafeRawBufferPointer(rebasing: raw[outboxOffset...]))
+                }
+            } catch let error as SystemError where error.errno == SystemError.messageTooLong {
+                // A reply too big for one packet: the client gets told instead.
+                channels.counters.repliesDropped += 1
+                _ = outbox.removeFirst()
+                outboxBytes -= head.count
+                outboxOffset = 0
+                outbox.append(ChannelReply.refused("reply of \(head.count) bytes does not fit in one packet"))
+                continue
+            } catch {
+                // The client went away: what it was owed is dropped, its messages still run.
+                return close()
+            }
+            guard let sent else {
+                writeBlocked = true
+                return
+            }
+            if framing == .packets || outboxOffset + sent == head.count {
+                _ = outbox.removeFirst()
+                outboxBytes -= head.count
+                outboxOffset = 0
+            } else {
+                outboxOffset += sent
+            }
+        }
+        if !closed && outbox.isEmpty { outbox = FIFOQueue() }
+        writeBlocked = false
+    }
+
+    /// A client that closed or half-closed its side, and has every reply, is done with.
+    private func finishIfDone() {
+        if readEnded && awaiting == 0 && outbox.isEmpty && !closed && !framer.hasLine { close() }
+    }
+}

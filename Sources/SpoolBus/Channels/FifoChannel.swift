@@ -1,0 +1,101 @@
+/// A FIFO in the spool that the daemon reads: each newline-terminated line is a `fifo` message.
+///
+/// It is opened without blocking, and the daemon holds a write end of its own, so a writer's
+/// `open` never blocks while the daemon runs and the read end never sees end of file (or a
+/// hang-up that would wake the loop forever) when the last writer goes.
+final class FifoChannel: ChannelReader {
+    let name: Bytes
+    private unowned let channels: ChannelSet
+    private var reading: LoopInterest!
+    private let writeEnd: FileDescriptor
+    private var framer: LineFramer
+    private var unsettled = UnsettledCount()
+    private var closed = false
+
+    /// Opens the FIFO at `path`; nil when what is there is not a FIFO (any more).
+    static func open(name: Bytes, path: Bytes, channels: ChannelSet) throws -> FifoChannel? {
+        let readEnd = try FileDescriptor.open(path, [.readOnly, .nonBlocking, .noFollow])
+        do {
+            guard try readEnd.status().type == .fifo else {
+                readEnd.close()
+                return nil
+            }
+            // The write end is opened through the read end, so both are the same FIFO even if
+            // the name was replaced in between.
+            let writeEnd = try FileDescriptor.open("/proc/self/fd/\(readEnd.rawValue)".bytes, [.writeOnly, .nonBlocking])
+            return FifoChannel(name: name, readEnd: readEnd, writeEnd: writeEnd, channels: channels)
+        } catch {
+            readEnd.close()
+            throw error
+        }
+    }
+
+    private init(name: Bytes, readEnd: FileDescriptor, writeEnd: FileDescriptor, channels: ChannelSet) {
+        self.name = name
+        self.writeEnd = writeEnd
+        self.channels = channels
+        framer = LineFramer(maxLine: channels.maxLine)
+        reading = LoopInterest(loop: channels.loop, descriptor: readEnd) { [unowned self] _ in self.readable() }
+    }
+
+    private var origin: ChannelOrigin { ChannelOrigin(name: name, event: .fifo, type: .fifo, peer: nil) }
+
+    func refreshInterest() {
+        guard !closed else { return }
+        let wanted: EventLoop.Readiness = channels.isPaused || !unsettled.hasRoom || framer.hasLine ? [] : .readable
+        do {
+            try reading.set(wanted)
+        } catch {
+            channels.log.record("error", name: name, [("name", name), ("err", "\(error)")])
+        }
+    }
+
+    func resume() {
+        deliverBuffered()
+        refreshInterest()
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        reading.close()
+        writeEnd.close()
+    }
+
+    private func readable() {
+        let count: Int?
+        do {
+            count = try reading.descriptor.read(into: channels.scratch)
+        } catch {
+            channels.log.record("error", name: name, [("name", name), ("err", "\(error)"), ("closed", "fifo")])
+            channels.fifoFailed(self)
+            return
+        }
+        // Nothing, or end of file, which holding a write end rules out: wait for more.
+        guard let count, count > 0 else { return }
+        framer.append(UnsafeRawBufferPointer(rebasing: channels.scratch[..<count]))
+        deliverBuffered()
+        refreshInterest()
+    }
+
+    private func deliverBuffered() {
+        while !channels.isPaused && unsettled.hasRoom, let framed = framer.nextLine() {
+            switch framed {
+            case .line(let line):
+                if channels.submit(line, from: origin, reply: nil, settled: settledOne) { channels.countThrottle(unsettled.add()) }
+            case .tooLong(let length):
+                channels.refuseTooLong(length, from: origin, reply: nil)
+            }
+        }
+    }
+
+    private var settledOne: () -> Void {
+        { [weak self] in
+            guard let self, self.unsettled.settle() else { return }
+            self.channels.loop.schedule(after: .zero) { [weak self] in
+                guard let self, !self.closed else { return }
+                self.resume()
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+/// `spoolbus status`: asks the running daemon how it is doing.
+enum StatusCommand: Subcommand {
+    static let spec = CommandSpec(
+        "status",
+        abstract: "Show what the running daemon is doing.",
+        discussion: "Asks the daemon serving the spool, over SPOOL/.spoolbus/control.sock: its pid and uptime, the rules it loaded, how many messages it received and how they ended, what runs and waits now, and its open FIFOs, sockets, clients and watchers. Exits 1 when no daemon serves the spool.",
+        options: [
+            OptionSpec("spool", value: "DIR", help: "The spool folder.", default: "./spool"),
+            OptionSpec("raw", help: "Print the daemon's key=value lines as they came."),
+        ])
+
+    static func execute(_ arguments: ParsedArguments, in context: CommandContext) throws -> Int32 {
+        let layout = SpoolLayout(root: FileSystem.absolute(arguments.value("spool") ?? "spool".bytes))
+        var facts: [(key: String, value: Bytes)] = []
+        do {
+            let client = try ControlClient(layout)
+            try client.send(["status".bytes])
+            while let line = try client.readLine() {
+                if line.starts(with: "error ".bytes) {
+                    throw CommandFailure(status: 1, message: "the daemon answered: " + text(Bytes(line.dropFirst(6))))
+                }
+                guard let equals = line.firstIndex(of: UInt8(ascii: "=")) else { continue }
+                facts.append((text(Bytes(line[..<equals])), Bytes(line[(equals + 1)...])))
+            }
+        } catch let error as ControlClient.NoDaemon {
+            throw CommandFailure(status: 1, message: error.description)
+        } catch let error as SystemError {
+            throw CommandFailure(status: 1, message: "cannot ask the daemon: \(error)")
+        }
+        guard !facts.isEmpty else { throw CommandFailure(status: 1, message: "the daemon closed the connection without answering") }
+        if arguments.has("raw") {
+            for fact in facts { context.output(fact.key.bytes + "=".bytes + fact.value + "\n".bytes) }
+        } else {
+            context.print(summary(facts))
+        }
+        return 0
+    }
+
+    /// The facts in a few lines for people; values stay as the daemon escaped them.
+    static func summary(_ facts: [(key: String, value: Bytes)]) -> String {
+        func value(_ key: String) -> String { facts.first { $0.key == key }.map { text($0.value) } ?? "?" }
+        func list(_ keys: [String]) -> String { keys.map { "\($0) \(value($0))" }.joined(separator: ", ") }
+        let rows: [(String, String)] = [
+            ("pid", value("pid")),
+            ("uptime", value("uptime")),
+            ("spool", value("spool")),
+            ("rules", "\(value("rules")), \(value("rules_loaded")) loaded"),
+            ("messages", list(["received", "ok", "failed", "dead", "nomatch"])),
+            ("in flight", list(["running", "queued", "retrying"])),
+            ("channels", list(["fifos", "sockets", "clients", "watchers"])),
+            ("paused", "\(value("paused")) (\(list(["pauses", "throttles"])))"),
+            ("refused", list(["too_long", "clients_refused", "replies_dropped", "watchers_dropped"])),
+        ]
+        return rows.map { label, text in label + String(repeating: " ", count: 11 - label.count) + text + "\n" }.joined()
+    }
+}

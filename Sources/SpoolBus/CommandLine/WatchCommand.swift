@@ -1,0 +1,41 @@
+/// `spoolbus watch`: the dispatch log of matching messages, live, from the running daemon.
+enum WatchCommand: Subcommand {
+    static let spec = CommandSpec(
+        "watch",
+        abstract: "Print log lines of matching messages as they happen.",
+        discussion: "Subscribes to the daemon serving the spool and prints each log line about a message whose name matches PATTERN, the moment it is written, until interrupted; without PATTERN, every line. Nothing polls. A watcher that falls more than 1 MiB behind is dropped by the daemon. Exits 1 when no daemon serves the spool or when the daemon goes away.",
+        arguments: [
+            ArgumentSpec("PATTERN", help: "A rules-file glob over message names.", optional: true, default: "**"),
+        ],
+        options: [
+            OptionSpec("spool", value: "DIR", help: "The spool folder.", default: "./spool"),
+        ])
+
+    static func execute(_ arguments: ParsedArguments, in context: CommandContext) throws -> Int32 {
+        let pattern = arguments.positionals.first
+        if let pattern {
+            do {
+                _ = try Glob(pattern)
+            } catch let error as Glob.SyntaxError {
+                throw UsageError("invalid pattern \(TokenDisplay.quoted(pattern)): \(error.message)")
+            }
+        }
+        let layout = SpoolLayout(root: FileSystem.absolute(arguments.value("spool") ?? "spool".bytes))
+        do {
+            let client = try ControlClient(layout)
+            try client.send(["watch".bytes] + (pattern.map { [$0] } ?? []))
+            guard let first = try client.readLine() else {
+                throw CommandFailure(status: 1, message: "the daemon closed the connection without answering")
+            }
+            if first.starts(with: "error ".bytes) {
+                throw CommandFailure(status: 1, message: "the daemon answered: " + text(Bytes(first.dropFirst(6))))
+            }
+            while let bytes = try client.readAvailable() { context.output(bytes) }
+        } catch let error as ControlClient.NoDaemon {
+            throw CommandFailure(status: 1, message: error.description)
+        } catch let error as SystemError {
+            throw CommandFailure(status: 1, message: "lost the daemon: \(error)")
+        }
+        throw CommandFailure(status: 1, message: "the daemon ended the watch (it stopped, or this watcher fell behind)")
+    }
+}

@@ -1,0 +1,56 @@
+/// What the parser cannot see because it depends on this system and this binary: a `user=`
+/// that does not exist, a Swift handler the binary lacks, a handler program that is not there.
+/// `check`, the daemon's start and its reloads all report these, like syntax errors, so a rule
+/// that could only ever fail is caught before a message reaches it.
+enum RuleSetCheck {
+    static func problems(in rules: RuleSet, text source: Bytes, file: String, handlers: HandlerRegistry) -> [Diagnostic] {
+        let lines = source.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Bytes.init)
+        var problems: [Diagnostic] = []
+        func report(_ rule: Rule, at needle: Bytes, _ message: String) {
+            let (line, column) = locate(needle, inRuleAt: rule.line, lines: lines)
+            problems.append(Diagnostic(file: file, line: line, column: column, message: message))
+        }
+        for rule in rules.rules {
+            if let user = rule.user {
+                if Credentials.lookUp(user: user.user, group: nil) == nil {
+                    report(rule, at: "user=".bytes, "no such user '\(user.user)'")
+                } else if let group = user.group, Credentials.lookUp(user: user.user, group: group) == nil {
+                    report(rule, at: "user=".bytes, "no such group '\(group)'")
+                }
+            }
+            switch rule.handler {
+            case .swift(let name, _):
+                if handlers.handler(named: name) == nil {
+                    let known = handlers.names.isEmpty ? "it has none" : "it has " + handlers.names.joined(separator: ", ")
+                    report(rule, at: rule.handlerWord, "no Swift handler named '\(name)' in this binary (\(known))")
+                }
+            case .program(let program, _):
+                guard program.contains(UInt8(ascii: "/")) else { break }
+                if (try? FileSystem.statusFollowingLinks(program)) == nil {
+                    report(rule, at: rule.handlerWord, "handler program '\(text(program))' does not exist")
+                } else if !FileSystem.isExecutable(program) {
+                    report(rule, at: rule.handlerWord, "handler program '\(text(program))' is not executable (chmod +x)")
+                }
+            }
+        }
+        return problems
+    }
+
+    /// The physical line and byte column where `needle` first appears in the rule starting at
+    /// `line` (continuation lines included); the rule's first column when it is not found.
+    private static func locate(_ needle: Bytes, inRuleAt line: Int, lines: [Bytes]) -> (Int, Int) {
+        var index = line - 1
+        while index < lines.count {
+            let physical = lines[index]
+            if let column = firstIndex(of: needle, in: physical) { return (index + 1, column + 1) }
+            guard physical.last == UInt8(ascii: "\\") else { break }
+            index += 1
+        }
+        return (line, 1)
+    }
+
+    private static func firstIndex(of needle: Bytes, in haystack: Bytes) -> Int? {
+        guard !needle.isEmpty, needle.count <= haystack.count else { return nil }
+        return (0...(haystack.count - needle.count)).first { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
+    }
+}

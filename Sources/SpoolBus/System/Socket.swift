@@ -1,0 +1,243 @@
+import CSpoolBusLinux
+import Glibc
+
+/// The kinds of Unix-domain socket the bus listens on.
+enum SocketKind: Sendable {
+    /// SOCK_STREAM: a byte stream; lines are framed by newlines.
+    case stream
+    /// SOCK_SEQPACKET: connected, reliable, one message per packet.
+    case seqpacket
+    /// SOCK_DGRAM: connectionless, one message per datagram.
+    case datagram
+
+    fileprivate var rawValue: Int32 {
+        switch self {
+        case .stream: return Int32(SOCK_STREAM.rawValue)
+        case .seqpacket: return Int32(SOCK_SEQPACKET.rawValue)
+        case .datagram: return Int32(SOCK_DGRAM.rawValue)
+        }
+    }
+}
+
+/// Who is at the other end of a Unix socket, as the kernel vouches for it.
+struct SocketCredentials: Sendable, Equatable {
+    var pid: Int32
+    var uid: UInt32
+    var gid: UInt32
+}
+
+/// A raw Unix-domain socket address (`struct sockaddr_un`, `length` bytes of it), kept to send
+/// a datagram back to whoever sent one.
+struct SocketAddress: Sendable {
+    fileprivate var storage = sockaddr_un()
+    fileprivate var length: socklen_t = 0
+
+    /// Whether the sender had an address at all (an unbound datagram socket has none).
+    var isBound: Bool { Int(length) > MemoryLayout<sa_family_t>.size }
+}
+
+/// One datagram or seqpacket packet, as received.
+struct ReceivedPacket {
+    /// Bytes placed in the buffer.
+    var count: Int
+    /// The packet's full length, which is more than `count` when it did not fit (the rest is
+    /// lost).
+    var length: Int
+    /// From SCM_CREDENTIALS, when the socket passes them (SO_PASSCRED).
+    var credentials: SocketCredentials?
+    var sender: SocketAddress
+}
+
+/// Unix-domain sockets: thin wrappers over socket(2) and friends, each throwing a
+/// `SystemError` that names the call and the path.
+///
+/// Every descriptor is close-on-exec, so no socket of the daemon leaks into a handler. Sends
+/// use MSG_NOSIGNAL: a peer that went away is an EPIPE to handle, never a SIGPIPE.
+enum UnixSocket {
+    /// socket(AF_UNIX, kind | SOCK_CLOEXEC [| SOCK_NONBLOCK], 0).
+    static func open(_ kind: SocketKind, nonBlocking: Bool) throws -> FileDescriptor {
+        var type = kind.rawValue | Int32(SOCK_CLOEXEC.rawValue)
+        if nonBlocking { type |= Int32(SOCK_NONBLOCK.rawValue) }
+        let fd = try syscall("socket") { socket(AF_UNIX, type, 0) }
+        return FileDescriptor(rawValue: fd)
+    }
+
+    /// bind(2) to `path`. A path longer than `sun_path` is reached through its folder.
+    static func bind(_ fd: FileDescriptor, to path: Bytes) throws {
+        try withAddress(of: path, operation: "bind") { address, length in
+            _ = try syscall("bind", path: path) { Glibc.bind(fd.rawValue, address, length) }
+        }
+    }
+
+    /// The longest backlog of pending connections the kernel allows (SOMAXCONN).
+    static let maximumBacklog = SOMAXCONN
+
+    /// listen(2).
+    static func listen(_ fd: FileDescriptor, backlog: Int32) throws {
+        _ = try syscall("listen") { Glibc.listen(fd.rawValue, backlog) }
+    }
+
+    /// accept4(2) of one pending connection, close-on-exec and non-blocking; nil when none is
+    /// pending.
+    static func accept(_ fd: FileDescriptor) throws -> FileDescriptor? {
+        try nonBlockingSyscall("accept4") { csb_accept4(fd.rawValue) }.map(FileDescriptor.init(rawValue:))
+    }
+
+    /// connect(2) to `path`. On a non-blocking socket a full backlog is EAGAIN, thrown like
+    /// any other error.
+    static func connect(_ fd: FileDescriptor, to path: Bytes) throws {
+        try withAddress(of: path, operation: "connect") { address, length in
+            _ = try syscall("connect", path: path) { Glibc.connect(fd.rawValue, address, length) }
+        }
+    }
+
+    /// send(2) with MSG_NOSIGNAL | MSG_DONTWAIT: how many bytes went, or nil when the socket's
+    /// buffer is full.
+    static func send(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer) throws -> Int? {
+        try nonBlockingSyscall("send") {
+            Glibc.send(fd.rawValue, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+        }
+    }
+
+    /// send(2) that waits while the buffer is full, with MSG_NOSIGNAL (for the blocking client).
+    static func sendAll(_ fd: FileDescriptor, _ bytes: Bytes) throws {
+        try bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
+                offset += try syscall("send") { Glibc.send(fd.rawValue, rest.baseAddress, rest.count, Int32(MSG_NOSIGNAL)) }
+            }
+        }
+    }
+
+    /// sendto(2) of one datagram to `address`, MSG_NOSIGNAL | MSG_DONTWAIT; nil when the
+    /// receiver's queue is full.
+    static func send(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, to address: SocketAddress) throws -> Int? {
+        var address = address
+        return try withUnsafePointer(to: &address.storage) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                try nonBlockingSyscall("sendto") {
+                    Glibc.sendto(fd.rawValue, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT), raw, address.length)
+                }
+            }
+        }
+    }
+
+    /// recvmsg(2) of one packet with its credentials and sender; nil when none is waiting.
+    /// A count of 0 on a connected socket means the peer closed.
+    static func receivePacket(_ fd: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer) throws -> ReceivedPacket? {
+        var pid: pid_t = -1
+        var uid: uid_t = 0
+        var gid: gid_t = 0
+        var truncated: Int32 = 0
+        var sender = SocketAddress()
+        sender.length = socklen_t(MemoryLayout<sockaddr_un>.size)
+        // MSG_TRUNC makes the call return the packet's real length even when it did not fit.
+        let length = try nonBlockingSyscall("recvmsg") {
+            csb_recv_packet(fd.rawValue, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT | MSG_TRUNC),
+                            &pid, &uid, &gid, &sender.storage, &sender.length, &truncated)
+        }
+        guard let length else { return nil }
+        let credentials = pid == -1 ? nil : SocketCredentials(pid: pid, uid: uid, gid: gid)
+        return ReceivedPacket(count: min(length, buffer.count), length: length, credentials: credentials, sender: sender)
+    }
+
+    /// SO_PEERCRED: who connected (as of their connect call).
+    static func peerCredentials(_ fd: FileDescriptor) throws -> SocketCredentials {
+        var pid: pid_t = 0
+        var uid: uid_t = 0
+        var gid: gid_t = 0
+        _ = try syscall("getsockopt(SO_PEERCRED)") { csb_peer_credentials(fd.rawValue, &pid, &uid, &gid) }
+        return SocketCredentials(pid: pid, uid: uid, gid: gid)
+    }
+
+    /// SO_PASSCRED: datagrams arrive with their sender's credentials.
+    static func enableCredentialPassing(_ fd: FileDescriptor) throws {
+        _ = try syscall("setsockopt(SO_PASSCRED)") { csb_enable_passcred(fd.rawValue) }
+    }
+
+    /// shutdown(SHUT_WR): the peer reads end of file once it has read what was sent.
+    static func shutdownWriting(_ fd: FileDescriptor) {
+        _ = Glibc.shutdown(fd.rawValue, Int32(SHUT_WR))
+    }
+
+    /// Whether a live socket answers at `path`: false when the file is a leftover nobody
+    /// listens on (ECONNREFUSED) or is gone.
+    static func isLive(at path: Bytes) -> Bool {
+        for kind in [SocketKind.stream, .seqpacket, .datagram] {
+            guard let probe = try? open(kind, nonBlocking: true) else { return false }
+            defer { probe.close() }
+            do {
+                try connect(probe, to: path)
+                return true
+            } catch let error as SystemError {
+                switch error.errno {
+                case EAGAIN: return true  // listening, backlog full
+                case EPROTOTYPE: continue  // live, but of another kind: try the next
+                default: return false
+                }
+            } catch {
+                return false
+            }
+        }
+        return false
+    }
+
+    /// Calls `body` with a `sockaddr_un` for `path`. A path too long for `sun_path` is named
+    /// through `/proc/self/fd/N/` of its folder, which Linux resolves like any other path.
+    private static func withAddress(
+        of path: Bytes, operation: String, _ body: (UnsafePointer<sockaddr>, socklen_t) throws -> Void
+    ) throws {
+        var address = sockaddr_un()
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        var name = path
+        var folder: FileDescriptor?
+        defer { folder?.close() }
+        if path.count >= capacity {
+            let opened = try FileDescriptor.open(path.deletingLastPathComponent, [.readOnly, .directory])
+            folder = opened
+            name = "/proc/self/fd/\(opened.rawValue)/".bytes + path.lastPathComponent
+            guard name.count < capacity else {
+                throw SystemError(errno: ENAMETOOLONG, operation: operation, path: path)
+            }
+        }
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: name)
+            raw[name.count] = 0
+        }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + name.count + 1)
+        try withUnsafePointer(to: &address) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { try body($0, length) }
+        }
+    }
+}
+
+extension SystemError {
+    /// EMSGSIZE: a packet too big for the socket.
+    static let messageTooLong = EMSGSIZE
+
+    /// Out of descriptors or kernel memory (EMFILE, ENFILE, ENOBUFS, ENOMEM): a moment later
+    /// may work, retrying at once will not.
+    var isOutOfResources: Bool { [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(errno) }
+}
+
+/// The per-process limit on open descriptors.
+enum DescriptorLimit {
+    /// Raises the soft limit to the hard one (at most `ceiling`), so a thousand clients do not
+    /// run into the customary 1024. Returns the soft limit now in force.
+    @discardableResult
+    static func raise(upTo ceiling: UInt64) -> UInt64 {
+        var limit = rlimit()
+        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return 0 }
+        let wanted = min(UInt64(limit.rlim_max), ceiling)
+        if UInt64(limit.rlim_cur) < wanted {
+            var raised = limit
+            raised.rlim_cur = rlim_t(wanted)
+            if setrlimit(RLIMIT_NOFILE_VALUE, &raised) == 0 { return wanted }
+        }
+        return UInt64(limit.rlim_cur)
+    }
+
+    private static var RLIMIT_NOFILE_VALUE: __rlimit_resource_t { __rlimit_resource_t(RLIMIT_NOFILE.rawValue) }
+}
