@@ -17,6 +17,13 @@ public enum SystemInfo {
         return result
     }
 
+    /// Blocks the calling thread for `duration` (only where nothing else could run meanwhile).
+    public static func sleep(_ duration: Duration) {
+        var request = timespec(tv_sec: Int(duration.nanoseconds / 1_000_000_000), tv_nsec: Int(duration.nanoseconds % 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+    }
+
     /// Prints `text` to stderr as is.
     public static func printError(_ text: String) {
         try? FileDescriptor.standardError.writeAll(text.bytes)
