@@ -28,9 +28,4 @@ public enum SystemInfo {
     public static func printError(_ text: String) {
         try? FileDescriptor.standardError.writeAll(text.bytes)
     }
-
-    /// Prints `text` to stdout as is.
-    public static func printOutput(_ text: Bytes) {
-        try? FileDescriptor.standardOutput.writeAll(text)
-    }
 }
