@@ -127,12 +127,13 @@ extension ChannelTests {
 
         @Test func backPressurePausesChannelsAndLosesNothing() async throws {
             try await withChanSandbox { box in
-                // Ten FIFOs into one slow lane: each FIFO stops being read at its own limit
-                // (throttles), and together they saturate the dispatcher (pauses).
+                // Ten FIFOs into one slow lane (a program per line, one at a time): each FIFO
+                // stops being read at its own limit (throttles), and together they saturate
+                // the dispatcher (pauses).
                 let names = (0..<10).map { "events\($0)" }
                 try await box.start(names.map { "mkfifo \($0)" }.joined(separator: "\n") + """
 
-                    events*  fifo  swift:discard
+                    events*  fifo  /bin/true
                     """, arguments: ["--jobs", "1"])
                 let perFifo = 400
                 let writers = try names.map { try #require(chanOpenFifoWriter(box.spool + "/" + $0)) }

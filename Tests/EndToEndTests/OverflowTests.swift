@@ -10,9 +10,17 @@ import Testing
         let count = limit + 2000
 
         try await withSandbox { sb in
-            try sb.writeRules("flood/*.msg file stdin=none output=discard /bin/true\n")
+            try sb.writeRules("""
+                flood/*.msg  file  stdin=none output=discard /bin/true
+                level        file  then=keep ./h/record.sh level
+                """)
             try Files.makeDirectories(sb.spool + "/flood")
+            // A state file and a file no rule matches, there before the flood: the rescan
+            // must neither run the unchanged state file again nor log the stray file again.
+            try sb.drop("level", "42\n")
+            try sb.drop("stray", "?\n")
             let daemon = try await sb.startDaemon()
+            try await sb.waitForRun { $0.tag == "level" }
 
             daemon.signal(SIGSTOP)
             let names = (0..<count).map { String(format: "f%06d.msg", $0) }
@@ -40,7 +48,9 @@ import Testing
             }
             #expect(daemon.isRunning)
             #expect(lines.contains { $0.verb == "overflow" }, "an overflow line")
-            #expect(lines.contains { $0.verb == "rescan" }, "a rescan line")
+            #expect(lines.contains { $0.verb == "rescan" && $0["reason"] == "overflow" }, "a rescan line")
+            #expect(sb.runs(tagged: "level").count == 1, "an unchanged state file is not run again by a rescan")
+            #expect(lines.filter { $0.verb == "nomatch" && $0["name"] == "stray" }.count == 1, "nomatch is logged once")
         }
     }
 }

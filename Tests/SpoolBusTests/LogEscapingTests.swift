@@ -36,6 +36,14 @@ import Testing
         #expect(escaped([0xC2, 0x85]) == "\"\\xc2\\x85\"")  // U+0085, a C1 control
     }
 
+    @Test func timestampsAcrossASecondBoundary() {
+        let stamp = { (ms: Int64) in String(decoding: Timestamp.rfc3339(millisecondsSinceEpoch: ms), as: UTF8.self) }
+        #expect(stamp(1_795_000_000_998) == "2026-11-18T11:06:40.998Z")
+        #expect(stamp(1_795_000_000_999) == "2026-11-18T11:06:40.999Z")
+        #expect(stamp(1_795_000_001_000) == "2026-11-18T11:06:41.000Z")
+        #expect(stamp(1_795_000_000_005) == "2026-11-18T11:06:40.005Z")
+    }
+
     @Test func aLineIsTimestampVerbAndFields() {
         let record = LogRecord(verb: "recv", fields: [("id", Array("x-1".utf8)), ("name", [0x61, 0x0A])], name: nil)
         let line = String(decoding: record.line(at: 1_795_000_000_123), as: UTF8.self)

@@ -83,12 +83,12 @@ final class Bus {
                 run.start(program: program, arguments: arguments)
                 return run
             case .swift(let name, let arguments):
-                guard let handler = handlers.handler(named: name) else {
+                guard let entry = handlers.entry(named: name) else {
                     completion(RunOutcome(result: .couldNotStart("no Swift handler named '\(name)' in this binary"), milliseconds: 0))
                     return nil
                 }
                 let run = SwiftHandlerRun(job: job, context: context, completion: completion)
-                run.start(handler, name: name, arguments: arguments)
+                run.start(entry, name: name, arguments: arguments)
                 return run
             }
         }

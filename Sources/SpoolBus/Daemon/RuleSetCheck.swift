@@ -20,7 +20,7 @@ enum RuleSetCheck {
             }
             switch rule.handler {
             case .swift(let name, _):
-                if handlers.handler(named: name) == nil {
+                if !handlers.contains(name) {
                     let known = handlers.names.isEmpty ? "it has none" : "it has " + handlers.names.joined(separator: ", ")
                     report(rule, at: rule.handlerWord, "no Swift handler named '\(name)' in this binary (\(known))")
                 }

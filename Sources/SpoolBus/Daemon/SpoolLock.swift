@@ -4,9 +4,18 @@ struct SpoolLock {
     private let descriptor: FileDescriptor
 
     /// Takes the lock, or throws naming the pid that holds it.
+    ///
+    /// A daemon killed a moment ago may still have its lock held for a few milliseconds by a
+    /// handler it was starting (a child holds the parent's descriptors until its exec closes
+    /// them), so a busy lock is tried again for up to a second before the spool counts as served.
     static func acquire(_ layout: SpoolLayout) throws -> SpoolLock {
         let fd = try FileDescriptor.open(layout.lock, [.readWrite, .create], mode: 0o644)
-        guard try fd.tryLockExclusive() else {
+        var locked = try fd.tryLockExclusive()
+        for _ in 0..<20 where !locked {
+            SystemInfo.sleep(.milliseconds(50))
+            locked = try fd.tryLockExclusive()
+        }
+        guard locked else {
             let digits = (try? fd.readAll(limit: 32)).map { text($0).filter(\.isNumber) } ?? ""
             fd.close()
             throw SpoolBusError("spool \(text(layout.root)) is already served by pid \(digits.isEmpty ? "?" : digits)")

@@ -74,6 +74,7 @@ final class Dispatcher {
     private(set) var waitingForRetry = 0
     private(set) var counters = DispatchCounters()
     private var stopping = false
+    private var pumping = false
     /// Called whenever a job ends, so the bus can admit more messages.
     var onJobEnded: () -> Void = {}
 
@@ -104,6 +105,12 @@ final class Dispatcher {
 
     /// Starts queued jobs while there is room, oldest arrival first among rules with room.
     private func pump() {
+        // A run that ends at once (an inline Swift handler, a program that cannot start) ends
+        // inside `launch`; the loop below picks up where it left, instead of recursing once
+        // per queued job.
+        guard !pumping else { return }
+        pumping = true
+        defer { pumping = false }
         while !stopping && running < jobLimit {
             var best: (key: Int, sequence: UInt64)?
             for (key, lane) in lanes where lane.hasRoom {

@@ -5,8 +5,6 @@ import Synchronization
 public struct SpoolMessage: Sendable {
     /// The name relative to the spool (`SPOOL_NAME`); bytes, not necessarily UTF-8.
     public let name: [UInt8]
-    /// The body: a file's content, or a FIFO or socket line without its newline.
-    public let body: [UInt8]
     public let event: EventKind
     public let type: NodeType
     /// The message id (`SPOOL_ID`).
@@ -26,11 +24,21 @@ public struct SpoolMessage: Sendable {
     /// The words after `swift:NAME` in the rule, placeholders already replaced.
     public let arguments: [[UInt8]]
     let services: HandlerServices
+    let bodyLoader: BodyLoader
+
+    /// The body: a file's content, or a FIFO or socket line without its newline. A file is read
+    /// on first use (and kept), so a handler that never looks at the body never pays for it;
+    /// reading it can fail, as reading a file can.
+    public var body: [UInt8] {
+        get throws { try bodyLoader.bytes() }
+    }
 
     /// The name as text (invalid UTF-8 shown as U+FFFD).
     public var nameText: String { String(decoding: name, as: UTF8.self) }
     /// The body as text (invalid UTF-8 shown as U+FFFD).
-    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+    public var bodyText: String {
+        get throws { String(decoding: try body, as: UTF8.self) }
+    }
 
     /// Sends `bytes` back to the client of a socket message whose rule has `reply`; ignored
     /// for other messages. Several calls are sent in order.
@@ -61,21 +69,60 @@ final class HandlerServices: Sendable {
 /// too; it runs on Swift's cooperative thread pool, never on the daemon's event loop.
 public typealias SwiftHandler = @Sendable (SpoolMessage) async throws -> Void
 
+/// A Swift handler run on the daemon's event loop itself: no task, no thread hop, the fastest
+/// path there is. For handlers that only compute — count, route, drop, hand to watchers — and
+/// never block or wait: while one runs the whole bus waits, and `timeout=` cannot stop it.
+public typealias InlineSwiftHandler = @Sendable (SpoolMessage) throws -> Void
+
 /// The Swift handlers a daemon knows, by the name rules use after `swift:`.
 public struct HandlerRegistry: Sendable {
-    private var handlers: [String: SwiftHandler] = [:]
+    /// How a registered handler runs.
+    enum Entry: Sendable {
+        case task(SwiftHandler)
+        case inline(InlineSwiftHandler)
+    }
+
+    private var handlers: [String: Entry] = [:]
 
     /// An empty registry.
     public init() {}
 
-    /// Registers `handler` under `name`; a later registration of the same name replaces it.
+    /// Registers `handler` under `name`, to run as a task on Swift's cooperative pool; a later
+    /// registration of the same name replaces it.
     public mutating func register(_ name: String, _ handler: @escaping SwiftHandler) {
-        handlers[name] = handler
+        handlers[name] = .task(handler)
     }
 
-    /// The handler registered under `name`.
-    public func handler(named name: String) -> SwiftHandler? { handlers[name] }
+    /// Registers `handler` under `name`, to run on the event loop (see `InlineSwiftHandler`:
+    /// only for handlers that never block).
+    public mutating func registerInline(_ name: String, _ handler: @escaping InlineSwiftHandler) {
+        handlers[name] = .inline(handler)
+    }
+
+    /// Whether a handler is registered under `name`.
+    public func contains(_ name: String) -> Bool { handlers[name] != nil }
+
+    func entry(named name: String) -> Entry? { handlers[name] }
 
     /// The names registered, sorted.
     public var names: [String] { handlers.keys.sorted() }
+}
+
+/// A message's body, read on first use and kept: a file is read by whichever thread first
+/// asks, a line is there already.
+final class BodyLoader: Sendable {
+    private let source: MessageBody
+    private let cache = Mutex<[UInt8]?>(nil)
+
+    init(_ source: MessageBody) {
+        self.source = source
+        if case .line(let line) = source { cache.withLock { $0 = line } }
+    }
+
+    func bytes() throws -> [UInt8] {
+        if let cached = cache.withLock({ $0 }) { return cached }
+        let read = try source.read()
+        cache.withLock { $0 = read }
+        return read
+    }
 }

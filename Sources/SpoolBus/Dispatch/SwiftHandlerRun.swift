@@ -20,33 +20,45 @@ final class SwiftHandlerRun: HandlerRun {
         self.completion = completion
     }
 
-    func start(_ handler: @escaping SwiftHandler, name: String, arguments: [ArgumentTemplate]) {
+    func start(_ entry: HandlerRegistry.Entry, name: String, arguments: [ArgumentTemplate]) {
         let message = job.message
         let layout = context.layout
         let services = HandlerServices(broadcaster: context.broadcaster)
         let value = SpoolMessage(
-            name: message.name, body: [], event: message.event, type: message.type, id: text(message.id),
+            name: message.name, event: message.event, type: message.type, id: text(message.id),
             attempt: job.attempt, rule: job.rule.line, peer: message.peer, spoolDirectory: layout.root,
             rulesDirectory: context.workingDirectory, path: message.path(in: layout),
-            arguments: arguments.map { $0.expand { message.value(of: $0, in: layout) } }, services: services)
-        let body = message.body
+            arguments: arguments.map { $0.expand { message.value(of: $0, in: layout) } }, services: services,
+            bodyLoader: BodyLoader(message.body))
         context.log.record("run", name: message.name, [
             ("id", message.id), ("rule", job.rule.line), ("handler", "swift:" + name), ("attempt", job.attempt),
         ])
-        let loop = context.loop
-        let finish = LoopBound(self)
-        task = Task {
+        switch entry {
+        case .inline(let handler):
             let result: RunOutcome.Result
             do {
-                try await handler(value.with(body: try body.read()))
+                try handler(value)
                 result = .succeeded
             } catch {
                 result = .threw("\(error)")
             }
-            let replies = services.replyOutput
-            loop.post { finish.value?.finish(result, reply: replies) }
+            finish(result, reply: services.replyOutput)
+        case .task(let handler):
+            let loop = context.loop
+            let finish = LoopBound(self)
+            task = Task {
+                let result: RunOutcome.Result
+                do {
+                    try await handler(value)
+                    result = .succeeded
+                } catch {
+                    result = .threw("\(error)")
+                }
+                let replies = services.replyOutput
+                loop.post { finish.value?.finish(result, reply: replies) }
+            }
+            timeoutTimer = loop.schedule(after: job.rule.timeout) { [weak self] in self?.timeOut() }
         }
-        timeoutTimer = loop.schedule(after: job.rule.timeout) { [weak self] in self?.timeOut() }
     }
 
     func terminate() { task?.cancel() }
@@ -77,14 +89,6 @@ final class SwiftHandlerRun: HandlerRun {
 private final class LoopBound<Value: AnyObject>: @unchecked Sendable {
     weak var value: Value?
     init(_ value: Value) { self.value = value }
-}
-
-extension SpoolMessage {
-    func with(body: [UInt8]) -> SpoolMessage {
-        SpoolMessage(name: name, body: body, event: event, type: type, id: id, attempt: attempt, rule: rule, peer: peer,
-                     spoolDirectory: spoolDirectory, rulesDirectory: rulesDirectory, path: path,
-                     arguments: arguments, services: services)
-    }
 }
 
 extension MessageBody: @unchecked Sendable {

@@ -5,8 +5,8 @@ extension HandlerRegistry {
         var registry = HandlerRegistry()
         registry.register("log", BuiltInHandlers.log)
         registry.register("forward", BuiltInHandlers.forward)
-        registry.register("discard", BuiltInHandlers.discard)
-        registry.register("broadcast", BuiltInHandlers.broadcast)
+        registry.registerInline("discard", BuiltInHandlers.discard)
+        registry.registerInline("broadcast", BuiltInHandlers.broadcast)
         return registry
     }
 }
@@ -24,8 +24,10 @@ enum BuiltInHandlers {
         let mode = message.arguments.count == 2 ? text(message.arguments[1]) : "line"
         let entry: Bytes
         switch mode {
-        case "line": entry = record(of: message).line(at: WallClock.milliseconds())
-        case "body": entry = message.body.last == UInt8(ascii: "\n") || message.body.isEmpty ? message.body : message.body + [UInt8(ascii: "\n")]
+        case "line": entry = try record(of: message).line(at: WallClock.milliseconds())
+        case "body":
+            let body = try message.body
+            entry = body.last == UInt8(ascii: "\n") || body.isEmpty ? body : body + [UInt8(ascii: "\n")]
         default: throw SpoolBusError("swift:log: unknown format '\(mode)'; expected line or body")
         }
         let path = file.first == UInt8(ascii: "/") ? file : message.rulesDirectory.appendingPathComponent(file)
@@ -40,22 +42,24 @@ enum BuiltInHandlers {
         guard message.arguments.count == 1, let name = message.arguments.first else {
             throw SpoolBusError("swift:forward needs exactly one name: swift:forward NAME")
         }
-        try SpoolLayout(root: message.spoolDirectory).drop(message.body, as: name)
+        try SpoolLayout(root: message.spoolDirectory).drop(try message.body, as: name)
     }
 
-    /// `swift:discard`: accepts the message and does nothing (for `last` rules that silence noise).
-    static let discard: SwiftHandler = { _ in }
+    /// `swift:discard`: accepts the message and does nothing (for `last` rules that silence
+    /// noise). Inline: it never reads the body.
+    static let discard: InlineSwiftHandler = { _ in }
 
     /// `swift:broadcast`: hands the message, body included, to every `spoolbus watch`
-    /// subscriber whose pattern matches its name, as a `message` line.
-    static let broadcast: SwiftHandler = { message in
-        message.services.broadcast(record(of: message))
+    /// subscriber whose pattern matches its name, as a `message` line. Inline: the body of a
+    /// file is read on the loop, so keep broadcast files small (a tray notice, a level).
+    static let broadcast: InlineSwiftHandler = { message in
+        message.services.broadcast(try record(of: message))
     }
 
-    private static func record(of message: SpoolMessage) -> LogRecord {
+    private static func record(of message: SpoolMessage) throws -> LogRecord {
         LogRecord(verb: "message", fields: [
             ("id", message.id.bytes), ("name", message.name), ("event", message.event.rawValue.bytes),
-            ("type", message.type.rawValue.bytes), ("body", message.body),
+            ("type", message.type.rawValue.bytes), ("body", try message.body),
         ], name: message.name)
     }
 }

@@ -1,7 +1,26 @@
+import Synchronization
+
 /// RFC 3339 UTC timestamps with milliseconds, e.g. `2026-11-21T22:40:16.120Z`.
 enum Timestamp {
+    /// The text up to the seconds, for the last second formatted: a busy log writes thousands of
+    /// lines a second, and the calendar needs working out once per second, not once per line.
+    /// (Locked: `swift:log` formats lines on the handlers' threads too.)
+    private static let cache = Mutex<(second: Int64, prefix: Bytes)>((-1, []))
+
     static func rfc3339(millisecondsSinceEpoch ms: Int64) -> Bytes {
-        let parts = WallClock.utcFields(secondsSinceEpoch: ms / 1000)
+        let second = ms / 1000
+        var out = cache.withLock { cached in
+            if cached.second != second { cached = (second, secondsText(second)) }
+            return cached.prefix
+        }
+        appendDigits(Int(ms % 1000), width: 3, to: &out)
+        out.append(UInt8(ascii: "Z"))
+        return out
+    }
+
+    /// `2026-11-21T22:40:16.`
+    private static func secondsText(_ second: Int64) -> Bytes {
+        let parts = WallClock.utcFields(secondsSinceEpoch: second)
         var out = Bytes()
         out.reserveCapacity(24)
         appendDigits(parts.year, width: 4, to: &out)
@@ -16,8 +35,6 @@ enum Timestamp {
         out.append(UInt8(ascii: ":"))
         appendDigits(parts.second, width: 2, to: &out)
         out.append(UInt8(ascii: "."))
-        appendDigits(Int(ms % 1000), width: 3, to: &out)
-        out.append(UInt8(ascii: "Z"))
         return out
     }
 

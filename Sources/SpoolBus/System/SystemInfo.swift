@@ -17,13 +17,15 @@ public enum SystemInfo {
         return result
     }
 
+    /// Blocks the calling thread for `duration` (only where nothing else could run meanwhile).
+    public static func sleep(_ duration: Duration) {
+        var request = timespec(tv_sec: Int(duration.nanoseconds / 1_000_000_000), tv_nsec: Int(duration.nanoseconds % 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+    }
+
     /// Prints `text` to stderr as is.
     public static func printError(_ text: String) {
         try? FileDescriptor.standardError.writeAll(text.bytes)
-    }
-
-    /// Prints `text` to stdout as is.
-    public static func printOutput(_ text: Bytes) {
-        try? FileDescriptor.standardOutput.writeAll(text)
     }
 }

@@ -9,7 +9,7 @@ var handlers = HandlerRegistry.builtIn
 handlers.register("summary") { message in
     guard let out = message.arguments.first else { throw SummaryError.missingFile }
     var pairs: [(String, String)] = []
-    for line in message.bodyText.split(separator: "\n") where !line.hasPrefix("#") {
+    for line in try message.bodyText.split(separator: "\n") where !line.hasPrefix("#") {
         guard let equals = line.firstIndex(of: "=") else { throw SummaryError.notKeyValue(String(line)) }
         pairs.append((String(line[..<equals]), String(line[line.index(after: equals)...])))
     }
@@ -22,7 +22,7 @@ handlers.register("summary") { message in
 // swift:wait-a-bit — an async handler: it awaits instead of blocking a thread, so timeout=
 // cancels it right where it waits.
 handlers.register("wait-a-bit") { message in
-    try await Task.sleep(for: .milliseconds(Int(message.bodyText.filter(\.isNumber)) ?? 10))
+    try await Task.sleep(for: .milliseconds(Int(try message.bodyText.filter(\.isNumber)) ?? 10))
 }
 
 enum SummaryError: Error, CustomStringConvertible {
