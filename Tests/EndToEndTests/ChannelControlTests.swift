@@ -219,6 +219,41 @@ extension ChannelTests {
             }
         }
 
+        @Test func broadcastHandsTheBodyToMatchingWatchers() async throws {
+            try await withChanSandbox { box in
+                try await box.start("""
+                    tray/*   file  swift:broadcast
+                    other/*  file  swift:broadcast
+                    """)
+                let watch = Process()
+                watch.executableURL = URL(fileURLWithPath: chanBinary)
+                watch.arguments = ["watch", "tray/*", "--spool", box.spool]
+                FileManager.default.createFile(atPath: box.root + "/watch.out", contents: nil)
+                watch.standardOutput = FileHandle(forWritingAtPath: box.root + "/watch.out")
+                watch.standardError = FileHandle(forWritingAtPath: "/dev/null")
+                try watch.run()
+                // SIGKILL: a process started from a test thread inherits its blocked SIGTERM.
+                defer { if watch.isRunning { kill(watch.processIdentifier, SIGKILL); watch.waitUntilExit() } }
+                try await chanWait("the watcher to subscribe", details: box.report()) {
+                    try box.command(["status", "--raw", "--spool", box.spool]).out.contains("\nwatchers=1\n")
+                }
+                for folder in ["tray", "other"] {
+                    try FileManager.default.createDirectory(atPath: box.spool + "/" + folder, withIntermediateDirectories: true)
+                }
+                try "not for this watcher\n".write(toFile: box.spool + "/other/x", atomically: true, encoding: .utf8)
+                try "battery low\n".write(toFile: box.spool + "/tray/notice", atomically: true, encoding: .utf8)
+                let output = { String(decoding: FileManager.default.contents(atPath: box.root + "/watch.out") ?? Data(), as: UTF8.self) }
+                try await chanWait("the watch to print the broadcast message", details: output()) {
+                    output().split(separator: "\n").contains { ChanLogLine(String($0)).verb == "message" }
+                }
+                let message = try #require(output().split(separator: "\n").map { ChanLogLine(String($0)) }.first { $0.verb == "message" })
+                #expect(message["name"] == "tray/notice")
+                #expect(message["body"] == "battery low\n")
+                try await chanWait("other/x to be handled too", details: box.report()) { !FileManager.default.fileExists(atPath: box.spool + "/other/x") }
+                #expect(!output().contains("other/x"), "a watcher sees only names matching its pattern")
+            }
+        }
+
         @Test func retryCommandGoesThroughTheRunningDaemon() async throws {
             try await withChanSandbox { box in
                 try box.script("flaky.sh", #"[ -e "$OUT/healed" ] || exit 1; cat > "$OUT/healed-body""#)
