@@ -57,6 +57,23 @@ import Testing
         }
     }
 
+    @Test func aThrowingSwiftHandlerIsRetriedThenDeadLettered() async throws {
+        try await withSandbox { sb in
+            // swift:log without its FILE option throws on every run.
+            try sb.writeRules("**  file  retries=1 backoff=50ms swift:log")
+            try await sb.startDaemon()
+            try sb.drop("m", "body\n")
+            let dead = try await sb.waitForLine("dead") { $0.verb == "dead" }
+            #expect(dead["attempts"] == "2")
+            #expect(dead["err"] == "threw: swift:log needs a file: swift:log FILE [line|body]")
+            let fails = sb.log.lines("fail")
+            #expect(fails.map { $0["attempt"] } == ["1", "2"])
+            #expect(fails.first?["retry_in"] == "50ms")
+            let kept = try #require(dead["kept"])
+            try await sb.waitFor("the dead letter") { Files.read(sb.spool + "/" + kept) == Bytes(text: "body\n") }
+        }
+    }
+
     @Test func aRuleNamingAMissingSwiftHandlerIsRefusedAtStart() async throws {
         try await withSandbox { sb in
             try sb.writeRules("""
