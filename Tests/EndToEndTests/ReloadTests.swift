@@ -76,3 +76,27 @@ import Testing
         }
     }
 }
+
+/// A rules file inside the spool (`--spool` is its own folder) is never a message, and both it
+/// and the spool are still watched.
+@Suite struct RulesInsideTheSpoolTests {
+    @Test func theRulesFileIsWatchedAndNeverDispatched() async throws {
+        try await withSandbox { sb in
+            let app = sb.root + "/app"
+            try Files.makeDirectories(app + "/in")
+            let rules = app + "/spoolbus.rules"
+            try Files.write(rules, "**  file  \(sb.handlers)/record.sh first {name}\n")
+            try await sb.startDaemon(arguments: ["run", rules, "--spool", app, "--log", sb.logPath])
+            // Written beside the rules file: the folder whose watch the rules file shares.
+            try Files.write(app + "/a", "a\n")
+            try await sb.waitForRun { $0.name == Bytes(text: "a") }
+            try Files.write(rules, "**  file  \(sb.handlers)/record.sh second {name}\n")
+            try await sb.waitForLine("reload") { $0.verb == "reload" }
+            try Files.write(app + "/b", "b\n")
+            let second = try await sb.waitForRun { $0.name == Bytes(text: "b") }
+            #expect(second.tag == "second")
+            #expect(Files.readText(rules)?.contains("second") == true, "the rules file is still there")
+            #expect(sb.runs(named: "spoolbus.rules").isEmpty, "the rules file was never dispatched")
+        }
+    }
+}

@@ -71,3 +71,15 @@ import Testing
         #expect(SpoolLayout.isValidMessageName(Array(name.utf8)) == valid)
     }
 }
+
+@Suite struct DurationArithmeticTests {
+    @Test func hugeDurationsSaturateInsteadOfTrapping() {
+        #expect(Duration.seconds(Int64.max / 2).nanoseconds == .max)
+        // timeout=3000000h: beyond Int64 nanoseconds, so it saturates.
+        #expect(Duration.seconds(3_000_000 * 3600).nanoseconds == .max)
+        #expect(Duration.seconds(90).nanoseconds == 90_000_000_000)
+        let now = MonotonicInstant.now()
+        #expect(now.advanced(by: .seconds(Int64.max / 4)).nanoseconds == .max)
+        #expect(now.advanced(by: .milliseconds(5)) > now)
+    }
+}

@@ -210,7 +210,7 @@ final class Bus {
 
     /// `foundByScan`: seen by a scan rather than announced by an event, so possibly seen before.
     private func admitFile(_ name: Bytes, foundByScan: Bool) {
-        guard SpoolLayout.isDispatchable(name) else { return }
+        guard SpoolLayout.isDispatchable(name), layout.path(of: name) != rulesFile.path else { return }
         let matching = rules.rules(for: name, event: .file)
         guard !matching.isEmpty else {
             dispatcher.countNoMatch()

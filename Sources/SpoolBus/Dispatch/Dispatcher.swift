@@ -205,7 +205,8 @@ final class Dispatcher {
 
     private func backoff(_ rule: Rule, afterAttempt attempt: Int) -> Duration {
         let factor = Int64(1) << Int64(min(attempt - 1, 20))
-        return .nanoseconds(rule.backoff.nanoseconds * factor)
+        let (delay, overflow) = rule.backoff.nanoseconds.multipliedReportingOverflow(by: factor)
+        return .nanoseconds(overflow ? .max : delay)
     }
 
     /// Stops starting jobs; gives running ones `grace`, then SIGTERM, then SIGKILL; calls

@@ -61,7 +61,18 @@ final class ProgramRun: HandlerRun {
             }
             timeoutTimer = context.loop.schedule(after: job.rule.timeout) { [weak self] in self?.timeOut() }
         } catch {
-            for output in outputs { output.descriptor.close() }
+            if let child {
+                // Started, but the loop could not watch it: it must not run on unwatched (the
+                // retry would run it twice at once), and its pidfd must not stay registered.
+                child.signalGroup(ProcessSignal.kill)
+                context.loop.unregister(child.exitDescriptor)
+                _ = child.reap()
+                self.child = nil
+            }
+            for output in outputs {
+                context.loop.unregister(output.descriptor)
+                output.descriptor.close()
+            }
             outputs.removeAll()
             finish(.couldNotStart("\(error)"))
         }

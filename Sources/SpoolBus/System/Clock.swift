@@ -10,8 +10,10 @@ public struct MonotonicInstant: Comparable, Hashable, Sendable {
         return MonotonicInstant(nanoseconds: Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec))
     }
 
+    /// Saturates at the end of time: a rule's `timeout=1000000h` is "never", not a crash.
     public func advanced(by duration: Duration) -> MonotonicInstant {
-        MonotonicInstant(nanoseconds: nanoseconds + duration.nanoseconds)
+        let (sum, overflow) = nanoseconds.addingReportingOverflow(duration.nanoseconds)
+        return MonotonicInstant(nanoseconds: overflow ? .max : sum)
     }
 
     public func duration(since earlier: MonotonicInstant) -> Duration {
@@ -43,10 +45,14 @@ extension WallClock {
 }
 
 extension Duration {
-    /// The whole duration in nanoseconds (saturating far beyond any timeout a rule can hold).
+    /// The whole duration in nanoseconds, saturating at Int64.max (about 292 years), so that no
+    /// duration a rules file can hold overflows.
     public var nanoseconds: Int64 {
         let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        let (sum, overflowAgain) = whole.addingReportingOverflow(attoseconds / 1_000_000_000)
+        return overflowAgain ? .max : sum
     }
 
     public var milliseconds: Int64 { nanoseconds / 1_000_000 }

@@ -27,6 +27,8 @@ struct Inotify {
         static let onlyDirectory = Mask(rawValue: UInt32(IN_ONLYDIR))
         /// IN_DONT_FOLLOW
         static let dontFollow = Mask(rawValue: UInt32(IN_DONT_FOLLOW))
+        /// IN_MASK_ADD: add to the mask of a watch that already exists instead of replacing it.
+        static let addToMask = Mask(rawValue: UInt32(IN_MASK_ADD))
         /// IN_ISDIR, set on events about a folder.
         static let isDirectory = Mask(rawValue: UInt32(IN_ISDIR))
         /// IN_IGNORED: the watch is gone.

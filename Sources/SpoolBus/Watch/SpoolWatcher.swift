@@ -43,9 +43,12 @@ final class SpoolWatcher {
 
     /// Watches the folder holding the rules file, to reload it when it is written or replaced
     /// (editors often write a new file and rename it over the old one).
+    ///
+    /// The rules file may sit in a spool folder (`--spool .`): inotify then returns that
+    /// folder's watch, so the masks are added together, and its events serve both purposes.
     func watchRulesFile(_ path: Bytes) throws {
         rulesFileName = path.lastPathComponent
-        rulesWatch = try inotify.addWatch(path.deletingLastPathComponent, mask: [.closeWrite, .movedTo, .create, .onlyDirectory])
+        rulesWatch = try inotify.addWatch(path.deletingLastPathComponent, mask: [.closeWrite, .movedTo, .create, .onlyDirectory, .addToMask])
     }
 
     /// The next `IN_MOVED_FROM` of `name` is the daemon's own claim, not a `gone` event.
@@ -75,8 +78,9 @@ final class SpoolWatcher {
             changes.append(.overflow)
             return
         }
-        if event.watch == rulesWatch {
-            if event.name == rulesFileName { changes.append(.rulesFileChanged) }
+        if event.watch == rulesWatch && event.name == rulesFileName {
+            // The rules file is never a message, even when it sits in a spool folder.
+            if !mask.contains(.movedFrom) && !mask.contains(.delete) { changes.append(.rulesFileChanged) }
             return
         }
         if mask.contains(.ignored) {
