@@ -187,19 +187,8 @@ extension ChannelTests {
                     events   fifo  ./h/record.sh fifo
                     inbox/*  file  ./h/record.sh file
                     """)
-                let watch = Process()
-                watch.executableURL = URL(fileURLWithPath: chanBinary)
-                watch.arguments = ["watch", "events", "--spool", box.spool]
-                FileManager.default.createFile(atPath: box.root + "/watch.out", contents: nil)
-                watch.standardOutput = FileHandle(forWritingAtPath: box.root + "/watch.out")
-                watch.standardError = FileHandle(forWritingAtPath: "/dev/null")
-                try watch.run()
-                // SIGKILL: a process started from a test thread inherits its blocked SIGTERM.
-                defer { if watch.isRunning { kill(watch.processIdentifier, SIGKILL); watch.waitUntilExit() } }
-                // Subscribed once the daemon counts it.
-                try await chanWait("the watcher to subscribe", details: box.report()) {
-                    try box.command(["status", "--raw", "--spool", box.spool]).out.contains("\nwatchers=1\n")
-                }
+                let watch = try await Self.startWatch("events", box)
+                defer { Self.stop(watch) }
                 try FileManager.default.createDirectory(atPath: box.spool + "/inbox", withIntermediateDirectories: true)
                 try "not watched\n".write(toFile: box.spool + "/inbox/a", atomically: true, encoding: .utf8)
                 let fd = try #require(chanOpenFifoWriter(box.spool + "/events"))
@@ -219,24 +208,40 @@ extension ChannelTests {
             }
         }
 
+        /// Starts `spoolbus watch PATTERN` with its output in ROOT/watch.out, and waits until the
+        /// daemon counts it as a watcher.
+        private static func startWatch(_ pattern: String, _ box: ChanSandbox) async throws -> Process {
+            let watch = Process()
+            watch.executableURL = URL(fileURLWithPath: chanBinary)
+            watch.arguments = ["watch", pattern, "--spool", box.spool]
+            FileManager.default.createFile(atPath: box.root + "/watch.out", contents: nil)
+            watch.standardOutput = FileHandle(forWritingAtPath: box.root + "/watch.out")
+            watch.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try watch.run()
+            do {
+                try await chanWait("the watcher to subscribe", details: box.report()) {
+                    try box.command(["status", "--raw", "--spool", box.spool]).out.contains("\nwatchers=1\n")
+                }
+            } catch {
+                stop(watch)
+                throw error
+            }
+            return watch
+        }
+
+        /// SIGKILL: a process started from a test thread inherits its blocked SIGTERM.
+        private static func stop(_ watch: Process) {
+            if watch.isRunning { kill(watch.processIdentifier, SIGKILL); watch.waitUntilExit() }
+        }
+
         @Test func broadcastHandsTheBodyToMatchingWatchers() async throws {
             try await withChanSandbox { box in
                 try await box.start("""
                     tray/*   file  swift:broadcast
                     other/*  file  swift:broadcast
                     """)
-                let watch = Process()
-                watch.executableURL = URL(fileURLWithPath: chanBinary)
-                watch.arguments = ["watch", "tray/*", "--spool", box.spool]
-                FileManager.default.createFile(atPath: box.root + "/watch.out", contents: nil)
-                watch.standardOutput = FileHandle(forWritingAtPath: box.root + "/watch.out")
-                watch.standardError = FileHandle(forWritingAtPath: "/dev/null")
-                try watch.run()
-                // SIGKILL: a process started from a test thread inherits its blocked SIGTERM.
-                defer { if watch.isRunning { kill(watch.processIdentifier, SIGKILL); watch.waitUntilExit() } }
-                try await chanWait("the watcher to subscribe", details: box.report()) {
-                    try box.command(["status", "--raw", "--spool", box.spool]).out.contains("\nwatchers=1\n")
-                }
+                let watch = try await Self.startWatch("tray/*", box)
+                defer { Self.stop(watch) }
                 for folder in ["tray", "other"] {
                     try FileManager.default.createDirectory(atPath: box.spool + "/" + folder, withIntermediateDirectories: true)
                 }
