@@ -202,16 +202,15 @@ final class ChannelSet {
 
     /// Hands a line or packet to the rules it matches. `reply` (nil when nobody can be answered)
     /// is called once: at once with `ok ID` or `error …`, or when a `reply` rule's handler ends.
-    /// Returns whether it became a message, in which case `settled` is called once all its
-    /// rules are done.
-    @discardableResult
-    func submit(_ body: Bytes, from origin: ChannelOrigin, reply: ((Bytes) -> Void)?, settled: (() -> Void)? = nil) -> Bool {
+    /// A message counts against `source`'s room for unsettled messages until all its rules are
+    /// done; the source reads again once it has room.
+    func submit(_ body: Bytes, from origin: ChannelOrigin, by source: MessageSource, reply: ((Bytes) -> Void)?) {
         let matching = rules.rules(for: origin.name, event: origin.event)
         guard !matching.isEmpty else {
             dispatcher.countNoMatch()
             log.record("nomatch", name: origin.name, [("name", origin.name), ("event", origin.event.rawValue), ("size", body.count)])
             reply?(ChannelReply.refused("no rule takes \(origin.event.rawValue) messages from \(text(origin.name))"))
-            return false
+            return
         }
         let id = nextID()
         let message = Message(id: id, name: origin.name, event: origin.event, type: origin.type, body: .line(body), peer: origin.peer)
@@ -225,16 +224,22 @@ final class ChannelSet {
         let replies = matching.contains { $0.reply }
         let size = body.count
         inFlightBytes += size
-        let delivery = Delivery(message: message, ruleCount: matching.count, deadLetterName: nil) { [unowned self] delivery in
+        // Counted before it is dispatched: an inline handler settles it inside `deliver`.
+        countThrottle(source.unsettled.add())
+        let delivery = Delivery(message: message, ruleCount: matching.count, deadLetterName: nil) { [unowned self, weak source] delivery in
             self.inFlightBytes -= size
             if !delivery.failures.isEmpty { self.logUnkept(delivery, body: body) }
             if replies { reply?(Self.reply(to: delivery)) }
-            settled?()
+            guard let source, source.unsettled.settle() else { return }
+            // Room again: read on, on the next turn of the loop, not inside the dispatcher.
+            self.loop.schedule(after: .zero) { [weak source] in
+                guard let source, !source.isClosed else { return }
+                source.resume()
+            }
         }
         if !replies { reply?(ChannelReply.accepted(id)) }
         dispatcher.deliver(delivery, to: matching)
         pauseIfSaturated()
-        return true
     }
 
     /// A line or packet longer than `--max-line`: dropped, counted, logged.
@@ -272,7 +277,7 @@ final class ChannelSet {
     // MARK: - Back-pressure
 
     /// Counts a channel that used up its room for unsettled messages.
-    func countThrottle(_ usedUp: Bool) {
+    private func countThrottle(_ usedUp: Bool) {
         if usedUp { counters.throttles += 1 }
     }
 

@@ -5,7 +5,7 @@
 /// not read its replies stops being read once it has `outboxLimit` bytes or `awaitingLimit`
 /// replies outstanding, so the kernel pushes back on its writes; one that goes away has its
 /// replies dropped (EPIPE, never SIGPIPE) while its messages are still handled.
-final class ClientConnection: ChannelReader {
+final class ClientConnection: MessageSource {
     enum Framing {
         /// SOCK_STREAM: newline-terminated lines; an unterminated last line counts at end of file.
         case lines
@@ -32,10 +32,11 @@ final class ClientConnection: ChannelReader {
     private var outboxBytes = 0
     private var writeBlocked = false
     private var batching = false
-    private var unsettled = UnsettledCount()
+    let unsettled = UnsettledCount()
     /// The client closed or half-closed its side; the connection ends once its replies are out.
     private var readEnded = false
     private(set) var closed = false
+    var isClosed: Bool { closed }
 
     init(descriptor: FileDescriptor, listenerName: Bytes, peer: Peer, framing: Framing, channels: ChannelSet) {
         origin = ChannelOrigin(name: listenerName, event: .socket, type: .socket, peer: peer)
@@ -69,6 +70,7 @@ final class ClientConnection: ChannelReader {
 
     func resume() {
         deliverBuffered()
+        finishIfDone()
         refreshInterest()
     }
 
@@ -151,7 +153,7 @@ final class ClientConnection: ChannelReader {
             channels.refuseTooLong(packet.length, from: origin, reply: replier(ticket))
         } else {
             let body = Bytes(UnsafeRawBufferPointer(rebasing: buffer[..<packet.count]))
-            if channels.submit(body, from: origin, reply: replier(ticket), settled: settledOne) { channels.countThrottle(unsettled.add()) }
+            channels.submit(body, from: origin, by: self, reply: replier(ticket))
         }
     }
 
@@ -161,7 +163,7 @@ final class ClientConnection: ChannelReader {
             let ticket = reserveTicket()
             switch framed {
             case .line(let line):
-                if channels.submit(line, from: origin, reply: replier(ticket), settled: settledOne) { channels.countThrottle(unsettled.add()) }
+                channels.submit(line, from: origin, by: self, reply: replier(ticket))
             case .tooLong(let length): channels.refuseTooLong(length, from: origin, reply: replier(ticket))
             }
         }
@@ -177,17 +179,6 @@ final class ClientConnection: ChannelReader {
     private func reserveTicket() -> UInt64 {
         defer { nextTicket += 1 }
         return nextTicket
-    }
-
-    private var settledOne: () -> Void {
-        { [weak self] in
-            guard let self, self.unsettled.settle() else { return }
-            self.channels.loop.schedule(after: .zero) { [weak self] in
-                guard let self, !self.closed else { return }
-                self.resume()
-                self.finishIfDone()
-            }
-        }
     }
 
     private func replier(_ ticket: UInt64) -> (Bytes) -> Void {

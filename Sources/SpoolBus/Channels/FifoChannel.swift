@@ -3,14 +3,15 @@
 /// It is opened without blocking, and the daemon holds a write end of its own, so a writer's
 /// `open` never blocks while the daemon runs and the read end never sees end of file (or a
 /// hang-up that would wake the loop forever) when the last writer goes.
-final class FifoChannel: ChannelReader {
+final class FifoChannel: MessageSource {
     let name: Bytes
     private unowned let channels: ChannelSet
     private var reading: LoopInterest!
     private let writeEnd: FileDescriptor
     private var framer: LineFramer
-    private var unsettled = UnsettledCount()
+    let unsettled = UnsettledCount()
     private var closed = false
+    var isClosed: Bool { closed }
 
     /// Opens the FIFO at `path`; nil when what is there is not a FIFO (any more).
     static func open(name: Bytes, path: Bytes, channels: ChannelSet) throws -> FifoChannel? {
@@ -82,20 +83,11 @@ final class FifoChannel: ChannelReader {
         while !channels.isPaused && unsettled.hasRoom, let framed = framer.nextLine() {
             switch framed {
             case .line(let line):
-                if channels.submit(line, from: origin, reply: nil, settled: settledOne) { channels.countThrottle(unsettled.add()) }
+                channels.submit(line, from: origin, by: self, reply: nil)
             case .tooLong(let length):
                 channels.refuseTooLong(length, from: origin, reply: nil)
             }
         }
     }
 
-    private var settledOne: () -> Void {
-        { [weak self] in
-            guard let self, self.unsettled.settle() else { return }
-            self.channels.loop.schedule(after: .zero) { [weak self] in
-                guard let self, !self.closed else { return }
-                self.resume()
-            }
-        }
-    }
 }

@@ -102,12 +102,13 @@ final class SocketListener: ListeningChannel {
 
 /// A datagram socket of a `listen` directive: each datagram is a message, with its sender's
 /// credentials (SO_PASSCRED); a sender that bound an address gets its reply as a datagram.
-final class DatagramChannel: ListeningChannel {
+final class DatagramChannel: ListeningChannel, MessageSource {
     let directive: ListenDirective
     private unowned let channels: ChannelSet
     private var receiving: LoopInterest!
-    private var unsettled = UnsettledCount()
+    let unsettled = UnsettledCount()
     private var closed = false
+    var isClosed: Bool { closed }
 
     /// Datagrams taken per wake-up.
     static let receiveBatch = 64
@@ -149,17 +150,10 @@ final class DatagramChannel: ListeningChannel {
                 channels.refuseTooLong(packet.length, from: origin, reply: reply)
             } else {
                 let body = Bytes(UnsafeRawBufferPointer(rebasing: buffer[..<packet.count]))
-                if channels.submit(body, from: origin, reply: reply, settled: settledOne) { channels.countThrottle(unsettled.add()) }
+                channels.submit(body, from: origin, by: self, reply: reply)
             }
         }
         refreshInterest()
-    }
-
-    private var settledOne: () -> Void {
-        { [weak self] in
-            guard let self, self.unsettled.settle() else { return }
-            self.channels.loop.schedule(after: .zero) { [weak self] in self?.resume() }
-        }
     }
 
     /// Replies go back as one datagram each; one that cannot be sent at once (the sender's

@@ -1,20 +1,28 @@
 /// The messages one channel handed to the bus that are not settled yet, so that channel alone
 /// stops being read once it has `ChannelSet.unsettledLimitPerReader` of them, and reads again
 /// (on the next turn of the loop, outside the dispatcher's own call) once one settles.
-struct UnsettledCount {
+/// `ChannelSet.submit` does the counting for every `MessageSource`.
+final class UnsettledCount {
     private(set) var count = 0
 
     var hasRoom: Bool { count < ChannelSet.unsettledLimitPerReader }
 
     /// Counts one more; returns true when that used up the room.
-    mutating func add() -> Bool {
+    func add() -> Bool {
         count += 1
         return count == ChannelSet.unsettledLimitPerReader
     }
 
     /// Counts one settled; returns true when that made room again.
-    mutating func settle() -> Bool {
+    func settle() -> Bool {
         count -= 1
         return count == ChannelSet.unsettledLimitPerReader - 1
     }
+}
+
+/// A channel whose lines or packets become messages: a FIFO, a client of a stream or seqpacket
+/// socket, a datagram socket.
+protocol MessageSource: ChannelReader {
+    var unsettled: UnsettledCount { get }
+    var isClosed: Bool { get }
 }
