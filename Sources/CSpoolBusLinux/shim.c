@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <linux/openat2.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,6 +74,31 @@ ssize_t csb_recv_packet(int fd, void *buf, size_t len, int flags,
 
 int csb_rename_noreplace(const char *from, const char *to) {
     return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+}
+
+int csb_open_beneath(int dirfd, const char *path, int flags, unsigned int mode) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (unsigned long long)(flags | O_CLOEXEC | O_NOFOLLOW);
+    // openat2 rejects a mode unless O_CREAT or O_TMPFILE is asked for.
+    how.mode = (flags & (O_CREAT | __O_TMPFILE)) ? mode : 0;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int csb_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
+}
+
+unsigned int csb_rename_noreplace_flag(void) { return RENAME_NOREPLACE; }
+
+int csb_o_path(void) { return O_PATH; }
+
+int csb_kernel_release(char *buf, int len) {
+    struct utsname u;
+    if (uname(&u) != 0) return -1;
+    snprintf(buf, (size_t)len, "%s", u.release);
+    return 0;
 }
 
 int csb_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
@@ -146,6 +173,10 @@ static int spawn_as_user(const struct csb_spawn_request *r, pid_t *pid) {
             int fd = fds[i] >= 0 ? fds[i] : open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
             if (fd < 0 || dup2(fd, i) < 0) { err = errno; goto fail; }
         }
+        // Descriptors the daemon inherited without O_CLOEXEC must not reach another user's
+        // program; the report pipe is close-on-exec and stays until exec.
+        if ((report[1] > 3 && syscall(SYS_close_range, 3, report[1] - 1, 0) != 0) ||
+            syscall(SYS_close_range, report[1] + 1, ~0U, 0) != 0) { err = errno; goto fail; }
         if (r->cwd && chdir(r->cwd) != 0) { err = errno; goto fail; }
         if (setgroups((size_t)r->ngroups, r->groups) != 0) { err = errno; goto fail; }
         if (setgid(r->gid) != 0) { err = errno; goto fail; }

@@ -69,6 +69,18 @@ int csb_rename_noreplace(const char *from, const char *to);
 /// memfd_create(2) with MFD_CLOEXEC: a seekable in-memory file for a message body.
 int csb_memfd_create(const char *name);
 
+/// openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+/// RESOLVE_NO_XDEV and O_CLOEXEC | O_NOFOLLOW: `path` is resolved beneath `dirfd`, never through
+/// a symlink, `..` out of it or a mount point. Linux 5.6; glibc 2.36 has no wrapper.
+int csb_open_beneath(int dirfd, const char *path, int flags, unsigned int mode);
+/// renameat2(2); flags as renameat2's (RENAME_NOREPLACE is csb_rename_noreplace_flag()).
+int csb_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+unsigned int csb_rename_noreplace_flag(void);
+/// O_PATH, O_TMPFILE: GNU names.
+int csb_o_path(void);
+/// uname(2)'s release field copied into `buf`.
+int csb_kernel_release(char *buf, int len);
+
 /// signal(sig, SIG_IGN); SIG_IGN is a cast macro Swift cannot import.
 int csb_ignore_signal(int sig);
 

@@ -14,6 +14,21 @@ final class DirectoryStream {
         self.path = path
     }
 
+    /// Lists `directory` through a duplicate of its descriptor (closedir closes the duplicate).
+    init(_ directory: Directory) throws {
+        let copy = try syscall("fcntl(F_DUPFD_CLOEXEC)", path: directory.path) {
+            fcntl(directory.descriptor.rawValue, F_DUPFD_CLOEXEC, 3)
+        }
+        guard let handle = fdopendir(copy) else {
+            let error = SystemError(errno: errno, operation: "fdopendir", path: directory.path)
+            Glibc.close(copy)
+            throw error
+        }
+        rewinddir(handle)
+        self.handle = handle
+        self.path = directory.path
+    }
+
     deinit { closedir(handle) }
 
     /// The next entry other than `.` and `..`, or nil at the end.

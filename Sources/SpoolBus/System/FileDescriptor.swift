@@ -1,10 +1,18 @@
 import CSpoolBusLinux
 import Glibc
 
-/// An open file descriptor. A value, not an owner: whoever opened it closes it, once.
-public struct FileDescriptor: RawRepresentable, Hashable, Sendable {
-    public let rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
+/// An open file descriptor, owned: `close()` gives its number up, so a second close (or a use
+/// after close) can never reach a descriptor that the kernel has since handed to someone else.
+/// After `close()`, `rawValue` is -1 and every call on it fails with EBADF.
+public final class FileDescriptor: Hashable, @unchecked Sendable {
+    private var number: Int32
+    /// The descriptor's number, or -1 once closed.
+    public var rawValue: Int32 { number }
+    /// Takes ownership of `rawValue`.
+    public init(rawValue: Int32) { number = rawValue }
+
+    public static func == (lhs: FileDescriptor, rhs: FileDescriptor) -> Bool { lhs === rhs }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
 
     public static let standardInput = FileDescriptor(rawValue: 0)
     public static let standardOutput = FileDescriptor(rawValue: 1)
@@ -78,9 +86,20 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable {
         return result
     }
 
-    /// Closes the descriptor. Not retried on EINTR: on Linux the descriptor is gone either way.
+    /// Whether `close()` has not been called yet.
+    public var isOpen: Bool { number >= 0 }
+
+    /// Closes the descriptor, once. Not retried on EINTR: on Linux the descriptor is gone either
+    /// way. A second close, or EBADF from the kernel, is a programming error: it stops debug
+    /// builds, and release builds never pass the old number to the kernel again.
     public func close() {
-        _ = Glibc.close(rawValue)
+        let old = number
+        guard old >= 0 else {
+            assertionFailure("descriptor closed twice")
+            return
+        }
+        number = -1
+        if Glibc.close(old) != 0 && errno == EBADF { assertionFailure("close(\(old)): EBADF") }
     }
 
     public func synchronize() throws {

@@ -1,3 +1,4 @@
+import CSpoolBusLinux
 import Glibc
 
 /// Facts about the process and the machine.
@@ -22,6 +23,24 @@ public enum SystemInfo {
         var request = timespec(tv_sec: Int(duration.nanoseconds / 1_000_000_000), tv_nsec: Int(duration.nanoseconds % 1_000_000_000))
         var remaining = timespec()
         while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+    }
+
+    /// The running kernel's release, e.g. "6.1.0-18-amd64".
+    public static var kernelRelease: String {
+        var buffer = [CChar](repeating: 0, count: 65)
+        guard csb_kernel_release(&buffer, Int32(buffer.count)) == 0 else { return "" }
+        return String(cString: buffer)
+    }
+
+    /// The oldest kernel the daemon runs on: openat2 (5.6) resolves every spool path beneath the
+    /// spool's descriptor, and pidfd_open (5.3) watches handlers.
+    public static let minimumKernel = (major: 5, minor: 6)
+
+    /// Whether `release` ("MAJOR.MINOR…") is at least `minimumKernel`.
+    public static func isSupportedKernel(_ release: String) -> Bool {
+        let numbers = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+        guard numbers.count == 2 else { return false }
+        return (numbers[0], numbers[1]) >= (minimumKernel.major, minimumKernel.minor)
     }
 
     /// Prints `text` to stderr as is.
