@@ -45,7 +45,7 @@ import Testing
         try layout.create()
         let name = Array("busy".utf8)
         let writer = try FileDescriptor.open(layout.path(of: name), [.writeOnly, .create])
-        defer { writer.close() }
+        defer { if writer.isOpen { writer.close() } }
         let store = ClaimStore(layout: layout)
         guard case .stillBeingWritten = try store.claim(name, id: Array("000000000001-000001".utf8)) else {
             Issue.record("a file still open for writing was claimed")

@@ -142,12 +142,16 @@ public enum FileSystem {
         let temporary = temporaryFolder.appendingPathComponent(uniqueTemporaryName())
         let fd = try FileDescriptor.open(temporary, [.writeOnly, .create, .exclusive], mode: mode)
         do {
+            defer { fd.close() }
             try fd.writeAll(content)
             try fd.synchronize()
-            fd.close()
+        } catch {
+            try? removeIfPresent(temporary)
+            throw error
+        }
+        do {
             try rename(temporary, to: path)
         } catch {
-            fd.close()
             try? removeIfPresent(temporary)
             throw error
         }
