@@ -39,8 +39,14 @@ struct ClaimStore {
     func claim(_ name: Bytes, id: Bytes) throws -> ClaimOutcome {
         do {
             return try layout.spool.withParent(of: name) { folder, last in try claim(last, in: folder, as: name, id: id) }
-        } catch let error as SystemError where error.errno == SystemError.noEntry || error.errno == SystemError.notDirectory {
+        } catch let error as SystemError where error.errno == SystemError.noEntry {
             return .unavailable
+        } catch let error as SystemError where error.errno == SystemError.notDirectory {
+            // O_DIRECTORY | O_NOFOLLOW says ENOTDIR for a symlink: say what it was.
+            let folder = name.deletingLastPathComponent
+            guard (try? layout.spool.status(folder))?.type == .symlink else { return .unavailable }
+            throw SystemError(errno: SystemError.tooManySymbolicLinks, operation: "open (a symlink, not followed)",
+                              path: layout.path(of: folder))
         }
     }
 
