@@ -145,7 +145,12 @@ struct ClaimStore {
     /// never through a symlink: a folder of the name that became a symlink makes it fail.
     func resurrect(_ letter: DeadLetter) throws {
         let folder = letter.name.deletingLastPathComponent
-        if !folder.isEmpty { try layout.spool.makeDirectories(folder) }
+        do {
+            if !folder.isEmpty { try layout.spool.makeDirectories(folder) }
+        } catch let error as SystemError where error.errno == SystemError.exists {
+            // Not "a file of that name is there": a folder on the way is not a folder.
+            throw SystemError(errno: SystemError.notDirectory, operation: "mkdir", path: layout.path(of: folder))
+        }
         try layout.failed.rename(letter.entry, to: layout.spool, as: letter.name, replacing: false)
         try layout.failed.removeIfPresent(EntryName.sidecar(letter.id, "reason"))
         try layout.failed.removeIfPresent(EntryName.sidecar(letter.id, "name"))

@@ -76,8 +76,7 @@ public final class SpoolLayout: @unchecked Sendable {
     /// creates what is missing with the modes above. Throws a `SpoolBusError` saying what to
     /// fix when the state folder is not the daemon's.
     public static func prepare(_ path: Bytes) throws -> SpoolLayout {
-        try FileSystem.makeDirectories(path)
-        let spool = try Directory.open(path)
+        let spool = try openOrCreate(path)
         var opened: [Directory] = [spool]
         do {
             let paths = SpoolPaths(root: try FileSystem.realPath(spool.procPath()))
@@ -116,6 +115,17 @@ public final class SpoolLayout: @unchecked Sendable {
         } catch {
             for folder in opened { folder.close() }
             throw error
+        }
+    }
+
+    /// Opens the spool folder the user named (a symlink to a folder is fine: `/var/spool/x ->
+    /// /data/x`), creating it when nothing is there.
+    private static func openOrCreate(_ path: Bytes) throws -> Directory {
+        do {
+            return try Directory.open(path)
+        } catch let error as SystemError where error.errno == SystemError.noEntry {
+            try FileSystem.makeDirectories(path)
+            return try Directory.open(path)
         }
     }
 
@@ -197,8 +207,7 @@ public final class SpoolLayout: @unchecked Sendable {
         guard isValidMessageName(name) else {
             throw SpoolBusError("invalid message name '\(text(name))': it must be relative, without '..' or a component starting with '.'")
         }
-        try FileSystem.makeDirectories(spoolPath)
-        let spool = try Directory.open(spoolPath)
+        let spool = try openOrCreate(spoolPath)
         defer { spool.close() }
         let folderName = name.deletingLastPathComponent
         if !folderName.isEmpty { try spool.makeDirectories(folderName) }
