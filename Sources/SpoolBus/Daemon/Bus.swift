@@ -304,7 +304,7 @@ final class Bus {
         stateFileVersions[name] = version
         stateFileRuns[name] = false
         let id = ids.next()
-        let message = Message(id: id, name: name, event: .file, type: .file, body: .stateFile(path: path),
+        let message = Message(id: id, name: name, event: .file, type: .file, body: .stateFile(StateFile(path: path, spool: layout.spool, name: name)),
                               peer: Peer(pid: nil, uid: status.owner, gid: status.group))
         dispatcher.countReceived()
         log.record("recv", name: name, [("id", id), ("name", name), ("event", "file"), ("size", status.size), ("then", "keep")])
