@@ -213,15 +213,25 @@ public final class SpoolLayout: @unchecked Sendable {
         if !folderName.isEmpty { try spool.makeDirectories(folderName) }
         let target = spoolPath.appendingPathComponent(name)
         try spool.withParent(of: name) { folder, last in
-            switch try folder.statusIfPresent(last)?.type {
-            case nil, .file?:
-                try folder.writeAtomically(body, to: last, through: folder,
-                                           temporaryName: Directory.uniqueTemporaryName(prefix: ".spoolbus-send-"),
-                                           mode: 0o644)
-            case .fifo?:
-                try writeLine(body, intoFifo: last, in: folder, shown: target)
-            case let type?:
-                throw SpoolBusError("'\(text(target))' is a \(type == .dir ? "folder" : type.rawValue), not a message file: nothing was written\(type == .socket ? " (send a line to a socket with a socket client, e.g. nc -U)" : "")")
+            // Twice at most: a FIFO or socket made at the name after it was looked at makes the
+            // rename fail (no replacing where nothing was), and is then looked at again.
+            for attempt in 1...2 {
+                let present = try folder.statusIfPresent(last)?.type
+                switch present {
+                case nil, .file?:
+                    do {
+                        try folder.writeAtomically(body, to: last, through: folder,
+                                                   temporaryName: Directory.uniqueTemporaryName(prefix: ".spoolbus-send-"),
+                                                   mode: 0o644, replacing: present != nil)
+                        return
+                    } catch let error as SystemError where error.errno == SystemError.exists && attempt == 1 {
+                        continue
+                    }
+                case .fifo?:
+                    return try writeLine(body, intoFifo: last, in: folder, shown: target)
+                case let type?:
+                    throw SpoolBusError("'\(text(target))' is a \(type == .dir ? "folder" : type.rawValue), not a message file: nothing was written\(type == .socket ? " (send a line to a socket with a socket client, e.g. nc -U)" : "")")
+                }
             }
         }
         return target
