@@ -122,6 +122,7 @@ import Testing
             #expect(try Attacker.run(["ln", "-s", outside, sb.spool + "/in"]).status == 0)
             let retried = try await sb.spoolbus(["retry", "--all", "--spool", sb.spool])
             #expect(retried.status == .exited(1), "\(retried)")
+            #expect(retried.err.contains("cannot put back 'in/profile.d/evil.sh'") && retried.err.contains("a symlink or a file is in the way"), "\(retried.err)")
             #expect(Files.list(outside + "/profile.d").isEmpty, "nothing is written outside the spool")
             #expect(Files.list(sb.state("failed")).count == 2, "the dead letter stays")
         }

@@ -384,8 +384,7 @@ final class Bus {
                     }
                     continue
                 }
-                let folder = fifo.name.deletingLastPathComponent
-                if !folder.isEmpty { try layout.spool.makeDirectories(folder) }
+                try SpoolLayout.makeFolders(of: fifo.name, in: layout.spool, shown: layout.root)
                 watcher.expectOwnCreation(of: fifo.name)
                 try layout.spool.makeFifo(fifo.name, mode: fifo.mode)
             } catch {

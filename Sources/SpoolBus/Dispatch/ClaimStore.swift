@@ -144,13 +144,7 @@ struct ClaimStore {
     /// Puts a dead letter back into the spool under its name, never over an existing file and
     /// never through a symlink: a folder of the name that became a symlink makes it fail.
     func resurrect(_ letter: DeadLetter) throws {
-        let folder = letter.name.deletingLastPathComponent
-        do {
-            if !folder.isEmpty { try layout.spool.makeDirectories(folder) }
-        } catch let error as SystemError where error.errno == SystemError.exists {
-            // Not "a file of that name is there": a folder on the way is not a folder.
-            throw SystemError(errno: SystemError.notDirectory, operation: "mkdir", path: layout.path(of: folder))
-        }
+        try SpoolLayout.makeFolders(of: letter.name, in: layout.spool, shown: layout.root)
         try layout.failed.rename(letter.entry, to: layout.spool, as: letter.name, replacing: false)
         try layout.failed.removeIfPresent(EntryName.sidecar(letter.id, "reason"))
         try layout.failed.removeIfPresent(EntryName.sidecar(letter.id, "name"))

@@ -209,8 +209,7 @@ public final class SpoolLayout: @unchecked Sendable {
         }
         let spool = try openOrCreate(spoolPath)
         defer { spool.close() }
-        let folderName = name.deletingLastPathComponent
-        if !folderName.isEmpty { try spool.makeDirectories(folderName) }
+        try makeFolders(of: name, in: spool, shown: spoolPath)
         let target = spoolPath.appendingPathComponent(name)
         try spool.withParent(of: name) { folder, last in
             // Twice at most: a FIFO or socket made at the name after it was looked at makes the
@@ -235,6 +234,19 @@ public final class SpoolLayout: @unchecked Sendable {
             }
         }
         return target
+    }
+
+    /// Makes the folders holding `name` beneath `spool`. A symlink or a file on the way is an
+    /// ENOTDIR error naming it, never followed (mkdir alone would say "File exists").
+    static func makeFolders(of name: Bytes, in spool: Directory, shown root: Bytes) throws {
+        let folder = name.deletingLastPathComponent
+        guard !folder.isEmpty else { return }
+        do {
+            try spool.makeDirectories(folder)
+        } catch let error as SystemError where error.errno == SystemError.exists {
+            throw SystemError(errno: SystemError.notDirectory, operation: "mkdir (a symlink or a file is in the way)",
+                              path: root.appendingPathComponent(folder))
+        }
     }
 
     /// Writes `body` into the FIFO `name` as one line, with one write (whole, or not at all up
