@@ -304,7 +304,8 @@ final class Bus {
         stateFileVersions[name] = version
         stateFileRuns[name] = false
         let id = ids.next()
-        let message = Message(id: id, name: name, event: .file, type: .file, body: .stateFile(StateFile(path: path, spool: layout.spool, name: name)),
+        let body = MessageBody.stateFile(StateFile(path: path, spool: layout.spool, name: name))
+        let message = Message(id: id, name: name, event: .file, type: .file, body: body,
                               peer: Peer(pid: nil, uid: status.owner, gid: status.group))
         dispatcher.countReceived()
         log.record("recv", name: name, [("id", id), ("name", name), ("event", "file"), ("size", status.size), ("then", "keep")])
