@@ -10,7 +10,7 @@ enum StatusCommand: Subcommand {
         ])
 
     static func execute(_ arguments: ParsedArguments, in context: CommandContext) throws -> Int32 {
-        let layout = SpoolLayout(root: FileSystem.absolute(arguments.value("spool") ?? "spool".bytes))
+        let layout = SpoolPaths(root: FileSystem.absolute(arguments.value("spool") ?? "spool".bytes))
         var facts: [(key: String, value: Bytes)] = []
         do {
             let client = try ControlClient(layout)

@@ -15,6 +15,8 @@ final class Bus {
     private let options: DaemonOptions
     private let handlers: HandlerRegistry
     private let rulesFile: RulesFile
+    /// The rules file's name in the spool, when it sits in it (`--spool .`): never a message.
+    private let rulesFileName: Bytes?
     private var rulesText: Bytes
     private var rules: RuleSet
     private let layout: SpoolLayout
@@ -57,21 +59,21 @@ final class Bus {
             throw StartupError(message: "cannot read rules file '\(rulesFile.displayName)': \(error)", status: 2)
         }
         let spool = options.spool.map(FileSystem.absolute) ?? rulesFile.directory.appendingPathComponent("spool".bytes)
-        layout = SpoolLayout(root: spool)
-        try layout.create()
         do {
+            layout = try SpoolLayout.prepare(spool)
             lock = try SpoolLock.acquire(layout)
+            switch options.log {
+            case .spoolDefault: log = try DispatchLog(in: layout.state, name: SpoolLayout.logName)
+            case .file(let path): log = try DispatchLog(path: FileSystem.absolute(path))
+            case .standardOutput: log = try DispatchLog(path: nil)
+            }
         } catch let error as SpoolBusError {
             throw StartupError(message: error.description, status: 1)
         }
-        switch options.log {
-        case .spoolDefault: log = try DispatchLog(path: layout.defaultLog)
-        case .file(let path): log = try DispatchLog(path: FileSystem.absolute(path))
-        case .standardOutput: log = try DispatchLog(path: nil)
-        }
+        rulesFileName = Self.name(of: rulesFile.path, in: layout)
         loop = try EventLoop()
-        watcher = try SpoolWatcher(root: spool)
-        scanner = SpoolScanner(root: spool)
+        watcher = try SpoolWatcher(spool: layout.spool)
+        scanner = SpoolScanner(spool: layout.spool)
         claims = ClaimStore(layout: layout)
         ids = MessageIDGenerator(now: WallClock.milliseconds(), notBefore: claims.largestIDPrefix())
         let context = RunContext(loop: loop, log: log, layout: layout, workingDirectory: rulesFile.directory,
@@ -108,7 +110,7 @@ final class Bus {
         loop.beforeWaiting = { [unowned self] in self.log.flush() }
         try loop.register(signals, for: .readable) { [unowned self] _ in self.signalsArrived() }
         try loop.register(watcher.inotify.descriptor, for: .readable) { [unowned self] _ in self.spoolChanged() }
-        try watcher.watchFolder([])
+        try watcher.watchFolder([], layout.spool)
         try watcher.watchRulesFile(rulesFile.path)
         channels.start(controlMode: options.controlMode)
         applyDirectives()
@@ -182,7 +184,7 @@ final class Bus {
         var budget = Self.scanSlice
         while budget > 0 && !stopping && dispatcher.load < Self.admissionLimit {
             budget -= 1
-            guard let found = scanner.next(watch: { try watcher.watchFolder($0) }, failure: scanFailed) else {
+            guard let found = scanner.next(watch: { try watcher.watchFolder($0, $1) }, failure: scanFailed) else {
                 guard let reason = rescanReason else { return }
                 rescanReason = nil
                 log.record("rescan", [("reason", reason)])
@@ -210,7 +212,7 @@ final class Bus {
 
     /// `foundByScan`: seen by a scan rather than announced by an event, so possibly seen before.
     private func admitFile(_ name: Bytes, foundByScan: Bool) {
-        guard SpoolLayout.isDispatchable(name), layout.path(of: name) != rulesFile.path else { return }
+        guard SpoolLayout.isDispatchable(name), name != rulesFileName else { return }
         let matching = rules.rules(for: name, event: .file)
         guard !matching.isEmpty else {
             dispatcher.countNoMatch()
@@ -296,13 +298,14 @@ final class Bus {
             return
         }
         let path = layout.path(of: name)
-        guard let status = try? FileSystem.status(path), status.type == .file else { return }
+        guard let status = try? layout.spool.status(name), status.type == .file else { return }
         let version = FileVersion(status)
         if foundByScan && stateFileVersions[name] == version { return }
         stateFileVersions[name] = version
         stateFileRuns[name] = false
         let id = ids.next()
-        let message = Message(id: id, name: name, event: .file, type: .file, body: .stateFile(path: path),
+        let body = MessageBody.stateFile(StateFile(path: path, spool: layout.spool, name: name))
+        let message = Message(id: id, name: name, event: .file, type: .file, body: body,
                               peer: Peer(pid: nil, uid: status.owner, gid: status.group))
         dispatcher.countReceived()
         log.record("recv", name: name, [("id", id), ("name", name), ("event", "file"), ("size", status.size), ("then", "keep")])
@@ -310,6 +313,15 @@ final class Bus {
             if self.stateFileRuns.removeValue(forKey: name) == true { self.admitFile(name, foundByScan: false) }
         }
         dispatcher.deliver(delivery, to: matching)
+    }
+
+    /// The name the file `path` has in the spool, if it is in it: its folder resolved as the
+    /// spool's path was (the file itself may be a symlink).
+    private static func name(of path: Bytes, in layout: SpoolLayout) -> Bytes? {
+        guard let folder = try? FileSystem.realPath(path.deletingLastPathComponent) else { return nil }
+        let real = folder.appendingPathComponent(path.lastPathComponent)
+        let prefix = layout.root + [UInt8(ascii: "/")]
+        return real.starts(with: prefix) ? Bytes(real.dropFirst(prefix.count)) : nil
     }
 
     private func deadLetterReason(_ delivery: Delivery) -> Bytes {
@@ -366,17 +378,16 @@ final class Bus {
     private func applyDirectives() {
         defer { channels.apply(rules) }
         for fifo in rules.fifos {
-            let path = layout.path(of: fifo.name)
             do {
-                if let status = try FileSystem.statusIfPresent(path) {
+                if let status = try layout.spool.statusIfPresent(fifo.name) {
                     if status.type != .fifo {
                         log.record("error", name: fifo.name, [("name", fifo.name), ("err", "mkfifo: something else is there")])
                     }
                     continue
                 }
-                try FileSystem.makeDirectories(path.deletingLastPathComponent)
+                try SpoolLayout.makeFolders(of: fifo.name, in: layout.spool, shown: layout.root)
                 watcher.expectOwnCreation(of: fifo.name)
-                try FileSystem.makeFifo(path, mode: fifo.mode)
+                try layout.spool.makeFifo(fifo.name, mode: fifo.mode)
             } catch {
                 log.record("error", name: fifo.name, [("name", fifo.name), ("err", "\(error)")])
             }

@@ -157,7 +157,7 @@ final class ProgramRun: HandlerRun {
         guard job.rule.stdin == .body else { return nil }
         switch job.message.body {
         case .claimedFile(let file): return try FileDescriptor.open(file.path, .readOnly)
-        case .stateFile(let path): return try FileDescriptor.open(path, [.readOnly, .noFollow, .nonBlocking])
+        case .stateFile(let file): return try file.open()
         case .line(let line): return try FileDescriptor.memoryFile(holding: line)
         case .none: return nil
         }

@@ -96,7 +96,10 @@ extension MessageBody: @unchecked Sendable {
     func read() throws -> [UInt8] {
         switch self {
         case .claimedFile(let file): return try FileSystem.read(file.path)
-        case .stateFile(let path): return try FileSystem.read(path)
+        case .stateFile(let file):
+            let fd = try file.open()
+            defer { fd.close() }
+            return try fd.readAll()
         case .line(let line): return line
         case .none: return []
         }

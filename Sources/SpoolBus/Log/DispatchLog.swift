@@ -51,15 +51,38 @@ public final class DispatchLog {
     private var subscribers: [Int: (LogRecord, Bytes) -> Void] = [:]
     private var nextSubscriber = 0
 
-    /// Opens the log at `path` for appending (created 0644), or writes to stdout when nil.
-    public init(path: Bytes?) throws {
-        if let path {
-            destination = try FileDescriptor.open(path, [.writeOnly, .append, .create])
-        } else {
-            destination = .standardOutput
+    /// Opens the log at `path` for appending (created 0640), or writes to stdout when nil.
+    public convenience init(path: Bytes?) throws {
+        self.init(destination: try path.map { try FileDescriptor.open($0, [.writeOnly, .append, .create], mode: 0o640) })
+    }
+
+    /// Opens the log `name` in the state folder `folder`, never through a symlink. A new log is
+    /// made 0640 (not readable by others: it holds message bodies and handler output); an
+    /// existing one keeps its mode and group, so an admin may share it with a group.
+    public convenience init(in folder: Directory, name: Bytes) throws {
+        self.init(destination: try Self.openOwnLog(name, in: folder))
+    }
+
+    private static func openOwnLog(_ name: Bytes, in folder: Directory) throws -> FileDescriptor {
+        do {
+            let fd = try folder.open(name, [.writeOnly, .append, .create, .exclusive], mode: 0o640)
+            do { try fd.changeMode(0o640) } catch { fd.close(); throw error }
+            return fd
+        } catch let error as SystemError where error.errno == SystemError.exists {
+            let fd = try folder.open(name, [.writeOnly, .append, .nonBlocking])
+            guard (try? fd.status())?.type == .file else {
+                fd.close()
+                throw SpoolBusError("the dispatch log '\(text(folder.path.appendingPathComponent(name)))' is not a regular file: remove it")
+            }
+            return fd
         }
+    }
+
+    /// Writes to `file`, or to stdout when nil.
+    private init(destination file: FileDescriptor?) {
+        destination = file ?? .standardOutput
         mirrorToStandardError = FileDescriptor.standardError.isTerminal && destination != .standardError
-            && !(path == nil && FileDescriptor.standardOutput.isTerminal)
+            && !(file == nil && FileDescriptor.standardOutput.isTerminal)
     }
 
     /// Appends one line: `verb` and its fields, in order.
