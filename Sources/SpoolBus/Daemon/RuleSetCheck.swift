@@ -43,7 +43,7 @@ enum RuleSetCheck {
             let candidate = (folder.isEmpty ? directory : folder).appendingPathComponent(program)
             if fileProblem(candidate, shown: program) == nil { return nil }
         }
-        return "handler program '\(text(program))' not found in PATH (\(text(Bytes(searchPath.joined(separator: [UInt8(ascii: ":")])))))"
+        return "handler program '\(text(program))' not found in PATH"
     }
 
     private static var searchPath: [Bytes] {
