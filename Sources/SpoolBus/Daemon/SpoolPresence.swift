@@ -35,7 +35,7 @@ final class SpoolPresence {
             for event in events where loss == nil {
                 if event.mask.contains(.overflow) {
                     // Events were lost (a flood of claims in the spool folder): look instead.
-                    if (try? FileSystem.statusIfPresent(root.appendingPathComponent(Self.stateFolder))) == .some(nil) {
+                    if case .some(nil) = try? FileSystem.statusIfPresent(root.appendingPathComponent(Self.stateFolder)) {
                         loss = "was deleted (its state folder .spoolbus is gone)"
                     }
                 } else if event.mask.contains(.moveSelf) {
