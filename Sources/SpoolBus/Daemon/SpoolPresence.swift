@@ -35,7 +35,7 @@ final class SpoolPresence {
             for event in events where loss == nil {
                 if event.mask.contains(.overflow) {
                     // Events were lost (a flood of claims in the spool folder): look instead.
-                    if case .some(nil) = try? FileSystem.statusIfPresent(root.appendingPathComponent(Self.stateFolder)) {
+                    if stateFolderIsGone {
                         loss = "was deleted (its state folder .spoolbus is gone)"
                     }
                 } else if event.mask.contains(.moveSelf) {
@@ -51,5 +51,13 @@ final class SpoolPresence {
             }
         }
         return loss
+    }
+
+    private var stateFolderIsGone: Bool {
+        do {
+            return try FileSystem.statusIfPresent(root.appendingPathComponent(Self.stateFolder)) == nil
+        } catch {
+            return false
+        }
     }
 }
