@@ -45,6 +45,8 @@ final class Bus {
     /// Why the daemon stops on its own (the spool went away): `run` throws it, the exit is 1.
     private var failure: SpoolBusError?
     private let presence: SpoolPresence
+    /// The spool folder, to look beneath it for spools of other daemons.
+    private let spoolDirectory: Directory
     private let settleRetry: SettleRetry
     private let watchRetry: FolderWatchRetry
 
@@ -77,6 +79,7 @@ final class Bus {
         loop = try EventLoop()
         watcher = try SpoolWatcher(root: spool)
         presence = try SpoolPresence(root: spool)
+        spoolDirectory = try Directory.open(spool)
         settleRetry = SettleRetry(loop: loop, log: log)
         watchRetry = FolderWatchRetry(loop: loop, log: log)
         scanner = SpoolScanner(root: spool)
@@ -223,7 +226,7 @@ final class Bus {
 
     /// Watches a folder the scan is about to list, unless it is another daemon's spool.
     private func watchFolder(_ folder: Bytes) throws {
-        if !folder.isEmpty, let pid = SpoolNesting.servingDaemon(of: layout.path(of: folder)) {
+        if !folder.isEmpty, let pid = SpoolNesting.servingDaemon(of: folder, in: spoolDirectory) {
             throw SpoolBusError("folder \(text(folder)) is a spool served by pid \(pid); it is left to that daemon")
         }
         try watcher.watchFolder(folder)

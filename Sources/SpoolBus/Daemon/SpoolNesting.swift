@@ -3,15 +3,14 @@
 /// leaves alone (with an error line) a served spool it finds inside its own: whichever daemon
 /// served first keeps its files.
 enum SpoolNesting {
-    /// The pid of the live daemon serving the spool at `folder` (absolute), or nil when none
-    /// does: a daemon holds the flock on `.spoolbus/lock` while it runs, whatever the file says.
-    static func servingDaemon(of folder: Bytes) -> String? {
-        let lock = folder.appendingPathComponent(".spoolbus/lock".bytes)
-        guard let fd = try? FileDescriptor.open(lock, [.readOnly, .noFollow, .nonBlocking]) else { return nil }
+    private static let lockName = ".spoolbus/lock".bytes
+
+    /// The pid of the live daemon serving the spool at `folder` (relative, not empty) inside
+    /// `spool`, or nil when none does. Resolved beneath `spool`: a symlink on the way is no spool.
+    static func servingDaemon(of folder: Bytes, in spool: Directory) -> String? {
+        guard let fd = try? spool.open(folder.appendingPathComponent(lockName), [.readOnly, .nonBlocking]) else { return nil }
         defer { fd.close() }
-        guard let free = try? fd.tryLockExclusive(), !free else { return nil }
-        let digits = (try? fd.readAll(limit: 32)).map { text($0).filter(\.isNumber) } ?? ""
-        return digits.isEmpty ? "?" : digits
+        return holder(of: fd)
     }
 
     /// The nearest folder above `spool` (absolute) that a live daemon serves, and its pid.
@@ -19,8 +18,19 @@ enum SpoolNesting {
         var folder = spool
         while folder.count > 1 {
             folder = folder.deletingLastPathComponent
-            if let pid = servingDaemon(of: folder) { return (folder, pid) }
+            guard let fd = try? FileDescriptor.open(folder.appendingPathComponent(lockName), [.readOnly, .nonBlocking, .noFollow])
+            else { continue }
+            defer { fd.close() }
+            if let pid = holder(of: fd) { return (folder, pid) }
         }
         return nil
+    }
+
+    /// A daemon holds the flock on its lock file while it runs, whatever the file says; the
+    /// file holds its pid.
+    private static func holder(of lock: FileDescriptor) -> String? {
+        guard (try? lock.status())?.type == .file, let free = try? lock.tryLockExclusive(), !free else { return nil }
+        let digits = (try? lock.readAll(limit: 32)).map { text($0).filter(\.isNumber) } ?? ""
+        return digits.isEmpty ? "?" : digits
     }
 }

@@ -104,11 +104,12 @@ public final class DispatchLog {
         // Lines of this batch that did not reach the file whole; the loss line is not one of them.
         let lost = batch[max(written, reportEnd)...].reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
         lostLines += lost
-        unreportedLoss = ((unreportedLoss?.lines ?? 0) + lost, SystemError.message(for: failure.errno) + " (errno \(failure.errno))")
+        let reason = (failure as? SystemError).map { SystemError.message(for: $0.errno) + " (errno \($0.errno))" } ?? "\(failure)"
+        unreportedLoss = ((unreportedLoss?.lines ?? 0) + lost, reason)
     }
 
     /// Writes as much of `bytes` as the destination takes: how much, and why it stopped short.
-    private func writeSome(_ bytes: Bytes) -> (Int, SystemError?) {
+    private func writeSome(_ bytes: Bytes) -> (Int, Error?) {
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
@@ -117,10 +118,8 @@ public final class DispatchLog {
                         return (offset, SystemError(errno: SystemError.wouldBlock, operation: "write"))
                     }
                     offset += count
-                } catch let error as SystemError {
-                    return (offset, error)
                 } catch {
-                    return (offset, SystemError(errno: SystemError.invalidArgument, operation: "write"))
+                    return (offset, error)
                 }
             }
             return (offset, nil)
