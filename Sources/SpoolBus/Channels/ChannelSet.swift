@@ -59,6 +59,9 @@ final class ChannelSet {
 
     /// Gives message ids (the bus's generator).
     var nextID: () -> Bytes = { [] }
+    /// Facts of the bus's own for `status`: faults it is riding out (log lines lost, folders
+    /// without a watch, messages waiting to be settled).
+    var busFacts: () -> [(String, any LogValue)] = { [] }
     /// Tells the watcher that the next creation of a name is the daemon's own.
     var expectOwnCreation: (Bytes) -> Void = { _ in }
 

@@ -112,7 +112,7 @@ final class ControlServer {
             ("clients_refused", channels.counters.clientsRefused),
             ("replies_dropped", channels.counters.repliesDropped),
             ("watchers_dropped", channels.counters.watchersDropped),
-        ]
+        ] + channels.busFacts()
         return facts.map { key, value in
             var line = key.bytes + [UInt8(ascii: "=")]
             LogEscaping.append(value.logBytes, to: &line)

@@ -44,6 +44,12 @@ final class Bus {
     private var stateFileRuns: [Bytes: Bool] = [:]
     private var stopping = false
     private var stopSignal: Int32?
+    /// Why the daemon stops on its own (the spool went away): `run` throws it, the exit is 1.
+    private var failure: SpoolBusError?
+    private let presence: SpoolPresence
+    /// The spool folder, to look beneath it for spools of other daemons.
+    private let settleRetry: SettleRetry
+    private let watchRetry: FolderWatchRetry
 
     init(options: DaemonOptions, handlers: HandlerRegistry) throws {
         self.options = options
@@ -51,14 +57,15 @@ final class Bus {
         rulesFile = RulesFile(options.rulesFile)
         do {
             (rulesText, rules) = try rulesFile.load(handlers: handlers)
-        } catch let error as RulesError {
-            throw error
-        } catch let error as SpoolBusError {
+        } catch let error as RulesFile.Refused {
             throw StartupError(message: error.description, status: 2)
-        } catch {
-            throw StartupError(message: "cannot read rules file '\(rulesFile.displayName)': \(error)", status: 2)
         }
         let spool = options.spool.map(FileSystem.absolute) ?? rulesFile.directory.appendingPathComponent("spool".bytes)
+        let absolute = (try? FileSystem.realPath(spool)) ?? FileSystem.absolute(spool)
+        if let served = SpoolNesting.servedAncestor(of: absolute) {
+            throw StartupError(message: "spool \(text(absolute)) is inside the spool \(text(served.folder)), served by pid \(served.pid); "
+                               + "two daemons would split its files (use a spool outside it)", status: 1)
+        }
         do {
             layout = try SpoolLayout.prepare(spool)
             lock = try SpoolLock.acquire(layout)
@@ -73,6 +80,9 @@ final class Bus {
         rulesFileName = Self.name(of: rulesFile.path, in: layout)
         loop = try EventLoop()
         watcher = try SpoolWatcher(spool: layout.spool)
+        presence = try SpoolPresence(root: layout.root)
+        settleRetry = SettleRetry(loop: loop, log: log)
+        watchRetry = FolderWatchRetry(loop: loop, log: log)
         scanner = SpoolScanner(spool: layout.spool)
         claims = ClaimStore(layout: layout)
         ids = MessageIDGenerator(now: WallClock.milliseconds(), notBefore: claims.largestIDPrefix())
@@ -101,6 +111,13 @@ final class Bus {
             self.channels.jobEnded()
         }
         channels.nextID = { [unowned self] in self.ids.next() }
+        channels.busFacts = { [unowned self] in
+            [("log_lost", self.log.lostLines), ("unwatched", self.watchRetry.count), ("unsettled", self.settleRetry.count)]
+        }
+        watchRetry.rescan = { [unowned self] folders in
+            for folder in folders { self.scanner.enqueue(folder, isNew: false) }
+            self.scheduleScan()
+        }
         channels.expectOwnCreation = { [unowned self] in self.watcher.expectOwnCreation(of: $0) }
     }
 
@@ -110,8 +127,13 @@ final class Bus {
         loop.beforeWaiting = { [unowned self] in self.log.flush() }
         try loop.register(signals, for: .readable) { [unowned self] _ in self.signalsArrived() }
         try loop.register(watcher.inotify.descriptor, for: .readable) { [unowned self] _ in self.spoolChanged() }
-        try watcher.watchFolder([], layout.spool)
-        try watcher.watchRulesFile(rulesFile.path)
+        try loop.register(presence.inotify.descriptor, for: .readable) { [unowned self] _ in self.spoolLost() }
+        do {
+            try watcher.watchFolder([], layout.spool)
+            try watcher.watchRulesFile(rulesFile.path)
+        } catch let error as SystemError where error.isInotifyWatchLimit {
+            throw SpoolBusError(FolderWatchRetry.limitMessage(error.path ?? layout.root))
+        }
         channels.start(controlMode: options.controlMode)
         applyDirectives()
         log.record("start", [
@@ -127,6 +149,7 @@ final class Bus {
         log.record("stop", fields)
         log.flush()
         lock.release()
+        if let failure { throw failure }
     }
 
     // MARK: - Changes in the spool
@@ -184,7 +207,7 @@ final class Bus {
         var budget = Self.scanSlice
         while budget > 0 && !stopping && dispatcher.load < Self.admissionLimit {
             budget -= 1
-            guard let found = scanner.next(watch: { try watcher.watchFolder($0, $1) }, failure: scanFailed) else {
+            guard let found = scanner.next(watch: watchFolder, failure: scanFailed) else {
                 guard let reason = rescanReason else { return }
                 rescanReason = nil
                 log.record("rescan", [("reason", reason)])
@@ -202,7 +225,21 @@ final class Bus {
         if budget == 0 { scheduleScan() }
     }
 
+    /// Watches a folder the scan is about to list, unless it is another daemon's spool.
+    private func watchFolder(_ folder: Bytes, _ directory: Directory) throws {
+        if !folder.isEmpty, let pid = SpoolNesting.servingDaemon(of: folder, in: layout.spool) {
+            throw SpoolBusError("folder \(text(folder)) is a spool served by pid \(pid); it is left to that daemon")
+        }
+        try watcher.watchFolder(folder, directory)
+        if watchRetry.watched(folder) { log.record("rescan", name: folder, [("reason", "watch"), ("name", folder)]) }
+    }
+
     private func scanFailed(_ folder: Bytes, _ error: Error) {
+        if let error = error as? SystemError, error.isInotifyWatchLimit {
+            watchRetry.failed(folder, path: layout.path(of: folder))
+            return
+        }
+        watchRetry.forget(folder)
         // A folder removed while it was being walked is not news.
         if let error = error as? SystemError, error.errno == SystemError.noEntry { return }
         log.record("error", name: folder, [("name", folder), ("err", "\(error)")])
@@ -249,14 +286,11 @@ final class Bus {
         log.record("recv", name: file.name, fields)
         let archive = matching.contains { $0.then == .archive }
         let delivery = Delivery(message: message, ruleCount: matching.count, deadLetterName: claims.deadLetterName(of: file)) { [unowned self] delivery in
-            do {
-                if delivery.failures.isEmpty {
-                    try self.claims.complete(file, archive: archive)
-                } else {
-                    try self.claims.bury(file, reason: self.deadLetterReason(delivery))
-                }
-            } catch {
-                self.log.record("error", name: file.name, [("id", file.id), ("err", "\(error)")])
+            if delivery.failures.isEmpty {
+                self.settleRetry.perform(id: file.id, name: file.name) { [claims] in try claims.complete(file, archive: archive) }
+            } else {
+                let reason = self.deadLetterReason(delivery)
+                self.settleRetry.perform(id: file.id, name: file.name) { [claims] in try claims.bury(file, reason: reason) }
             }
         }
         dispatcher.deliver(delivery, to: matching)
@@ -278,11 +312,8 @@ final class Bus {
             if matching.isEmpty {
                 dispatcher.countNoMatch()
                 log.record("nomatch", name: file.name, [("id", file.id), ("name", file.name), ("event", "file")])
-                do {
-                    try claims.bury(file, reason: "no rule matches \(text(file.name)) any more\n".bytes)
-                } catch {
-                    log.record("error", name: file.name, [("id", file.id), ("err", "\(error)")])
-                }
+                let reason = "no rule matches \(text(file.name)) any more\n".bytes
+                settleRetry.perform(id: file.id, name: file.name) { [claims] in try claims.bury(file, reason: reason) }
                 continue
             }
             deliver(file, to: matching, recovered: true)
@@ -407,7 +438,17 @@ final class Bus {
         }
     }
 
-    private func stop(_ signal: Int32) {
+    /// The spool was moved, deleted or unmounted: stop as after SIGTERM, then exit 1.
+    private func spoolLost() {
+        guard let what = presence.readLoss(), failure == nil else { return }
+        let failure = SpoolBusError("the spool \(text(layout.root)) \(what) while the daemon served it; stopping (exit 1) so that a supervisor starts it again")
+        self.failure = failure
+        log.record("error", [("spool", layout.root), ("err", failure.description)])
+        loop.unregister(presence.inotify.descriptor)
+        stop(nil)
+    }
+
+    private func stop(_ signal: Int32?) {
         guard !stopping else { return }
         stopping = true
         stopSignal = signal

@@ -48,6 +48,12 @@ public final class DispatchLog {
     private let mirrorToStandardError: Bool
     private var pending = Bytes()
     private static let flushThreshold = 64 * 1024
+    /// Lines that could not be written since the log was opened.
+    public private(set) var lostLines = 0
+    /// Lines lost since the last `error` line said so, and why the last write failed.
+    private var unreportedLoss: (lines: Int, reason: String)?
+    /// The last failed write left a line without its newline in the file.
+    private var cutLine = false
     private var subscribers: [Int: (LogRecord, Bytes) -> Void] = [:]
     private var nextSubscriber = 0
 
@@ -95,12 +101,52 @@ public final class DispatchLog {
     }
 
     /// Writes the lines gathered so far.
+    ///
+    /// A full disk or a closed stdout must not stop the bus: lines that could not be written are
+    /// lost, but counted (`lostLines`, in `status`), and the next write that gets through starts
+    /// with an `error` line saying how many were lost since the last such line, and why. A line
+    /// cut by the failure is ended first, so the loss line starts a line of its own.
     public func flush() {
         guard !pending.isEmpty else { return }
-        // A full disk or a closed stdout must not stop the bus; the lines are lost, nothing else.
-        try? destination.writeAll(pending)
-        if mirrorToStandardError { try? FileDescriptor.standardError.writeAll(pending) }
+        var batch = Bytes()
+        if cutLine { batch.append(UInt8(ascii: "\n")) }
+        if let loss = unreportedLoss {
+            let record = LogRecord(verb: "error", fields: [
+                ("err", "dispatch-log lines were lost: \(loss.reason)".bytes), ("lost", loss.lines.logBytes),
+            ])
+            batch += record.line(at: WallClock.milliseconds())
+        }
+        let reportEnd = batch.count
+        batch += pending
+        if mirrorToStandardError { try? FileDescriptor.standardError.writeAll(Bytes(batch[(cutLine ? 1 : 0)...])) }
         pending.removeAll(keepingCapacity: pending.count <= Self.flushThreshold)
+        let (written, failure) = writeSome(batch)
+        if written > 0 { cutLine = batch[written - 1] != UInt8(ascii: "\n") }
+        if written >= reportEnd { unreportedLoss = nil }
+        guard let failure else { return }
+        // Lines of this batch that did not reach the file whole; the loss line is not one of them.
+        let lost = batch[max(written, reportEnd)...].reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+        lostLines += lost
+        let reason = (failure as? SystemError).map { SystemError.message(for: $0.errno) + " (errno \($0.errno))" } ?? "\(failure)"
+        unreportedLoss = ((unreportedLoss?.lines ?? 0) + lost, reason)
+    }
+
+    /// Writes as much of `bytes` as the destination takes: how much, and why it stopped short.
+    private func writeSome(_ bytes: Bytes) -> (Int, Error?) {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                do {
+                    guard let count = try destination.write(UnsafeRawBufferPointer(rebasing: buffer[offset...])) else {
+                        return (offset, SystemError(errno: SystemError.wouldBlock, operation: "write"))
+                    }
+                    offset += count
+                } catch {
+                    return (offset, error)
+                }
+            }
+            return (offset, nil)
+        }
     }
 
     /// Hands `record` to the subscribers only, not to the log file (`swift:broadcast`).
