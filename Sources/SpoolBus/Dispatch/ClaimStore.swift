@@ -50,6 +50,7 @@ struct ClaimStore {
         }
         defer { if leased { fd.releaseLease() } }
         let entry = try entryName(id: id, name: name)
+        FaultInjection.reach(.claim)
         do {
             try FileSystem.rename(source, to: layout.work.appendingPathComponent(entry))
         } catch let error as SystemError where error.errno == SystemError.noEntry {
@@ -84,6 +85,7 @@ struct ClaimStore {
 
     /// Finishes a claimed message whose handlers all succeeded.
     func complete(_ file: ClaimedFile, archive: Bool) throws {
+        FaultInjection.reach(.rename)
         if archive {
             try FileSystem.rename(file.path, to: layout.done.appendingPathComponent(file.path.lastPathComponent))
             try moveSidecar(of: file, to: layout.done)
@@ -99,6 +101,7 @@ struct ClaimStore {
     func bury(_ file: ClaimedFile, reason: Bytes) throws -> Bytes {
         let entry = file.path.lastPathComponent
         try FileSystem.writeAtomically(reason, to: sidecar(file.id, "reason", in: layout.failed), temporaryFolder: layout.temporary)
+        FaultInjection.reach(.bury)
         try FileSystem.rename(file.path, to: layout.failed.appendingPathComponent(entry))
         try moveSidecar(of: file, to: layout.failed)
         return ".spoolbus/failed/".bytes + entry

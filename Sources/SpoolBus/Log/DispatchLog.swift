@@ -74,6 +74,7 @@ public final class DispatchLog {
     /// Writes the lines gathered so far.
     public func flush() {
         guard !pending.isEmpty else { return }
+        FaultInjection.reach(.log)
         // A full disk or a closed stdout must not stop the bus; the lines are lost, nothing else.
         try? destination.writeAll(pending)
         if mirrorToStandardError { try? FileDescriptor.standardError.writeAll(pending) }
