@@ -7,9 +7,9 @@ import Synchronization
 /// message's life this way and check that a restart loses nothing and leaves nothing stale.
 ///
 /// Without the variable, each step costs one check of a constant.
-public enum FaultInjection {
+enum FaultInjection {
     /// A step of a message's life where the daemon can be made to crash.
-    public enum Step: String, CaseIterable, Sendable {
+    enum Step: String, CaseIterable, Sendable {
         /// A file message is about to be renamed from the spool into `work/`.
         case claim
         /// A finished message is about to be removed from `work/` or renamed into `done/`.
@@ -23,7 +23,7 @@ public enum FaultInjection {
     }
 
     /// The exit status of a daemon ended by an injected fault.
-    public static let exitStatus: Int32 = 86
+    static let exitStatus: Int32 = 86
 
     /// Ends the process here if `SPOOLBUS_FAULT` names `step` and this is its Nth occurrence.
     static func reach(_ step: Step) {
