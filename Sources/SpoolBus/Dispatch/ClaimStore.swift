@@ -71,6 +71,7 @@ struct ClaimStore {
         }
         defer { if leased { fd.releaseLease() } }
         let entry = try entryName(id: id, name: name)
+        FaultInjection.reach(.claim)
         do {
             try folder.rename(last, to: layout.work, as: entry)
         } catch let error as SystemError where error.errno == SystemError.noEntry {
@@ -105,6 +106,7 @@ struct ClaimStore {
 
     /// Finishes a claimed message whose handlers all succeeded.
     func complete(_ file: ClaimedFile, archive: Bool) throws {
+        FaultInjection.reach(.rename)
         if archive {
             try layout.work.rename(file.entry, to: layout.done, as: file.entry)
             try moveSidecar(of: file.id, to: layout.done)
@@ -119,6 +121,7 @@ struct ClaimStore {
     @discardableResult
     func bury(_ file: ClaimedFile, reason: Bytes) throws -> Bytes {
         try layout.failed.writeAtomically(reason, to: EntryName.sidecar(file.id, "reason"), through: layout.temporary)
+        FaultInjection.reach(.bury)
         try layout.work.rename(file.entry, to: layout.failed, as: file.entry)
         try moveSidecar(of: file.id, to: layout.failed)
         return deadLetterName(of: file)

@@ -50,6 +50,7 @@ final class ProgramRun: HandlerRun {
                 program: program, arguments: argv, environment: environment(runningAs: credentials), directory: context.workingDirectory,
                 stdin: stdin, stdout: childOutput[0], stderr: childOutput[1], credentials: credentials)
             self.child = child
+            FaultInjection.reach(.start)
             context.log.record("run", name: message.name, [
                 ("id", message.id), ("rule", job.rule.line), ("handler", displayName(program)),
                 ("pid", child.pid), ("attempt", job.attempt),

@@ -33,6 +33,7 @@ final class SwiftHandlerRun: HandlerRun {
         context.log.record("run", name: message.name, [
             ("id", message.id), ("rule", job.rule.line), ("handler", "swift:" + name), ("attempt", job.attempt),
         ])
+        FaultInjection.reach(.start)
         switch entry {
         case .inline(let handler):
             let result: RunOutcome.Result

@@ -108,6 +108,7 @@ public final class DispatchLog {
     /// cut by the failure is ended first, so the loss line starts a line of its own.
     public func flush() {
         guard !pending.isEmpty else { return }
+        FaultInjection.reach(.log)
         var batch = Bytes()
         if cutLine { batch.append(UInt8(ascii: "\n")) }
         if let loss = unreportedLoss {
