@@ -189,6 +189,9 @@ final class Bus {
                 scheduleScan()
             case .rulesFileChanged:
                 reload(always: false)
+            case .folderNeedsScan(let folder):
+                scanner.enqueue(folder, isNew: false)
+                scheduleScan()
             }
         }
     }

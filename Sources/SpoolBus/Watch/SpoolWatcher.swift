@@ -15,6 +15,9 @@ final class SpoolWatcher {
         case overflow
         /// The rules file's folder saw the rules file written or replaced.
         case rulesFileChanged
+        /// A file closed under a name it no longer has, in a folder whose new files were too
+        /// many to track: the folder must be listed again.
+        case folderNeedsScan(Bytes)
     }
 
     let inotify: Inotify
@@ -26,6 +29,13 @@ final class SpoolWatcher {
     /// Names the daemon itself is about to move out or create: their events are not news.
     private var ownMoves: [Bytes: Int] = [:]
     private var ownCreations: Set<Bytes> = []
+    /// Regular files created in each watched folder and not closed yet, by watch. A file made
+    /// with `O_TMPFILE` and then linked in (`linkat`) is closed under the kernel's placeholder
+    /// name `#INODE`, not the name it was linked as: such a close stands for these names.
+    private var openCreations: [Int32: Set<Bytes>] = [:]
+    /// Names tracked in `openCreations` at most; past it, a placeholder close rescans its folder.
+    private static let openCreationLimit = 4096
+    private var openCreationCount = 0
 
     /// No IN_DONT_FOLLOW: the watch is added through `/proc/self/fd/N`, a link the kernel must
     /// follow to the folder that descriptor holds.
@@ -89,6 +99,7 @@ final class SpoolWatcher {
         }
         if mask.contains(.ignored) {
             folders[event.watch] = nil
+            forgetOpenCreations(of: event.watch)
             return
         }
         guard let folder = folders[event.watch], !event.name.isEmpty,
@@ -96,6 +107,9 @@ final class SpoolWatcher {
         let name = folder.appendingPathComponent(event.name)
         let isDirectory = mask.contains(.isDirectory)
 
+        if mask.contains(.movedFrom) || mask.contains(.delete) || mask.contains(.closeWrite) {
+            forgetOpenCreation(event.name, of: event.watch)
+        }
         if mask.contains(.movedFrom) {
             if let count = ownMoves[name] {
                 ownMoves[name] = count > 1 ? count - 1 : nil
@@ -106,21 +120,48 @@ final class SpoolWatcher {
         } else if mask.contains(.delete) {
             changes.append(.gone(name, isDirectory: isDirectory))
         } else if mask.contains(.closeWrite) {
-            changes.append(.fileReady(name))
+            if event.name.first == UInt8(ascii: "#"), (try? spool.statusIfPresent(name)) == nil {
+                placeholderClosed(in: event.watch, folder: folder, into: &changes)
+            } else {
+                changes.append(.fileReady(name))
+            }
         } else if mask.contains(.create) || mask.contains(.movedTo) {
             if ownCreations.remove(name) != nil { return }
-            appeared(name, movedIn: mask.contains(.movedTo), into: &changes)
+            appeared(name, watch: event.watch, movedIn: mask.contains(.movedTo), into: &changes)
         }
     }
 
-    private func appeared(_ name: Bytes, movedIn: Bool, into changes: inout [Change]) {
+    /// An `O_TMPFILE` file was closed: it is one of the files created in its folder and not
+    /// closed yet. Each is offered; the claim's lease check leaves those still being written.
+    private func placeholderClosed(in watch: Int32, folder: Bytes, into changes: inout [Change]) {
+        guard openCreationCount < Self.openCreationLimit else {
+            changes.append(.folderNeedsScan(folder))
+            return
+        }
+        for created in openCreations[watch] ?? [] {
+            changes.append(.fileReady(folder.appendingPathComponent(created)))
+        }
+    }
+
+    private func forgetOpenCreation(_ name: Bytes, of watch: Int32) {
+        if openCreations[watch]?.remove(name) != nil { openCreationCount -= 1 }
+    }
+
+    private func forgetOpenCreations(of watch: Int32) {
+        openCreationCount -= openCreations.removeValue(forKey: watch)?.count ?? 0
+    }
+
+    private func appeared(_ name: Bytes, watch: Int32, movedIn: Bool, into changes: inout [Change]) {
         guard let status = try? spool.status(name), let type = status.type else { return }
         if type != .file {
             changes.append(.nodeAppeared(name, type))
         } else if movedIn || status.linkCount > 1 {
-            // A plain create is followed by IN_CLOSE_WRITE; a hard link (maildir-style delivery)
-            // or a move is complete as it arrives.
+            // A hard link (maildir-style delivery) or a move is complete as it arrives.
             changes.append(.fileReady(name))
+        } else if openCreationCount < Self.openCreationLimit {
+            // A plain create is followed by IN_CLOSE_WRITE of its name; a linked O_TMPFILE file
+            // by IN_CLOSE_WRITE of a placeholder name, which stands for the files kept here.
+            if openCreations[watch, default: []].insert(name.lastPathComponent).inserted { openCreationCount += 1 }
         }
     }
 
@@ -129,6 +170,7 @@ final class SpoolWatcher {
         for (watch, folder) in folders where folder == name || folder.starts(with: prefix) {
             inotify.removeWatch(watch)
             folders[watch] = nil
+            forgetOpenCreations(of: watch)
         }
     }
 }
