@@ -46,6 +46,16 @@ final class ChannelSet {
     let loop: EventLoop
     let log: DispatchLog
     let layout: SpoolLayout
+    /// The spool, held open: every FIFO and socket name is resolved beneath it, never through a
+    /// symlink.
+    let spool: Directory
+    /// `.spoolbus/`, where the control socket is.
+    let state: Directory
+    /// `.spoolbus/tmp/`: sockets and FIFOs are made and given their mode here, where no one else
+    /// can put anything, before they are renamed to their names in the spool.
+    let staging: Directory
+    /// Lines kept on disk: `durable` ones, dead letters, and those put back when the daemon stops.
+    let claims: ClaimStore
     let dispatcher: Dispatcher
     let maxLine: Int
     let rulesPath: Bytes
@@ -71,12 +81,17 @@ final class ChannelSet {
     private var inFlightBytes = 0
     private var lastRefusalLog: [String: MonotonicInstant] = [:]
     private var control: ControlServer?
+    private var stagedCount = 0
 
     init(loop: EventLoop, log: DispatchLog, layout: SpoolLayout, dispatcher: Dispatcher, rules: RuleSet,
-         maxLine: Int, rulesPath: Bytes) {
+         maxLine: Int, rulesPath: Bytes) throws {
         self.loop = loop
         self.log = log
         self.layout = layout
+        spool = try Directory.open(layout.root)
+        state = try spool.openDirectory(".spoolbus".bytes)
+        staging = try state.openDirectory("tmp".bytes)
+        claims = ClaimStore(layout: layout)
         self.dispatcher = dispatcher
         self.rules = rules
         self.maxLine = max(1, maxLine)
@@ -98,11 +113,15 @@ final class ChannelSet {
         }
     }
 
-    /// Stops taking messages (SIGTERM): FIFOs and listening sockets close, sockets are removed;
-    /// clients still owed replies get them as their handlers finish.
+    /// Stops taking messages (SIGTERM): the complete lines already read are handed to the bus
+    /// (they are dispatched within the grace, or put back), then FIFOs and listening sockets
+    /// close and sockets are removed; clients still owed replies get them as their handlers finish.
     func stop() {
         isStopping = true
-        for fifo in fifos.values { fifo.close() }
+        for fifo in fifos.values {
+            fifo.deliverEverything()
+            fifo.close()
+        }
         fifos.removeAll()
         for name in Array(listeners.keys) { closeListener(name) }
         for connection in Array(connections.values) { connection.stopReading() }
@@ -114,6 +133,9 @@ final class ChannelSet {
         for connection in Array(connections.values) { connection.close() }
         control?.close()
         control = nil
+        staging.close()
+        state.close()
+        spool.close()
     }
 
     /// Takes new rules: opens and closes listening sockets and FIFOs to match.
@@ -129,8 +151,16 @@ final class ChannelSet {
             }
             if directive.type != listener.directive.type {
                 closeListener(name)
-            } else if directive.mode != listener.directive.mode {
-                try? FileSystem.changeMode(layout.path(of: name), directive.mode)
+            } else {
+                if directive.mode != listener.directive.mode {
+                    // The node that was bound, wherever it is: never what stands at the name now.
+                    do {
+                        try listener.socket.changeMode(directive.mode)
+                    } catch {
+                        log.record("error", name: name, [("name", name), ("line", directive.line), ("err", "\(error)")])
+                    }
+                }
+                listener.directive = directive
             }
         }
         for directive in rules.listens where listeners[directive.name] == nil {
@@ -140,7 +170,38 @@ final class ChannelSet {
             fifo.close()
             fifos[name] = nil
         }
+        makeFifos()
         for name in fifoNames.union(rules.fifos.map(\.name)) { fifoAppeared(name) }
+    }
+
+    /// Makes the FIFOs of `mkfifo` directives that are missing: each is made and given its mode
+    /// in `staging`, then renamed to its name without replacing anything, so the mode is never
+    /// applied to whatever someone put at the name.
+    private func makeFifos() {
+        for directive in rules.fifos {
+            do {
+                if let status = try spool.statusIfPresent(directive.name) {
+                    if status.type != .fifo {
+                        log.record("error", name: directive.name, [("name", directive.name), ("err", "mkfifo: something else is there")])
+                    }
+                    continue
+                }
+                let parentName = directive.name.deletingLastPathComponent
+                if !parentName.isEmpty { try spool.makeDirectories(parentName) }
+                stagedCount += 1
+                let staged = "fifo-\(SystemInfo.processID)-\(stagedCount)".bytes
+                try staging.makeFifo(staged, mode: directive.mode)
+                expectOwnCreation(directive.name)
+                do {
+                    try staging.rename(staged, to: spool, as: directive.name, replacing: false)
+                } catch {
+                    try? staging.removeIfPresent(staged)
+                    throw error
+                }
+            } catch {
+                log.record("error", name: directive.name, [("name", directive.name), ("err", "\(error)")])
+            }
+        }
     }
 
     // MARK: - Changes in the spool
@@ -152,10 +213,10 @@ final class ChannelSet {
         fifoNames.insert(name)
         guard !isStopping, fifos[name] == nil, rules.hasRule(for: name, event: .fifo) else { return }
         do {
-            guard let fifo = try FifoChannel.open(name: name, path: layout.path(of: name), channels: self) else { return }
+            guard let fifo = try FifoChannel.open(name: name, in: spool, channels: self) else { return }
             fifos[name] = fifo
             fifo.refreshInterest()
-        } catch let error as SystemError where error.errno == SystemError.noEntry {
+        } catch let error as SystemError where error.errno == SystemError.noEntry || error.errno == SystemError.tooManySymbolicLinks {
             fifoNames.remove(name)
         } catch {
             log.record("error", name: name, [("name", name), ("err", "\(error)")])
@@ -183,7 +244,7 @@ final class ChannelSet {
     /// daemon closed its own write end) rather than a file to dispatch.
     func isFifoEvent(_ name: Bytes) -> Bool {
         guard fifoNames.contains(name) else { return false }
-        guard let status = try? FileSystem.statusIfPresent(layout.path(of: name)), let type = status.type else {
+        guard let status = try? spool.statusIfPresent(name), let type = status.type else {
             fifoNames.remove(name)
             return fifos[name] == nil
         }
@@ -202,8 +263,9 @@ final class ChannelSet {
 
     /// Hands a line or packet to the rules it matches. `reply` (nil when nobody can be answered)
     /// is called once: at once with `ok ID` or `error …`, or when a `reply` rule's handler ends.
-    /// A message counts against `source`'s room for unsettled messages until all its rules are
-    /// done; the source reads again once it has room.
+    /// A line of a `durable` channel is on disk before that. A message counts against `source`'s
+    /// room for unsettled messages until all its rules are done; the source reads again once it
+    /// has room.
     func submit(_ body: Bytes, from origin: ChannelOrigin, by source: MessageSource, reply: ((Bytes) -> Void)?) {
         let matching = rules.rules(for: origin.name, event: origin.event)
         guard !matching.isEmpty else {
@@ -213,22 +275,71 @@ final class ChannelSet {
             return
         }
         let id = nextID()
+        var kept: ClaimedFile?
+        if isDurable(origin) {
+            do {
+                kept = try claims.keepLine(body, id: id, origin: origin)
+            } catch {
+                log.record("error", name: origin.name, [("id", id), ("name", origin.name), ("err", "cannot keep the line on disk: \(error)")])
+                // A client is told and may send again; a FIFO line, already read, is dispatched anyway.
+                if let reply { return reply(ChannelReply.refused("cannot keep the message on disk: \(error)")) }
+            }
+        }
+        dispatch(body, id: id, from: origin, kept: kept, to: matching, by: source, reply: reply)
+    }
+
+    /// A line a previous run kept in `work/` (a `durable` channel's, or one put back into the
+    /// spool by `retry`): dispatched as a line of its channel again, to the rules that match it
+    /// now; a dead letter again when none does.
+    func recover(_ file: ClaimedFile, from origin: ChannelOrigin) {
+        let body: Bytes
+        do {
+            body = try FileSystem.read(file.path)
+        } catch {
+            return log.record("error", name: file.name, [("id", file.id), ("name", file.name), ("err", "\(error)")])
+        }
+        let matching = rules.rules(for: origin.name, event: origin.event)
+        guard !matching.isEmpty else {
+            dispatcher.countNoMatch()
+            log.record("nomatch", name: file.name, [("id", file.id), ("name", file.name), ("event", origin.event.rawValue)])
+            do {
+                try claims.buryLine(file, reason: "no rule takes \(origin.event.rawValue) messages from \(text(file.name)) any more\n".bytes)
+            } catch {
+                log.record("error", name: file.name, [("id", file.id), ("err", "\(error)")])
+            }
+            return
+        }
+        dispatch(body, id: file.id, from: origin, kept: file, to: matching, by: nil, reply: nil)
+    }
+
+    private func isDurable(_ origin: ChannelOrigin) -> Bool {
+        switch origin.event {
+        case .fifo: return rules.fifos.contains { $0.name == origin.name && $0.durable }
+        case .socket: return listeners[origin.name]?.directive.durable ?? false
+        default: return false
+        }
+    }
+
+    private func dispatch(_ body: Bytes, id: Bytes, from origin: ChannelOrigin, kept: ClaimedFile?, to matching: [Rule],
+                          by source: MessageSource?, reply: ((Bytes) -> Void)?) {
         let message = Message(id: id, name: origin.name, event: origin.event, type: origin.type, body: .line(body), peer: origin.peer)
         var fields: [(String, any LogValue)] = [("id", id), ("name", origin.name), ("event", origin.event.rawValue), ("size", body.count)]
         if let peer = origin.peer {
             if let pid = peer.pid { fields.append(("peer_pid", pid)) }
             fields.append(("peer_uid", peer.uid))
         }
+        if kept != nil { fields.append(("durable", 1)) }
+        if source == nil { fields.append(("recovered", 1)) }
         dispatcher.countReceived()
         log.record("recv", name: origin.name, fields)
         let replies = matching.contains { $0.reply }
         let size = body.count
         inFlightBytes += size
         // Counted before it is dispatched: an inline handler settles it inside `deliver`.
-        countThrottle(source.unsettled.add())
+        if let source { countThrottle(source.unsettled.add()) }
         let delivery = Delivery(message: message, ruleCount: matching.count, deadLetterName: nil) { [unowned self, weak source] delivery in
             self.inFlightBytes -= size
-            if !delivery.failures.isEmpty { self.logUnkept(delivery, body: body) }
+            self.settle(delivery, body: body, origin: origin, kept: kept)
             if replies { reply?(Self.reply(to: delivery)) }
             guard let source, source.unsettled.settle() else { return }
             // Room again: read on, on the next turn of the loop, not inside the dispatcher.
@@ -237,9 +348,56 @@ final class ChannelSet {
                 source.resume()
             }
         }
+        delivery.putBack = { [unowned self] delivery in
+            // A kept line waits in `work/` for the next start; any other becomes a dead letter.
+            if let kept { return ".spoolbus/work/".bytes + kept.path.lastPathComponent }
+            var reason = delivery.deadLetterReason
+            reason += "stopped: the daemon stopped before every rule was done with it\n".bytes
+            return self.keepDead(body, id: id, from: origin, reason: reason)
+        }
         if !replies { reply?(ChannelReply.accepted(id)) }
         dispatcher.deliver(delivery, to: matching)
         pauseIfSaturated()
+    }
+
+    /// A line whose rules are all done: its copy on disk, if any, removed; kept as a dead letter
+    /// in `failed/` when a rule gave up.
+    private func settle(_ delivery: Delivery, body: Bytes, origin: ChannelOrigin, kept: ClaimedFile?) {
+        let message = delivery.message
+        if delivery.failures.isEmpty {
+            guard let kept else { return }
+            do {
+                try claims.completeLine(kept)
+            } catch {
+                log.record("error", name: message.name, [("id", message.id), ("err", "\(error)")])
+            }
+            return
+        }
+        if let kept {
+            do {
+                delivery.deadLetterName = try claims.buryLine(kept, reason: delivery.deadLetterReason)
+            } catch {
+                log.record("error", name: message.name, [("id", message.id), ("err", "\(error)")])
+            }
+            return
+        }
+        delivery.deadLetterName = keepDead(body, id: message.id, from: origin, reason: delivery.deadLetterReason)
+    }
+
+    /// Writes a line as a dead letter in `failed/`; returns its name relative to the spool. When
+    /// even that fails, the body goes into the log (up to 1 KiB), so it is not lost without a trace.
+    private func keepDead(_ body: Bytes, id: Bytes, from origin: ChannelOrigin, reason: Bytes) -> Bytes? {
+        do {
+            let file = try claims.keepLine(body, id: id, origin: origin)
+            return try claims.buryLine(file, reason: reason)
+        } catch {
+            var fields: [(String, any LogValue)] = [
+                ("id", id), ("name", origin.name), ("err", "cannot keep the dead letter: \(error)"), ("body", Bytes(body.prefix(1024))),
+            ]
+            if body.count > 1024 { fields.append(("size", body.count)) }
+            log.record("error", name: origin.name, fields)
+            return nil
+        }
     }
 
     /// A line or packet longer than `--max-line`: dropped, counted, logged.
@@ -260,18 +418,6 @@ final class ChannelSet {
             return ChannelReply.failed(id, reason)
         }
         return ChannelReply.output(id, delivery.replies.flatMap { $0 })
-    }
-
-    /// A FIFO or socket message whose handlers gave up has no file to keep as a dead letter:
-    /// its body goes into the log instead (up to 1 KiB), so it is not lost without a trace.
-    private func logUnkept(_ delivery: Delivery, body: Bytes) {
-        var fields: [(String, any LogValue)] = [
-            ("id", delivery.message.id), ("name", delivery.message.name),
-            ("err", "handlers gave up; a \(delivery.message.event.rawValue) message has no file to keep"),
-            ("body", Bytes(body.prefix(1024))),
-        ]
-        if body.count > 1024 { fields.append(("size", body.count)) }
-        log.record("error", name: delivery.message.name, fields)
     }
 
     // MARK: - Back-pressure
@@ -309,7 +455,6 @@ final class ChannelSet {
     // MARK: - Sockets
 
     private func openListener(_ directive: ListenDirective) {
-        let path = layout.path(of: directive.name)
         let kind: SocketKind
         switch directive.type {
         case .stream: kind = .stream
@@ -317,13 +462,13 @@ final class ChannelSet {
         case .dgram: kind = .datagram
         }
         do {
-            let fd = try SocketFile.create(
-                kind, at: path, mode: directive.mode,
+            let socket = try SocketFile.create(
+                kind, named: directive.name, in: spool, staging: staging, mode: directive.mode,
                 removing: { ownRemovals.insert(directive.name) },
                 creating: { expectOwnCreation(directive.name) })
             let listener: ListeningChannel = kind == .datagram
-                ? DatagramChannel(directive: directive, descriptor: fd, channels: self)
-                : SocketListener(directive: directive, descriptor: fd, channels: self)
+                ? DatagramChannel(directive: directive, socket: socket, channels: self)
+                : SocketListener(directive: directive, socket: socket, channels: self)
             listeners[directive.name] = listener
             listener.refreshInterest()
         } catch {
@@ -331,13 +476,12 @@ final class ChannelSet {
         }
     }
 
+    /// Closes a listening socket and removes its file, if the name still is that socket.
     private func closeListener(_ name: Bytes) {
         guard let listener = listeners.removeValue(forKey: name) else { return }
-        listener.close()
-        let path = layout.path(of: name)
-        guard (try? FileSystem.statusIfPresent(path))??.type == .socket else { return }
         ownRemovals.insert(name)
-        if (try? FileSystem.unlink(path)) == nil { ownRemovals.remove(name) }
+        if !listener.socket.unlinkIfStillThere(name, in: spool) { ownRemovals.remove(name) }
+        listener.close()
     }
 
     func accepted(_ descriptor: FileDescriptor, on listener: SocketListener) {

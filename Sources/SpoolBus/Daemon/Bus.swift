@@ -92,7 +92,7 @@ final class Bus {
                 return run
             }
         }
-        channels = ChannelSet(loop: loop, log: log, layout: layout, dispatcher: dispatcher, rules: rules,
+        channels = try ChannelSet(loop: loop, log: log, layout: layout, dispatcher: dispatcher, rules: rules,
                               maxLine: options.maxLine, rulesPath: rulesFile.path)
         dispatcher.onJobEnded = { [unowned self] in
             self.scheduleScan()
@@ -251,7 +251,7 @@ final class Bus {
                 if delivery.failures.isEmpty {
                     try self.claims.complete(file, archive: archive)
                 } else {
-                    try self.claims.bury(file, reason: self.deadLetterReason(delivery))
+                    try self.claims.bury(file, reason: delivery.deadLetterReason)
                 }
             } catch {
                 self.log.record("error", name: file.name, [("id", file.id), ("err", "\(error)")])
@@ -270,6 +270,10 @@ final class Bus {
             return
         }
         for file in files {
+            if let origin = claims.lineOrigin(of: file) {
+                channels.recover(file, from: origin)
+                continue
+            }
             // Delivered to whatever file rules match it now; if none does any more, it becomes
             // a dead letter rather than being dropped.
             let matching = rules.rules(for: file.name, event: .file)
@@ -312,20 +316,6 @@ final class Bus {
         dispatcher.deliver(delivery, to: matching)
     }
 
-    private func deadLetterReason(_ delivery: Delivery) -> Bytes {
-        var reason = "name: ".bytes
-        LogEscaping.append(delivery.message.name, to: &reason)
-        reason += "\nid: ".bytes + delivery.message.id + "\n".bytes
-        for (rule, outcome, attempts) in delivery.failures {
-            reason += "rule \(rule.line): \(outcome.cause) (\(attempts) attempt\(attempts == 1 ? "" : "s"))\n".bytes
-            if !outcome.lastErrorLines.isEmpty {
-                reason += "  last stderr lines:\n".bytes
-                for line in outcome.lastErrorLines { reason += "    ".bytes + line + "\n".bytes }
-            }
-        }
-        return reason
-    }
-
     // MARK: - Node and gone events
 
     private func deliverNodeEvent(_ name: Bytes, type: NodeType, event: EventKind) {
@@ -362,25 +352,9 @@ final class Bus {
         }
     }
 
-    /// Creates the FIFOs `mkfifo` directives ask for, and has the channels follow the rules.
+    /// Has the channels follow the rules: `mkfifo` FIFOs made, `listen` sockets opened or closed.
     private func applyDirectives() {
-        defer { channels.apply(rules) }
-        for fifo in rules.fifos {
-            let path = layout.path(of: fifo.name)
-            do {
-                if let status = try FileSystem.statusIfPresent(path) {
-                    if status.type != .fifo {
-                        log.record("error", name: fifo.name, [("name", fifo.name), ("err", "mkfifo: something else is there")])
-                    }
-                    continue
-                }
-                try FileSystem.makeDirectories(path.deletingLastPathComponent)
-                watcher.expectOwnCreation(of: fifo.name)
-                try FileSystem.makeFifo(path, mode: fifo.mode)
-            } catch {
-                log.record("error", name: fifo.name, [("name", fifo.name), ("err", "\(error)")])
-            }
-        }
+        channels.apply(rules)
     }
 
     // MARK: - Signals and stopping

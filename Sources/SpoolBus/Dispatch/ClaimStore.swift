@@ -153,7 +153,7 @@ struct ClaimStore {
         return result.sorted { $0.id.lexicographicallyPrecedes($1.id) }
     }
 
-    private func entryName(id: Bytes, name: Bytes) throws -> Bytes {
+    func entryName(id: Bytes, name: Bytes) throws -> Bytes {
         let encoded = id + [UInt8(ascii: ".")] + ClaimStore.encode(name)
         if encoded.count <= FileSystem.maxNameLength { return encoded }
         let sidecarPath = sidecar(id, "name", in: layout.work)
@@ -161,7 +161,7 @@ struct ClaimStore {
         return id
     }
 
-    private func sidecar(_ id: Bytes, _ kind: String, in folder: Bytes) -> Bytes {
+    func sidecar(_ id: Bytes, _ kind: String, in folder: Bytes) -> Bytes {
         folder.appendingPathComponent(id + [UInt8(ascii: "+")] + kind.bytes)
     }
 
