@@ -93,6 +93,8 @@ final class Dispatcher {
     private var pumping = false
     /// Deliveries not settled yet: what is put back when the daemon stops.
     private var unsettled: [ObjectIdentifier: Delivery] = [:]
+    /// Set while stopping: called once nothing runs and nothing more can start.
+    private var whenIdle: (() -> Void)?
     /// Called whenever a job ends, so the bus can admit more messages.
     var onJobEnded: () -> Void = {}
 
@@ -129,7 +131,13 @@ final class Dispatcher {
         // per queued job.
         guard !pumping else { return }
         pumping = true
-        defer { pumping = false }
+        defer {
+            pumping = false
+            if running == 0, let idle = whenIdle {
+                whenIdle = nil
+                idle()
+            }
+        }
         while !graceOver && running < jobLimit {
             var best: (key: Int, sequence: UInt64)?
             for (key, lane) in lanes where lane.hasRoom {
@@ -238,21 +246,13 @@ final class Dispatcher {
     /// is left, every message not settled is put back and logged `putback`, and `done` is called.
     func shutdown(grace: Duration, done: @escaping () -> Void) {
         stopping = true
-        var finished = false
-        let finish = { [weak self] in
-            guard let self, !finished, self.running == 0 else { return }
-            finished = true
-            self.graceOver = true
-            self.putBackUnsettled()
+        whenIdle = { [weak self] in
+            self?.graceOver = true
+            self?.putBackUnsettled()
             done()
         }
-        let previous = onJobEnded
-        onJobEnded = {
-            previous()
-            finish()
-        }
         pump()
-        if running == 0 { return finish() }
+        guard whenIdle != nil else { return }
         context.loop.schedule(after: grace) { [weak self] in
             guard let self, self.running > 0 else { return }
             self.graceOver = true
