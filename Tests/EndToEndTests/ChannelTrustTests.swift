@@ -210,6 +210,29 @@ extension ChannelTests {
             }
         }
 
+        // A file message whose handler the daemon stops is put back in `work/`, not failed.
+        @Test func aFileWhoseHandlerIsStoppedAtStopIsLoggedPutBack() async throws {
+            try await withChanSandbox { box in
+                try box.script("hang.sh", """
+                    echo $$ > ./hang.pid.tmp && mv ./hang.pid.tmp ./hang.pid
+                    exec sleep 1000
+                    """)
+                try FileManager.default.createDirectory(atPath: box.spool + "/inbox", withIntermediateDirectories: true)
+                try await box.start("inbox/*.msg  file  ./h/hang.sh", arguments: ["--grace", "1s"])
+                try "body\n".write(toFile: box.spool + "/inbox/a.msg", atomically: true, encoding: .utf8)
+                _ = try await box.waitForPid(in: "hang.pid")
+                box.signal(SIGTERM)
+                #expect(try await box.waitForExit() == 0)
+                let putBack = try #require(box.logLines().first { $0.verb == "putback" }, "\(box.report())")
+                #expect(putBack["name"] == "inbox/a.msg")
+                #expect(putBack["stopped"] == "1")
+                let kept = try #require(putBack["kept"])
+                #expect(kept.hasPrefix(".spoolbus/work/"))
+                #expect(box.spoolFile(kept) == "body\n")
+                #expect(!box.logLines().contains { $0.verb == "fail" }, "\(box.report())")
+            }
+        }
+
         // `durable`: a line answered `ok` (or read from the FIFO) survives `kill -9`.
         @Test func durableLinesSurviveKillNine() async throws {
             try await withChanSandbox { box in
