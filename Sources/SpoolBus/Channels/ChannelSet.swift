@@ -174,6 +174,13 @@ final class ChannelSet {
         for name in fifoNames.union(rules.fifos.map(\.name)) { fifoAppeared(name) }
     }
 
+    /// A name in `staging` no other node of this daemon has (a leftover of a crashed one is
+    /// removed before use).
+    func stagingName(_ kind: String) -> Bytes {
+        stagedCount += 1
+        return "\(kind)-\(SystemInfo.processID)-\(stagedCount)".bytes
+    }
+
     /// Makes the FIFOs of `mkfifo` directives that are missing: each is made and given its mode
     /// in `staging`, then renamed to its name without replacing anything, so the mode is never
     /// applied to whatever someone put at the name.
@@ -188,8 +195,8 @@ final class ChannelSet {
                 }
                 let parentName = directive.name.deletingLastPathComponent
                 if !parentName.isEmpty { try spool.makeDirectories(parentName) }
-                stagedCount += 1
-                let staged = "fifo-\(SystemInfo.processID)-\(stagedCount)".bytes
+                let staged = stagingName("fifo")
+                try staging.removeIfPresent(staged)
                 try staging.makeFifo(staged, mode: directive.mode)
                 expectOwnCreation(directive.name)
                 do {
@@ -351,8 +358,10 @@ final class ChannelSet {
         delivery.putBack = { [unowned self] delivery in
             // A kept line waits in `work/` for the next start; any other becomes a dead letter.
             if let kept { return ".spoolbus/work/".bytes + kept.path.lastPathComponent }
+            let stopped = delivery.interrupted.map { String($0.line) }.joined(separator: ", ")
             var reason = delivery.deadLetterReason
-            reason += "stopped: the daemon stopped before every rule was done with it\n".bytes
+            reason += (stopped.isEmpty ? "stopped: the daemon stopped before every rule was done with it\n"
+                                       : "stopped: the daemon stopped the handler of rule \(stopped)\n").bytes
             return self.keepDead(body, id: id, from: origin, reason: reason)
         }
         if !replies { reply?(ChannelReply.accepted(id)) }
@@ -463,7 +472,7 @@ final class ChannelSet {
         }
         do {
             let socket = try SocketFile.create(
-                kind, named: directive.name, in: spool, staging: staging, mode: directive.mode,
+                kind, named: directive.name, in: spool, staging: staging, as: stagingName("socket"), mode: directive.mode,
                 removing: { ownRemovals.insert(directive.name) },
                 creating: { expectOwnCreation(directive.name) })
             let listener: ListeningChannel = kind == .datagram

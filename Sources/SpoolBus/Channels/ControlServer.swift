@@ -27,7 +27,8 @@ final class ControlServer {
     init(channels: ChannelSet, mode: UInt32) throws {
         self.channels = channels
         // The spool lock is ours, so a control socket already there is a leftover, replaced.
-        socket = try SocketFile.create(.stream, named: Self.name, in: channels.state, staging: channels.staging, mode: mode)
+        socket = try SocketFile.create(.stream, named: Self.name, in: channels.state, staging: channels.staging,
+                                       as: channels.stagingName("socket"), mode: mode)
         accepting = LoopInterest(loop: channels.loop, descriptor: socket.descriptor) { [unowned self] _ in self.acceptClients() }
         try accepting.set(.readable)
     }

@@ -41,17 +41,15 @@ final class BoundSocket {
 
 /// Creating the socket file of a `listen` directive (or the control socket).
 enum SocketFile {
-    private static var staged = 0
-
     /// Binds a new socket of `kind` as `name` beneath `folder`, with exactly `mode`. A socket
     /// file nobody listens on (left by a crash) is replaced; a live socket, or anything that is
-    /// not a socket, is an error. The socket is bound, given its mode and set listening under a
-    /// fresh name in `staging` (the daemon's own `tmp/`, where no one else can put anything),
+    /// not a socket, is an error. The socket is bound, given its mode and set listening as
+    /// `stagedName` in `staging` (the daemon's own `tmp/`, where no one else can put anything),
     /// then renamed to `name` without replacing what may have appeared there meanwhile.
     /// `removing` is called before a stale socket is unlinked, `creating` before the rename.
     static func create(
-        _ kind: SocketKind, named name: Bytes, in folder: Directory, staging: Directory, mode: UInt32,
-        removing: () -> Void = {}, creating: () -> Void = {}
+        _ kind: SocketKind, named name: Bytes, in folder: Directory, staging: Directory, as stagedName: Bytes,
+        mode: UInt32, removing: () -> Void = {}, creating: () -> Void = {}
     ) throws -> BoundSocket {
         let parentName = name.deletingLastPathComponent
         if !parentName.isEmpty { try folder.makeDirectories(parentName) }
@@ -67,8 +65,6 @@ enum SocketFile {
                 removing()
                 try parent.removeIfPresent(last)
             }
-            staged += 1
-            let stagedName = "socket-\(SystemInfo.processID)-\(staged)".bytes
             try staging.removeIfPresent(stagedName)
             let fd = try UnixSocket.open(kind, nonBlocking: true)
             var node: FileDescriptor?
