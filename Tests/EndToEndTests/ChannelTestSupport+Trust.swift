@@ -34,6 +34,11 @@ extension ChanSandbox {
         FileManager.default.contents(atPath: spool + "/" + name).map { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// The content of a file named relative to the sandbox's root (where handlers run).
+    func rootFile(_ name: String) -> String? {
+        FileManager.default.contents(atPath: root + "/" + name).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// Whether `.spoolbus/SUB/` holds no file at all (no entry, no sidecar).
     func stateFolderIsEmpty(_ sub: String) -> Bool {
         ((try? FileManager.default.contentsOfDirectory(atPath: spool + "/.spoolbus/" + sub)) ?? []).isEmpty

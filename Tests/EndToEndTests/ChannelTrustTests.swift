@@ -171,6 +171,44 @@ extension ChannelTests {
             }
         }
 
+        // SIGTERM: lines held back by back-pressure (read, not yet handed to the dispatcher)
+        // are dispatched too, from a FIFO and from a socket client.
+        @Test func linesHeldBackByBackPressureAreNotDroppedAtStop() async throws {
+            try await withChanSandbox { box in
+                try box.script("gate.sh", """
+                    while [ ! -e ./go ]; do sleep 0.05; done
+                    printf '%s\\n' "$SPOOL_MESSAGE" >> "./seen.$SPOOL_EVENT"
+                    """)
+                try await box.start("""
+                    mkfifo events
+                    listen ask.sock
+                    events    fifo    concurrency=1  ./h/gate.sh
+                    ask.sock  socket  concurrency=1  ./h/gate.sh
+                    """, arguments: ["--grace", "60s"])
+                let lines = (1...150).map { "line \($0)" }
+                let fd = try #require(chanOpenFifoWriter(box.spool + "/events"))
+                chanWrite(fd, lines.map { $0 + "\n" }.joined())
+                close(fd)
+                let client = try ChanSocket(connectingTo: box.spool + "/ask.sock")
+                client.send(lines.map { $0 + "\n" }.joined())
+                // 128 unsettled lines per channel are dispatched; the rest wait in the daemon.
+                try await chanWait("each channel to be throttled", details: box.report()) { box.logCount("recv") == 256 }
+                box.signal(SIGTERM)
+                try await chanWait("the socket to be removed", details: box.report()) {
+                    !FileManager.default.fileExists(atPath: box.spool + "/ask.sock")
+                }
+                try "".write(toFile: box.root + "/go", atomically: false, encoding: .utf8)
+                #expect(try await box.waitForExit() == 0)
+                func seen(_ event: String) -> [String] {
+                    (box.rootFile("seen." + event) ?? "").split(separator: "\n").map(String.init)
+                }
+                #expect(seen("fifo") == lines)
+                #expect(seen("socket") == lines)
+                #expect(box.logCount("putback") == 0)
+                #expect((0..<150).allSatisfy { _ in client.readLine()?.hasPrefix("ok ") == true }, "every line was answered")
+            }
+        }
+
         // SIGTERM with a handler that outlasts the grace: the lines are kept as dead letters,
         // logged `putback`, not `fail`; `retry` dispatches them again as lines.
         @Test func linesNotDoneWhenTheGraceEndsArePutBackAsDeadLetters() async throws {
