@@ -139,7 +139,10 @@ import Testing
     }
 
     @Test func rulesFileOthersCanWriteIsRefusedWhenRunningAsRoot() async throws {
-        guard getuid() == 0 else { return }
+        guard getuid() == 0 else {
+            Issue.record("this test needs root: it checks what a root daemon refuses")
+            return
+        }
         try await withSandbox { sb in
             try sb.writeRules("inbox/*.msg file ./h/record.sh\n")
             try Files.chmod(sb.rulesPath, 0o666)
@@ -153,7 +156,10 @@ import Testing
 /// `user=` drops a handler to another user and its groups (the tests run as root).
 @Suite struct UserTests {
     @Test func handlerRunsAsTheNamedUser() async throws {
-        guard getuid() == 0, getpwnam("nobody") != nil else { return }
+        guard getuid() == 0, getpwnam("nobody") != nil else {
+            Issue.record("this test needs root and the user nobody")
+            return
+        }
         try await withSandbox { sb in
             let shared = sb.root + "/shared"
             try Files.makeDirectories(shared)

@@ -10,8 +10,10 @@ import Testing
 
         Asks the daemon serving the spool, over SPOOL/.spoolbus/control.sock: its pid
         and uptime, the rules it loaded, how many messages it received and how they
-        ended, what runs and waits now, and its open FIFOs, sockets, clients and
-        watchers. Exits 1 when no daemon serves the spool.
+        ended, what runs and waits now, its open FIFOs, sockets, clients and watchers,
+        and the faults it is riding out (dispatch-log lines lost, folders without an
+        inotify watch, messages not yet settled). Exits 1 when no daemon serves the
+        spool.
 
         USAGE: spoolbus status [--spool DIR] [--raw]
 
@@ -92,6 +94,7 @@ import Testing
             ("running", "1"), ("queued", "2"), ("retrying", "0"), ("fifos", "1"), ("sockets", "2"), ("clients", "3"),
             ("watchers", "1"), ("paused", "no"), ("pauses", "0"), ("throttles", "4"), ("too_long", "1"),
             ("clients_refused", "0"), ("replies_dropped", "2"), ("watchers_dropped", "0"),
+            ("log_lost", "7"), ("unwatched", "0"), ("unsettled", "1"),
         ].map { ($0.0, Array($0.1.utf8)) }
         #expect(StatusCommand.summary(facts) == """
             pid        42
@@ -103,6 +106,7 @@ import Testing
             channels   fifos 1, sockets 2, clients 3, watchers 1
             paused     no (pauses 0, throttles 4)
             refused    too_long 1, clients_refused 0, replies_dropped 2, watchers_dropped 0
+            faults     log_lost 7, unwatched 0, unsettled 1
 
             """)
     }

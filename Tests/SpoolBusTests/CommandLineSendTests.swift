@@ -11,7 +11,8 @@ import Testing
         #expect(outcome.errorText == "")
         #expect(outcome.outputText == folder.join("spool/inbox/deep/hello.msg") + "\n")
         #expect(try folder.read("spool/inbox/deep/hello.msg") == "hi there\n")
-        #expect(folder.contents("spool/.spoolbus/tmp") == [])
+        #expect(!folder.exists("spool/.spoolbus"), "send never creates the daemon's state folder")
+        #expect(folder.contents("spool/inbox/deep") == ["hello.msg"], "no temporary file is left")
     }
 
     @Test(arguments: [[], ["-"]])
@@ -49,7 +50,7 @@ import Testing
         #expect(outcome.status == 0)
         #expect(outcome.output == spool + [0x2F] + name + [0x0A])
         let entries = try FileManager.default.contentsOfDirectory(atPath: folder.join("spool"))
-        #expect(entries.count == 2)  // the message and .spoolbus
+        #expect(entries.count == 1)  // the message, and no .spoolbus
     }
 
     @Test func replacesAnExistingMessage() throws {
@@ -99,9 +100,13 @@ import Testing
 }
 
 @Suite struct CommandLineRetryTests {
-    /// A spool with dead letters made by hand, named as `ClaimStore` names them.
+    /// A spool with dead letters made by hand, named as `ClaimStore` names them, in the state
+    /// folders a daemon makes.
     private func spoolWithDeadLetters() throws -> CommandLineTestFolder {
         let folder = try CommandLineTestFolder()
+        for name in ["tmp", "work", "done"] {
+            try FileManager.default.createDirectory(atPath: folder.join("spool/.spoolbus/" + name), withIntermediateDirectories: true)
+        }
         try folder.write("spool/.spoolbus/failed/0193b1f0c2a1-000001.inbox%2Fa.msg", "first\n")
         try folder.write("spool/.spoolbus/failed/0193b1f0c2a1-000001+reason", "exit 1")
         try folder.write("spool/.spoolbus/failed/0193b1f0c2a1-000002.b%25c", "second\n")

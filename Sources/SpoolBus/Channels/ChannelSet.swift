@@ -45,17 +45,16 @@ final class ChannelSet {
 
     let loop: EventLoop
     let log: DispatchLog
+    /// The spool's folders, held by the bus: every FIFO and socket name is resolved beneath
+    /// `layout.spool`, never through a symlink; the control socket is in `layout.state`. Sockets
+    /// and FIFOs are made and given their mode in `layout.temporary`, where no one else can put
+    /// anything, before they are renamed to their names.
     let layout: SpoolLayout
-    /// The spool, held open: every FIFO and socket name is resolved beneath it, never through a
-    /// symlink.
-    let spool: Directory
-    /// `.spoolbus/`, where the control socket is.
-    let state: Directory
-    /// `.spoolbus/tmp/`: sockets and FIFOs are made and given their mode here, where no one else
-    /// can put anything, before they are renamed to their names in the spool.
-    let staging: Directory
     /// Lines kept on disk: `durable` ones, dead letters, and those put back when the daemon stops.
     let claims: ClaimStore
+    /// The bus's settling steps stopped by a shortage (ENOSPC), tried again with backoff: lines
+    /// are finished and buried through it as file messages are.
+    let settleRetry: SettleRetry
     let dispatcher: Dispatcher
     let maxLine: Int
     let rulesPath: Bytes
@@ -69,6 +68,9 @@ final class ChannelSet {
 
     /// Gives message ids (the bus's generator).
     var nextID: () -> Bytes = { [] }
+    /// Facts of the bus's own for `status`: faults it is riding out (log lines lost, folders
+    /// without a watch, messages waiting to be settled).
+    var busFacts: () -> [(String, any LogValue)] = { [] }
     /// Tells the watcher that the next creation of a name is the daemon's own.
     var expectOwnCreation: (Bytes) -> Void = { _ in }
 
@@ -83,15 +85,13 @@ final class ChannelSet {
     private var control: ControlServer?
     private var stagedCount = 0
 
-    init(loop: EventLoop, log: DispatchLog, layout: SpoolLayout, dispatcher: Dispatcher, rules: RuleSet,
-         maxLine: Int, rulesPath: Bytes) throws {
+    init(loop: EventLoop, log: DispatchLog, layout: SpoolLayout, settleRetry: SettleRetry, dispatcher: Dispatcher,
+         rules: RuleSet, maxLine: Int, rulesPath: Bytes) {
         self.loop = loop
         self.log = log
         self.layout = layout
-        spool = try Directory.open(layout.root)
-        state = try spool.openDirectory(".spoolbus".bytes)
-        staging = try state.openDirectory("tmp".bytes)
         claims = ClaimStore(layout: layout)
+        self.settleRetry = settleRetry
         self.dispatcher = dispatcher
         self.rules = rules
         self.maxLine = max(1, maxLine)
@@ -133,9 +133,6 @@ final class ChannelSet {
         for connection in Array(connections.values) { connection.close() }
         control?.close()
         control = nil
-        staging.close()
-        state.close()
-        spool.close()
     }
 
     /// Takes new rules: opens and closes listening sockets and FIFOs to match.
@@ -174,35 +171,34 @@ final class ChannelSet {
         for name in fifoNames.union(rules.fifos.map(\.name)) { fifoAppeared(name) }
     }
 
-    /// A name in `staging` no other node of this daemon has (a leftover of a crashed one is
-    /// removed before use).
+    /// A name in `layout.temporary` no other node of this daemon has (a leftover of a crashed
+    /// one is removed before use).
     func stagingName(_ kind: String) -> Bytes {
         stagedCount += 1
         return "\(kind)-\(SystemInfo.processID)-\(stagedCount)".bytes
     }
 
     /// Makes the FIFOs of `mkfifo` directives that are missing: each is made and given its mode
-    /// in `staging`, then renamed to its name without replacing anything, so the mode is never
+    /// in `layout.temporary`, then renamed to its name without replacing anything, so the mode is never
     /// applied to whatever someone put at the name.
     private func makeFifos() {
         for directive in rules.fifos {
             do {
-                if let status = try spool.statusIfPresent(directive.name) {
+                if let status = try layout.spool.statusIfPresent(directive.name) {
                     if status.type != .fifo {
                         log.record("error", name: directive.name, [("name", directive.name), ("err", "mkfifo: something else is there")])
                     }
                     continue
                 }
-                let parentName = directive.name.deletingLastPathComponent
-                if !parentName.isEmpty { try spool.makeDirectories(parentName) }
+                try SpoolLayout.makeFolders(of: directive.name, in: layout.spool, shown: layout.root)
                 let staged = stagingName("fifo")
-                try staging.removeIfPresent(staged)
-                try staging.makeFifo(staged, mode: directive.mode)
+                try layout.temporary.removeIfPresent(staged)
+                try layout.temporary.makeFifo(staged, mode: directive.mode)
                 expectOwnCreation(directive.name)
                 do {
-                    try staging.rename(staged, to: spool, as: directive.name, replacing: false)
+                    try layout.temporary.rename(staged, to: layout.spool, as: directive.name, replacing: false)
                 } catch {
-                    try? staging.removeIfPresent(staged)
+                    try? layout.temporary.removeIfPresent(staged)
                     throw error
                 }
             } catch {
@@ -220,7 +216,7 @@ final class ChannelSet {
         fifoNames.insert(name)
         guard !isStopping, fifos[name] == nil, rules.hasRule(for: name, event: .fifo) else { return }
         do {
-            guard let fifo = try FifoChannel.open(name: name, in: spool, channels: self) else { return }
+            guard let fifo = try FifoChannel.open(name: name, in: layout.spool, channels: self) else { return }
             fifos[name] = fifo
             fifo.refreshInterest()
         } catch let error as SystemError where error.errno == SystemError.noEntry || error.errno == SystemError.tooManySymbolicLinks {
@@ -251,7 +247,7 @@ final class ChannelSet {
     /// daemon closed its own write end) rather than a file to dispatch.
     func isFifoEvent(_ name: Bytes) -> Bool {
         guard fifoNames.contains(name) else { return false }
-        guard let status = try? spool.statusIfPresent(name), let type = status.type else {
+        guard let status = try? layout.spool.statusIfPresent(name), let type = status.type else {
             fifoNames.remove(name)
             return fifos[name] == nil
         }
@@ -301,7 +297,7 @@ final class ChannelSet {
     func recover(_ file: ClaimedFile, from origin: ChannelOrigin) {
         let body: Bytes
         do {
-            body = try FileSystem.read(file.path)
+            body = try claims.lineBody(of: file)
         } catch {
             return log.record("error", name: file.name, [("id", file.id), ("name", file.name), ("err", "\(error)")])
         }
@@ -309,11 +305,8 @@ final class ChannelSet {
         guard !matching.isEmpty else {
             dispatcher.countNoMatch()
             log.record("nomatch", name: file.name, [("id", file.id), ("name", file.name), ("event", origin.event.rawValue)])
-            do {
-                try claims.buryLine(file, reason: "no rule takes \(origin.event.rawValue) messages from \(text(file.name)) any more\n".bytes)
-            } catch {
-                log.record("error", name: file.name, [("id", file.id), ("err", "\(error)")])
-            }
+            let reason = "no rule takes \(origin.event.rawValue) messages from \(text(file.name)) any more\n".bytes
+            settleRetry.perform(id: file.id, name: file.name) { [claims] in try claims.buryLine(file, reason: reason) }
             return
         }
         dispatch(body, id: file.id, from: origin, kept: file, to: matching, by: nil, reply: nil)
@@ -357,7 +350,7 @@ final class ChannelSet {
         }
         delivery.putBack = { [unowned self] delivery in
             // A kept line waits in `work/` for the next start; any other becomes a dead letter.
-            if let kept { return ".spoolbus/work/".bytes + kept.path.lastPathComponent }
+            if let kept { return ".spoolbus/work/".bytes + kept.entry }
             let stopped = delivery.interrupted.map { String($0.line) }.joined(separator: ", ")
             var reason = delivery.deadLetterReason
             reason += (stopped.isEmpty ? "stopped: the daemon stopped before every rule was done with it\n"
@@ -375,38 +368,49 @@ final class ChannelSet {
         let message = delivery.message
         if delivery.failures.isEmpty {
             guard let kept else { return }
-            do {
-                try claims.completeLine(kept)
-            } catch {
-                log.record("error", name: message.name, [("id", message.id), ("err", "\(error)")])
-            }
+            settleRetry.perform(id: message.id, name: message.name) { [claims] in try claims.completeLine(kept) }
             return
         }
         if let kept {
-            do {
-                delivery.deadLetterName = try claims.buryLine(kept, reason: delivery.deadLetterReason)
-            } catch {
-                log.record("error", name: message.name, [("id", message.id), ("err", "\(error)")])
-            }
+            let reason = delivery.deadLetterReason
+            delivery.deadLetterName = claims.deadLetterName(of: kept)
+            settleRetry.perform(id: message.id, name: message.name) { [claims] in try claims.buryLine(kept, reason: reason) }
             return
         }
         delivery.deadLetterName = keepDead(body, id: message.id, from: origin, reason: delivery.deadLetterReason)
     }
 
-    /// Writes a line as a dead letter in `failed/`; returns its name relative to the spool. When
-    /// even that fails, the body goes into the log (up to 1 KiB), so it is not lost without a trace.
+    /// Writes a line as a dead letter in `failed/`, through `settleRetry` (a shortage of space is
+    /// tried again with backoff); returns its name relative to the spool, or nil when it is not
+    /// there and will not be. The first time writing it fails, the body goes into the log (up to
+    /// 1 KiB), so it is not lost without a trace, even if the daemon stops before space returns.
     private func keepDead(_ body: Bytes, id: Bytes, from origin: ChannelOrigin, reason: Bytes) -> Bytes? {
-        do {
-            let file = try claims.keepLine(body, id: id, origin: origin)
-            return try claims.buryLine(file, reason: reason)
-        } catch {
-            var fields: [(String, any LogValue)] = [
-                ("id", id), ("name", origin.name), ("err", "cannot keep the dead letter: \(error)"), ("body", Bytes(body.prefix(1024))),
-            ]
-            if body.count > 1024 { fields.append(("size", body.count)) }
-            log.record("error", name: origin.name, fields)
-            return nil
+        var written = false
+        var failedForGood = false
+        var attempts = 0
+        settleRetry.perform(id: id, name: origin.name) { [claims, log] in
+            attempts += 1
+            do {
+                try claims.buryLine(try claims.keepLine(body, id: id, origin: origin), reason: reason)
+                written = true
+            } catch {
+                if attempts == 1 {
+                    var fields: [(String, any LogValue)] = [
+                        ("id", id), ("name", origin.name), ("err", "cannot keep the dead letter: \(error)"), ("body", Bytes(body.prefix(1024))),
+                    ]
+                    if body.count > 1024 { fields.append(("size", body.count)) }
+                    log.record("error", name: origin.name, fields)
+                }
+                // A shortage is tried again; any other failure has been logged here already.
+                guard let shortage = error as? SystemError, shortage.isTemporaryShortage else {
+                    failedForGood = true
+                    return
+                }
+                throw shortage
+            }
         }
+        // A stopping daemon tries nothing again.
+        return written || (!failedForGood && !isStopping) ? claims.deadLetterName(id: id, name: origin.name) : nil
     }
 
     /// A line or packet longer than `--max-line`: dropped, counted, logged.
@@ -472,7 +476,8 @@ final class ChannelSet {
         }
         do {
             let socket = try SocketFile.create(
-                kind, named: directive.name, in: spool, staging: staging, as: stagingName("socket"), mode: directive.mode,
+                kind, named: directive.name, in: layout.spool, shown: layout.path(of: directive.name),
+                staging: layout.temporary, as: stagingName("socket"), mode: directive.mode,
                 removing: { ownRemovals.insert(directive.name) },
                 creating: { expectOwnCreation(directive.name) })
             let listener: ListeningChannel = kind == .datagram
@@ -489,7 +494,7 @@ final class ChannelSet {
     private func closeListener(_ name: Bytes) {
         guard let listener = listeners.removeValue(forKey: name) else { return }
         ownRemovals.insert(name)
-        if !listener.socket.unlinkIfStillThere(name, in: spool) { ownRemovals.remove(name) }
+        if !listener.socket.unlinkIfStillThere(name, in: layout.spool) { ownRemovals.remove(name) }
         listener.close()
     }
 

@@ -16,7 +16,7 @@ final class ControlClient {
     private var chunk = Bytes(repeating: 0, count: 65536)
 
     /// Connects to the daemon serving `layout`'s spool.
-    init(_ layout: SpoolLayout) throws {
+    init(_ layout: SpoolPaths) throws {
         let fd = try UnixSocket.open(.stream, nonBlocking: false)
         do {
             try UnixSocket.connect(fd, to: layout.controlSocket)

@@ -15,8 +15,6 @@
 final class ControlServer {
     /// Control clients at once; more are told `error` and closed.
     static let clientLimit = 256
-    /// The socket's name in `.spoolbus/`.
-    static let name = "control.sock".bytes
 
     unowned let channels: ChannelSet
     private let socket: BoundSocket
@@ -27,8 +25,9 @@ final class ControlServer {
     init(channels: ChannelSet, mode: UInt32) throws {
         self.channels = channels
         // The spool lock is ours, so a control socket already there is a leftover, replaced.
-        socket = try SocketFile.create(.stream, named: Self.name, in: channels.state, staging: channels.staging,
-                                       as: channels.stagingName("socket"), mode: mode)
+        let layout = channels.layout
+        socket = try SocketFile.create(.stream, named: SpoolLayout.controlSocketName, in: layout.state, shown: layout.controlSocket,
+                                       staging: layout.temporary, as: channels.stagingName("socket"), mode: mode)
         accepting = LoopInterest(loop: channels.loop, descriptor: socket.descriptor) { [unowned self] _ in self.acceptClients() }
         try accepting.set(.readable)
     }
@@ -38,7 +37,7 @@ final class ControlServer {
     func close() {
         guard !closed else { return }
         closed = true
-        socket.unlinkIfStillThere(Self.name, in: channels.state)
+        socket.unlinkIfStillThere(SpoolLayout.controlSocketName, in: channels.layout.state)
         socket.releaseNode()
         accepting.close()
         for client in Array(clients.values) { client.close() }
@@ -115,7 +114,7 @@ final class ControlServer {
             ("clients_refused", channels.counters.clientsRefused),
             ("replies_dropped", channels.counters.repliesDropped),
             ("watchers_dropped", channels.counters.watchersDropped),
-        ]
+        ] + channels.busFacts()
         return facts.map { key, value in
             var line = key.bytes + [UInt8(ascii: "=")]
             LogEscaping.append(value.logBytes, to: &line)

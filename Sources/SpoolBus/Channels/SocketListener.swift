@@ -41,20 +41,20 @@ final class BoundSocket {
 
 /// Creating the socket file of a `listen` directive (or the control socket).
 enum SocketFile {
-    /// Binds a new socket of `kind` as `name` beneath `folder`, with exactly `mode`. A socket
-    /// file nobody listens on (left by a crash) is replaced; a live socket, or anything that is
-    /// not a socket, is an error. The socket is bound, given its mode and set listening as
-    /// `stagedName` in `staging` (the daemon's own `tmp/`, where no one else can put anything),
-    /// then renamed to `name` without replacing what may have appeared there meanwhile.
+    /// Binds a new socket of `kind` as `name` beneath `folder` (`path` in messages), with exactly
+    /// `mode`. A socket file nobody listens on (left by a crash) is replaced; a live socket, or
+    /// anything that is not a socket, is an error. The socket is bound (through
+    /// `staging.procPath`), given its mode and set listening as `stagedName` in `staging` (the
+    /// daemon's own `tmp/`, where no one else can put anything), then renamed to `name` without
+    /// replacing what may have appeared there meanwhile.
     /// `removing` is called before a stale socket is unlinked, `creating` before the rename.
     static func create(
-        _ kind: SocketKind, named name: Bytes, in folder: Directory, staging: Directory, as stagedName: Bytes,
+        _ kind: SocketKind, named name: Bytes, in folder: Directory, shown path: Bytes, staging: Directory, as stagedName: Bytes,
         mode: UInt32, removing: () -> Void = {}, creating: () -> Void = {}
     ) throws -> BoundSocket {
         let parentName = name.deletingLastPathComponent
         if !parentName.isEmpty { try folder.makeDirectories(parentName) }
         return try folder.withParent(of: name) { parent, last in
-            let path = folder.path.appendingPathComponent(name)
             if let status = try parent.statusIfPresent(last) {
                 guard status.type == .socket else {
                     throw SpoolBusError("cannot listen on '\(text(path))': a \(status.type?.rawValue ?? "node") is there")

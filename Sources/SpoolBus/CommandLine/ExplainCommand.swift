@@ -76,7 +76,7 @@ enum ExplainCommand: Subcommand {
     /// `{id}` is `<id>`; `{path}` is the claimed file in `.spoolbus/work/` for `file`, the node
     /// itself otherwise; `{type}` follows the event, or what is in the spool for `node`.
     static func placeholderValues(name: Bytes, event: EventKind, spool: Bytes) -> (Placeholder) -> Bytes {
-        let layout = SpoolLayout(root: spool)
+        let layout = SpoolPaths(root: spool)
         let id = "<id>".bytes
         let path: Bytes
         let type: Bytes
@@ -106,10 +106,6 @@ enum ExplainCommand: Subcommand {
     /// The name a claimed file gets in `work/`: `ID.ENCODED-NAME` (see `ClaimStore`), or the id
     /// alone when that would be longer than a file name may be (the name then goes in a sidecar).
     static func claimedEntryName(id: Bytes, name: Bytes) -> Bytes {
-        let entry = id + ".".bytes + ClaimStore.encode(name)
-        return entry.count <= maximumFileNameLength ? entry : id
+        EntryName.make(id: id, name: name) ?? id
     }
-
-    /// NAME_MAX on Linux.
-    private static let maximumFileNameLength = 255
 }

@@ -17,19 +17,24 @@ enum RetryCommand: Subcommand {
         let names = arguments.positionals
         if all && !names.isEmpty { throw UsageError("give NAMEs or --all, not both") }
         if !all && names.isEmpty { throw UsageError("nothing to retry: give NAMEs or --all") }
-        let layout = SpoolLayout(root: FileSystem.absolute(arguments.value("spool") ?? "spool".bytes))
+        let layout = SpoolPaths(root: FileSystem.absolute(arguments.value("spool") ?? "spool".bytes))
         if let daemon = try? ControlClient(layout) {
             return try retry(through: daemon, names: all ? nil : names, layout: layout, in: context)
         }
-        let store = ClaimStore(layout: layout)
+        // Through the folders' descriptors: a folder of a name swapped for a symlink makes
+        // that letter fail, it is never put back outside the spool.
+        var store: ClaimStore?
         var letters: [ClaimStore.DeadLetter]
         do {
-            letters = try store.deadLetters()
+            let opened = try SpoolLayout.openExisting(layout.root)
+            store = ClaimStore(layout: opened)
+            letters = try store?.deadLetters() ?? []
         } catch let error as SystemError where error.errno == SystemError.noEntry {
             letters = []
         } catch let error as SystemError {
             throw CommandFailure(status: 1, message: "cannot list dead letters: \(error)")
         }
+        defer { store?.layout.close() }
         var status: Int32 = 0
         if all {
             if letters.isEmpty { context.printError("spoolbus: no dead letters in '\(TokenDisplay.escaped(layout.failed))'\n") }
@@ -42,6 +47,7 @@ enum RetryCommand: Subcommand {
         }
         for letter in letters {
             do {
+                guard let store else { continue }
                 if store.lineOrigin(of: letter) != nil {
                     // A line goes back to `work/`; the next start dispatches it as a line again.
                     _ = try store.requeueLine(letter)
@@ -61,7 +67,7 @@ enum RetryCommand: Subcommand {
     }
 
     /// Asks the running daemon to put the letters back; its answer reads as the offline path's.
-    private static func retry(through daemon: ControlClient, names: [Bytes]?, layout: SpoolLayout, in context: CommandContext) throws -> Int32 {
+    private static func retry(through daemon: ControlClient, names: [Bytes]?, layout: SpoolPaths, in context: CommandContext) throws -> Int32 {
         var status: Int32 = 0
         var any = false
         do {

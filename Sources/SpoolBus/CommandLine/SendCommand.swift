@@ -3,7 +3,7 @@ enum SendCommand: Subcommand {
     static let spec = CommandSpec(
         "send",
         abstract: "Drop a message into the spool, atomically.",
-        discussion: "The body is the TEXT words joined by single spaces, plus a newline; with no TEXT, or TEXT exactly -, it is read from stdin. The message is written under SPOOL/.spoolbus/tmp/, synced to disk and renamed to SPOOL/NAME (creating its folders), so the daemon never sees half of it. Prints the path it created.",
+        discussion: "The body is the TEXT words joined by single spaces, plus a newline; with no TEXT, or TEXT exactly -, it is read from stdin. The message is written to a hidden temporary file (a dot name the daemon ignores) in the target's folder, synced to disk and renamed to SPOOL/NAME (creating its folders), so the daemon never sees half of it. Onto a FIFO (a daemon's mkfifo), the body is written as one line instead; a socket or anything else that is not a file is never replaced. Prints the path it created.",
         arguments: [
             ArgumentSpec("NAME", help: "The message name, relative to the spool (inbox/hello.msg)."),
             ArgumentSpec("TEXT", help: "The body's words.", optional: true, repeating: true),
@@ -28,6 +28,8 @@ enum SendCommand: Subcommand {
             context.output(path + "\n".bytes)
             return 0
         } catch let error as SystemError {
+            throw CommandFailure(status: 1, message: "cannot send \(TokenDisplay.quoted(name)): \(error)")
+        } catch let error as SpoolBusError {
             throw CommandFailure(status: 1, message: "cannot send \(TokenDisplay.quoted(name)): \(error)")
         }
     }
@@ -59,9 +61,9 @@ enum SendCommand: Subcommand {
         return Bytes(texts.joined(separator: " ".bytes)) + "\n".bytes
     }
 
-    /// Writes `body` to `SPOOL/NAME` through `SPOOL/.spoolbus/tmp/`, creating folders as
-    /// needed. Returns the absolute path of the message.
+    /// Drops `body` as `SPOOL/NAME` (see `SpoolLayout.drop`), creating folders as needed but
+    /// never `.spoolbus/`. Returns the absolute path of the message.
     static func send(name: Bytes, body: Bytes, spool: Bytes) throws -> Bytes {
-        try SpoolLayout(root: FileSystem.absolute(spool)).drop(body, as: name)
+        try SpoolLayout.drop(body, as: name, in: FileSystem.absolute(spool))
     }
 }

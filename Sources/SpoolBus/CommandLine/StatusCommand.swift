@@ -3,14 +3,14 @@ enum StatusCommand: Subcommand {
     static let spec = CommandSpec(
         "status",
         abstract: "Show what the running daemon is doing.",
-        discussion: "Asks the daemon serving the spool, over SPOOL/.spoolbus/control.sock: its pid and uptime, the rules it loaded, how many messages it received and how they ended, what runs and waits now, and its open FIFOs, sockets, clients and watchers. Exits 1 when no daemon serves the spool.",
+        discussion: "Asks the daemon serving the spool, over SPOOL/.spoolbus/control.sock: its pid and uptime, the rules it loaded, how many messages it received and how they ended, what runs and waits now, its open FIFOs, sockets, clients and watchers, and the faults it is riding out (dispatch-log lines lost, folders without an inotify watch, messages not yet settled). Exits 1 when no daemon serves the spool.",
         options: [
             OptionSpec("spool", value: "DIR", help: "The spool folder.", default: "./spool"),
             OptionSpec("raw", help: "Print the daemon's key=value lines as they came."),
         ])
 
     static func execute(_ arguments: ParsedArguments, in context: CommandContext) throws -> Int32 {
-        let layout = SpoolLayout(root: FileSystem.absolute(arguments.value("spool") ?? "spool".bytes))
+        let layout = SpoolPaths(root: FileSystem.absolute(arguments.value("spool") ?? "spool".bytes))
         var facts: [(key: String, value: Bytes)] = []
         do {
             let client = try ControlClient(layout)
@@ -50,6 +50,7 @@ enum StatusCommand: Subcommand {
             ("channels", list(["fifos", "sockets", "clients", "watchers"])),
             ("paused", "\(value("paused")) (\(list(["pauses", "throttles"])))"),
             ("refused", list(["too_long", "clients_refused", "replies_dropped", "watchers_dropped"])),
+            ("faults", list(["log_lost", "unwatched", "unsettled"])),
         ]
         return rows.map { label, text in label + String(repeating: " ", count: 11 - label.count) + text + "\n" }.joined()
     }

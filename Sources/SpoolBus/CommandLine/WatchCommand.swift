@@ -20,7 +20,7 @@ enum WatchCommand: Subcommand {
                 throw UsageError("invalid pattern \(TokenDisplay.quoted(pattern)): \(error.message)")
             }
         }
-        let layout = SpoolLayout(root: FileSystem.absolute(arguments.value("spool") ?? "spool".bytes))
+        let layout = SpoolPaths(root: FileSystem.absolute(arguments.value("spool") ?? "spool".bytes))
         do {
             let client = try ControlClient(layout)
             try client.send(["watch".bytes] + (pattern.map { [$0] } ?? []))

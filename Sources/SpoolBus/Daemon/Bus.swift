@@ -15,6 +15,8 @@ final class Bus {
     private let options: DaemonOptions
     private let handlers: HandlerRegistry
     private let rulesFile: RulesFile
+    /// The rules file's name in the spool, when it sits in it (`--spool .`): never a message.
+    private let rulesFileName: Bytes?
     private var rulesText: Bytes
     private var rules: RuleSet
     private let layout: SpoolLayout
@@ -42,6 +44,12 @@ final class Bus {
     private var stateFileRuns: [Bytes: Bool] = [:]
     private var stopping = false
     private var stopSignal: Int32?
+    /// Why the daemon stops on its own (the spool went away): `run` throws it, the exit is 1.
+    private var failure: SpoolBusError?
+    private let presence: SpoolPresence
+    /// The spool folder, to look beneath it for spools of other daemons.
+    private let settleRetry: SettleRetry
+    private let watchRetry: FolderWatchRetry
 
     init(options: DaemonOptions, handlers: HandlerRegistry) throws {
         self.options = options
@@ -49,29 +57,33 @@ final class Bus {
         rulesFile = RulesFile(options.rulesFile)
         do {
             (rulesText, rules) = try rulesFile.load(handlers: handlers)
-        } catch let error as RulesError {
-            throw error
-        } catch let error as SpoolBusError {
+        } catch let error as RulesFile.Refused {
             throw StartupError(message: error.description, status: 2)
-        } catch {
-            throw StartupError(message: "cannot read rules file '\(rulesFile.displayName)': \(error)", status: 2)
         }
         let spool = options.spool.map(FileSystem.absolute) ?? rulesFile.directory.appendingPathComponent("spool".bytes)
-        layout = SpoolLayout(root: spool)
-        try layout.create()
+        let absolute = (try? FileSystem.realPath(spool)) ?? FileSystem.absolute(spool)
+        if let served = SpoolNesting.servedAncestor(of: absolute) {
+            throw StartupError(message: "spool \(text(absolute)) is inside the spool \(text(served.folder)), served by pid \(served.pid); "
+                               + "two daemons would split its files (use a spool outside it)", status: 1)
+        }
         do {
+            layout = try SpoolLayout.prepare(spool)
             lock = try SpoolLock.acquire(layout)
+            switch options.log {
+            case .spoolDefault: log = try DispatchLog(in: layout.state, name: SpoolLayout.logName)
+            case .file(let path): log = try DispatchLog(path: FileSystem.absolute(path))
+            case .standardOutput: log = try DispatchLog(path: nil)
+            }
         } catch let error as SpoolBusError {
             throw StartupError(message: error.description, status: 1)
         }
-        switch options.log {
-        case .spoolDefault: log = try DispatchLog(path: layout.defaultLog)
-        case .file(let path): log = try DispatchLog(path: FileSystem.absolute(path))
-        case .standardOutput: log = try DispatchLog(path: nil)
-        }
+        rulesFileName = Self.name(of: rulesFile.path, in: layout)
         loop = try EventLoop()
-        watcher = try SpoolWatcher(root: spool)
-        scanner = SpoolScanner(root: spool)
+        watcher = try SpoolWatcher(spool: layout.spool)
+        presence = try SpoolPresence(root: layout.root)
+        settleRetry = SettleRetry(loop: loop, log: log)
+        watchRetry = FolderWatchRetry(loop: loop, log: log)
+        scanner = SpoolScanner(spool: layout.spool)
         claims = ClaimStore(layout: layout)
         ids = MessageIDGenerator(now: WallClock.milliseconds(), notBefore: claims.largestIDPrefix())
         let context = RunContext(loop: loop, log: log, layout: layout, workingDirectory: rulesFile.directory,
@@ -92,13 +104,20 @@ final class Bus {
                 return run
             }
         }
-        channels = try ChannelSet(loop: loop, log: log, layout: layout, dispatcher: dispatcher, rules: rules,
-                              maxLine: options.maxLine, rulesPath: rulesFile.path)
+        channels = ChannelSet(loop: loop, log: log, layout: layout, settleRetry: settleRetry, dispatcher: dispatcher,
+                              rules: rules, maxLine: options.maxLine, rulesPath: rulesFile.path)
         dispatcher.onJobEnded = { [unowned self] in
             self.scheduleScan()
             self.channels.jobEnded()
         }
         channels.nextID = { [unowned self] in self.ids.next() }
+        channels.busFacts = { [unowned self] in
+            [("log_lost", self.log.lostLines), ("unwatched", self.watchRetry.count), ("unsettled", self.settleRetry.count)]
+        }
+        watchRetry.rescan = { [unowned self] folders in
+            for folder in folders { self.scanner.enqueue(folder, isNew: false) }
+            self.scheduleScan()
+        }
         channels.expectOwnCreation = { [unowned self] in self.watcher.expectOwnCreation(of: $0) }
     }
 
@@ -108,8 +127,13 @@ final class Bus {
         loop.beforeWaiting = { [unowned self] in self.log.flush() }
         try loop.register(signals, for: .readable) { [unowned self] _ in self.signalsArrived() }
         try loop.register(watcher.inotify.descriptor, for: .readable) { [unowned self] _ in self.spoolChanged() }
-        try watcher.watchFolder([])
-        try watcher.watchRulesFile(rulesFile.path)
+        try loop.register(presence.inotify.descriptor, for: .readable) { [unowned self] _ in self.spoolLost() }
+        do {
+            try watcher.watchFolder([], layout.spool)
+            try watcher.watchRulesFile(rulesFile.path)
+        } catch let error as SystemError where error.isInotifyWatchLimit {
+            throw SpoolBusError(FolderWatchRetry.limitMessage(error.path ?? layout.root))
+        }
         channels.start(controlMode: options.controlMode)
         applyDirectives()
         log.record("start", [
@@ -125,6 +149,7 @@ final class Bus {
         log.record("stop", fields)
         log.flush()
         lock.release()
+        if let failure { throw failure }
     }
 
     // MARK: - Changes in the spool
@@ -182,7 +207,7 @@ final class Bus {
         var budget = Self.scanSlice
         while budget > 0 && !stopping && dispatcher.load < Self.admissionLimit {
             budget -= 1
-            guard let found = scanner.next(watch: { try watcher.watchFolder($0) }, failure: scanFailed) else {
+            guard let found = scanner.next(watch: watchFolder, failure: scanFailed) else {
                 guard let reason = rescanReason else { return }
                 rescanReason = nil
                 log.record("rescan", [("reason", reason)])
@@ -200,7 +225,21 @@ final class Bus {
         if budget == 0 { scheduleScan() }
     }
 
+    /// Watches a folder the scan is about to list, unless it is another daemon's spool.
+    private func watchFolder(_ folder: Bytes, _ directory: Directory) throws {
+        if !folder.isEmpty, let pid = SpoolNesting.servingDaemon(of: folder, in: layout.spool) {
+            throw SpoolBusError("folder \(text(folder)) is a spool served by pid \(pid); it is left to that daemon")
+        }
+        try watcher.watchFolder(folder, directory)
+        if watchRetry.watched(folder) { log.record("rescan", name: folder, [("reason", "watch"), ("name", folder)]) }
+    }
+
     private func scanFailed(_ folder: Bytes, _ error: Error) {
+        if let error = error as? SystemError, error.isInotifyWatchLimit {
+            watchRetry.failed(folder, path: layout.path(of: folder))
+            return
+        }
+        watchRetry.forget(folder)
         // A folder removed while it was being walked is not news.
         if let error = error as? SystemError, error.errno == SystemError.noEntry { return }
         log.record("error", name: folder, [("name", folder), ("err", "\(error)")])
@@ -210,7 +249,7 @@ final class Bus {
 
     /// `foundByScan`: seen by a scan rather than announced by an event, so possibly seen before.
     private func admitFile(_ name: Bytes, foundByScan: Bool) {
-        guard SpoolLayout.isDispatchable(name), layout.path(of: name) != rulesFile.path else { return }
+        guard SpoolLayout.isDispatchable(name), name != rulesFileName else { return }
         let matching = rules.rules(for: name, event: .file)
         guard !matching.isEmpty else {
             dispatcher.countNoMatch()
@@ -247,14 +286,11 @@ final class Bus {
         log.record("recv", name: file.name, fields)
         let archive = matching.contains { $0.then == .archive }
         let delivery = Delivery(message: message, ruleCount: matching.count, deadLetterName: claims.deadLetterName(of: file)) { [unowned self] delivery in
-            do {
-                if delivery.failures.isEmpty {
-                    try self.claims.complete(file, archive: archive)
-                } else {
-                    try self.claims.bury(file, reason: delivery.deadLetterReason)
-                }
-            } catch {
-                self.log.record("error", name: file.name, [("id", file.id), ("err", "\(error)")])
+            if delivery.failures.isEmpty {
+                self.settleRetry.perform(id: file.id, name: file.name) { [claims] in try claims.complete(file, archive: archive) }
+            } else {
+                let reason = delivery.deadLetterReason
+                self.settleRetry.perform(id: file.id, name: file.name) { [claims] in try claims.bury(file, reason: reason) }
             }
         }
         dispatcher.deliver(delivery, to: matching)
@@ -280,11 +316,8 @@ final class Bus {
             if matching.isEmpty {
                 dispatcher.countNoMatch()
                 log.record("nomatch", name: file.name, [("id", file.id), ("name", file.name), ("event", "file")])
-                do {
-                    try claims.bury(file, reason: "no rule matches \(text(file.name)) any more\n".bytes)
-                } catch {
-                    log.record("error", name: file.name, [("id", file.id), ("err", "\(error)")])
-                }
+                let reason = "no rule matches \(text(file.name)) any more\n".bytes
+                settleRetry.perform(id: file.id, name: file.name) { [claims] in try claims.bury(file, reason: reason) }
                 continue
             }
             deliver(file, to: matching, recovered: true)
@@ -300,13 +333,14 @@ final class Bus {
             return
         }
         let path = layout.path(of: name)
-        guard let status = try? FileSystem.status(path), status.type == .file else { return }
+        guard let status = try? layout.spool.status(name), status.type == .file else { return }
         let version = FileVersion(status)
         if foundByScan && stateFileVersions[name] == version { return }
         stateFileVersions[name] = version
         stateFileRuns[name] = false
         let id = ids.next()
-        let message = Message(id: id, name: name, event: .file, type: .file, body: .stateFile(path: path),
+        let body = MessageBody.stateFile(StateFile(path: path, spool: layout.spool, name: name))
+        let message = Message(id: id, name: name, event: .file, type: .file, body: body,
                               peer: Peer(pid: nil, uid: status.owner, gid: status.group))
         dispatcher.countReceived()
         log.record("recv", name: name, [("id", id), ("name", name), ("event", "file"), ("size", status.size), ("then", "keep")])
@@ -314,6 +348,15 @@ final class Bus {
             if self.stateFileRuns.removeValue(forKey: name) == true { self.admitFile(name, foundByScan: false) }
         }
         dispatcher.deliver(delivery, to: matching)
+    }
+
+    /// The name the file `path` has in the spool, if it is in it: its folder resolved as the
+    /// spool's path was (the file itself may be a symlink).
+    private static func name(of path: Bytes, in layout: SpoolLayout) -> Bytes? {
+        guard let folder = try? FileSystem.realPath(path.deletingLastPathComponent) else { return nil }
+        let real = folder.appendingPathComponent(path.lastPathComponent)
+        let prefix = layout.root + [UInt8(ascii: "/")]
+        return real.starts(with: prefix) ? Bytes(real.dropFirst(prefix.count)) : nil
     }
 
     // MARK: - Node and gone events
@@ -370,7 +413,17 @@ final class Bus {
         }
     }
 
-    private func stop(_ signal: Int32) {
+    /// The spool was moved, deleted or unmounted: stop as after SIGTERM, then exit 1.
+    private func spoolLost() {
+        guard let what = presence.readLoss(), failure == nil else { return }
+        let failure = SpoolBusError("the spool \(text(layout.root)) \(what) while the daemon served it; stopping (exit 1) so that a supervisor starts it again")
+        self.failure = failure
+        log.record("error", [("spool", layout.root), ("err", failure.description)])
+        loop.unregister(presence.inotify.descriptor)
+        stop(nil)
+    }
+
+    private func stop(_ signal: Int32?) {
         guard !stopping else { return }
         stopping = true
         stopSignal = signal

@@ -10,6 +10,10 @@ public enum Daemon {
         KernelNotifiers.block([ProcessSignal.hangUp, ProcessSignal.terminate, ProcessSignal.interrupt])
         KernelNotifiers.ignore(ProcessSignal.brokenPipe)
         KernelNotifiers.ignore(ProcessSignal.leaseBreak)
+        if let refusal = kernelRefusal() {
+            SystemInfo.printError("spoolbus: error: \(refusal)\n")
+            return 1
+        }
         let bus: Bus
         do {
             bus = try Bus(options: options, handlers: handlers)
@@ -30,5 +34,19 @@ public enum Daemon {
             SystemInfo.printError("spoolbus: error: \(error)\n")
             return 1
         }
+    }
+
+    /// Why this kernel cannot run the daemon, or nil. The test aid `SPOOLBUS_KERNEL_RELEASE`
+    /// pretends to another release; it can only make the daemon refuse, never accept a kernel
+    /// that is really too old.
+    static func kernelRefusal() -> String? {
+        let pretended = SystemInfo.environment.first { $0.starts(with: "SPOOLBUS_KERNEL_RELEASE=".bytes) }
+            .map { text(Bytes($0.dropFirst(24))) }
+        for release in [SystemInfo.kernelRelease] + (pretended.map { [$0] } ?? []) where !SystemInfo.isSupportedKernel(release) {
+            let floor = "\(SystemInfo.minimumKernel.major).\(SystemInfo.minimumKernel.minor)"
+            return "Linux \(release.isEmpty ? "(unknown release)" : release) is older than \(floor), the oldest kernel spoolbus runs on "
+                + "(openat2 keeps every spool path beneath the spool, pidfd_open watches handlers)"
+        }
+        return nil
     }
 }

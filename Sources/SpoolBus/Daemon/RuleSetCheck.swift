@@ -1,9 +1,12 @@
 /// What the parser cannot see because it depends on this system and this binary: a `user=`
-/// that does not exist, a Swift handler the binary lacks, a handler program that is not there.
-/// `check`, the daemon's start and its reloads all report these, like syntax errors, so a rule
-/// that could only ever fail is caught before a message reaches it.
+/// that does not exist, a Swift handler the binary lacks, a handler program that is not there,
+/// is a folder or cannot be executed. `check`, the daemon's start and its reloads all report
+/// these (through `RulesFile.load`), with the syntax errors, so a rule that could only ever fail
+/// is caught before a message reaches it.
 enum RuleSetCheck {
-    static func problems(in rules: RuleSet, text source: Bytes, file: String, handlers: HandlerRegistry) -> [Diagnostic] {
+    /// `directory` is the rules file's folder, where handlers run: an empty PATH entry means it.
+    static func problems(in rules: RuleSet, text source: Bytes, file: String, directory: Bytes,
+                         handlers: HandlerRegistry) -> [Diagnostic] {
         let lines = source.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Bytes.init)
         var problems: [Diagnostic] = []
         func report(_ rule: Rule, at needle: Bytes, _ message: String) {
@@ -25,15 +28,38 @@ enum RuleSetCheck {
                     report(rule, at: rule.handlerWord, "no Swift handler named '\(name)' in this binary (\(known))")
                 }
             case .program(let program, _):
-                guard program.contains(UInt8(ascii: "/")) else { break }
-                if (try? FileSystem.statusFollowingLinks(program)) == nil {
-                    report(rule, at: rule.handlerWord, "handler program '\(text(program))' does not exist")
-                } else if !FileSystem.isExecutable(program) {
-                    report(rule, at: rule.handlerWord, "handler program '\(text(program))' is not executable (chmod +x)")
-                }
+                if let problem = programProblem(program, directory: directory) { report(rule, at: rule.handlerWord, problem) }
             }
         }
         return problems
+    }
+
+    /// Why `program` could not be started, or nil when it could: a path is checked as it is, a
+    /// bare word is looked up in PATH as the spawn looks it up (glibc's `/bin:/usr/bin` when PATH
+    /// is unset).
+    static func programProblem(_ program: Bytes, directory: Bytes) -> String? {
+        guard !program.contains(UInt8(ascii: "/")) else { return fileProblem(program, shown: program) }
+        for folder in searchPath {
+            let candidate = (folder.isEmpty ? directory : folder).appendingPathComponent(program)
+            if fileProblem(candidate, shown: program) == nil { return nil }
+        }
+        return "handler program '\(text(program))' not found in PATH"
+    }
+
+    private static var searchPath: [Bytes] {
+        let entry = SystemInfo.environment.first { $0.starts(with: "PATH=".bytes) }
+        let value = entry.map { Bytes($0.dropFirst(5)) } ?? "/bin:/usr/bin".bytes
+        return value.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false).map(Bytes.init)
+    }
+
+    private static func fileProblem(_ path: Bytes, shown: Bytes) -> String? {
+        guard let status = try? FileSystem.statusFollowingLinks(path) else {
+            return "handler program '\(text(shown))' does not exist"
+        }
+        if status.type == .dir { return "handler program '\(text(shown))' is a folder, not a program" }
+        if status.type != .file { return "handler program '\(text(shown))' is not a regular file" }
+        if !FileSystem.isExecutable(path) { return "handler program '\(text(shown))' is not executable (chmod +x)" }
+        return nil
     }
 
     /// The physical line and byte column where `needle` first appears in the rule starting at

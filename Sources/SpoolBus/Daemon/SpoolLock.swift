@@ -9,7 +9,14 @@ struct SpoolLock {
     /// handler it was starting (a child holds the parent's descriptors until its exec closes
     /// them), so a busy lock is tried again for up to a second before the spool counts as served.
     static func acquire(_ layout: SpoolLayout) throws -> SpoolLock {
-        let fd = try FileDescriptor.open(layout.lock, [.readWrite, .create], mode: 0o644)
+        // Beneath `.spoolbus/`, never through a symlink; checked to be the daemon's own before.
+        let fd = try layout.state.open(SpoolLayout.lockName, [.readWrite, .create], mode: SpoolLayout.lockMode)
+        do {
+            try fd.changeMode(SpoolLayout.lockMode)
+        } catch {
+            fd.close()
+            throw error
+        }
         var locked = try fd.tryLockExclusive()
         for _ in 0..<20 where !locked {
             SystemInfo.sleep(.milliseconds(50))

@@ -8,18 +8,24 @@
 /// is in a folder before its entry and leaves it after, so an entry that was a line is never
 /// taken for a file. A left-over sidecar without its entry (a crash in between) is ignored.
 extension ClaimStore {
-    /// Writes a line into `work/` as a claimed message of its channel, fsynced with its folder:
-    /// from here on a crash loses it no more than a claimed file.
+    /// Writes a line into `work/` as a claimed message of its channel (`ID.ENCODED-NAME`, see
+    /// `EntryName`), fsynced with its folder: from here on a crash loses it no more than a
+    /// claimed file.
     func keepLine(_ body: Bytes, id: Bytes, origin: ChannelOrigin) throws -> ClaimedFile {
-        try FileSystem.writeAtomically(LineRecord.bytes(origin), to: sidecar(id, "line", in: layout.work),
-                                       temporaryFolder: layout.temporary, mode: 0o600)
-        let path = layout.work.appendingPathComponent(try entryName(id: id, name: origin.name))
-        try FileSystem.writeAtomically(body, to: path, temporaryFolder: layout.temporary, mode: 0o600)
-        let folder = try FileDescriptor.open(layout.work, [.readOnly, .directory])
-        defer { folder.close() }
-        try folder.synchronize()
-        let status = try FileSystem.status(path)
-        return ClaimedFile(id: id, name: origin.name, path: path, size: body.count, owner: status.owner, group: status.group)
+        try layout.work.writeAtomically(LineRecord.bytes(origin), to: EntryName.sidecar(id, "line"), through: layout.temporary)
+        let entry = try entryName(id: id, name: origin.name)
+        try layout.work.writeAtomically(body, to: entry, through: layout.temporary)
+        try layout.work.descriptor.synchronize()
+        let status = try layout.work.status(entry)
+        return ClaimedFile(id: id, name: origin.name, path: layout.paths.work.appendingPathComponent(entry),
+                           size: body.count, owner: status.owner, group: status.group)
+    }
+
+    /// The body of a line kept in `work/`.
+    func lineBody(of file: ClaimedFile) throws -> Bytes {
+        let fd = try layout.work.open(file.entry, [.readOnly, .nonBlocking])
+        defer { fd.close() }
+        return try fd.readAll()
     }
 
     /// Where a claimed message in `work/` came from when it is a line; nil for a file message.
@@ -32,20 +38,25 @@ extension ClaimStore {
         lineOrigin(id: letter.id, name: letter.name, in: layout.failed)
     }
 
+    /// Where the dead letter of line `id` of channel `name` is kept, relative to the spool.
+    func deadLetterName(id: Bytes, name: Bytes) -> Bytes {
+        ".spoolbus/failed/".bytes + (EntryName.make(id: id, name: name) ?? id)
+    }
+
     /// Moves a kept line whose handlers gave up to `failed/`, with `reason` beside it. Returns
     /// the dead letter's path relative to the spool.
     @discardableResult
     func buryLine(_ file: ClaimedFile, reason: Bytes) throws -> Bytes {
         try copySidecar(file.id, "line", from: layout.work, to: layout.failed)
         let kept = try bury(file, reason: reason)
-        try FileSystem.removeIfPresent(sidecar(file.id, "line", in: layout.work))
+        try layout.work.removeIfPresent(EntryName.sidecar(file.id, "line"))
         return kept
     }
 
     /// Finishes a kept line whose handlers all succeeded.
     func completeLine(_ file: ClaimedFile) throws {
         try complete(file, archive: false)
-        try FileSystem.removeIfPresent(sidecar(file.id, "line", in: layout.work))
+        try layout.work.removeIfPresent(EntryName.sidecar(file.id, "line"))
     }
 
     /// Puts a dead letter that was a line back into `work/`, where the daemon takes it as a line
@@ -53,27 +64,27 @@ extension ClaimStore {
     func requeueLine(_ letter: DeadLetter) throws -> ClaimedFile {
         try copySidecar(letter.id, "line", from: layout.failed, to: layout.work)
         try copySidecar(letter.id, "name", from: layout.failed, to: layout.work)
-        let path = layout.work.appendingPathComponent(letter.path.lastPathComponent)
-        try FileSystem.rename(letter.path, to: path)
-        for kind in ["reason", "name", "line"] { try FileSystem.removeIfPresent(sidecar(letter.id, kind, in: layout.failed)) }
-        let status = try FileSystem.status(path)
-        return ClaimedFile(id: letter.id, name: letter.name, path: path, size: status.size, owner: status.owner, group: status.group)
+        try layout.failed.rename(letter.entry, to: layout.work, as: letter.entry, replacing: false)
+        for kind in ["reason", "name", "line"] { try layout.failed.removeIfPresent(EntryName.sidecar(letter.id, kind)) }
+        let status = try layout.work.status(letter.entry)
+        return ClaimedFile(id: letter.id, name: letter.name, path: layout.paths.work.appendingPathComponent(letter.entry),
+                           size: status.size, owner: status.owner, group: status.group)
     }
 
-    private func lineOrigin(id: Bytes, name: Bytes, in folder: Bytes) -> ChannelOrigin? {
-        guard let record = try? FileSystem.read(sidecar(id, "line", in: folder), limit: 4096) else { return nil }
+    private func lineOrigin(id: Bytes, name: Bytes, in folder: Directory) -> ChannelOrigin? {
+        guard let record = try? readSidecar(id, "line", in: folder) else { return nil }
         return LineRecord.origin(record, name: name)
     }
 
     /// Copies a sidecar, if there is one, so that it is in both folders while its entry moves.
-    private func copySidecar(_ id: Bytes, _ kind: String, from source: Bytes, to target: Bytes) throws {
+    private func copySidecar(_ id: Bytes, _ kind: String, from source: Directory, to target: Directory) throws {
         let content: Bytes
         do {
-            content = try FileSystem.read(sidecar(id, kind, in: source))
+            content = try readSidecar(id, kind, in: source)
         } catch let error as SystemError where error.errno == SystemError.noEntry {
             return
         }
-        try FileSystem.writeAtomically(content, to: sidecar(id, kind, in: target), temporaryFolder: layout.temporary, mode: 0o600)
+        try target.writeAtomically(content, to: EntryName.sidecar(id, kind), through: layout.temporary)
     }
 }
 

@@ -7,15 +7,22 @@ public struct ClaimedFile: Sendable {
     public let size: Int
     public let owner: UInt32
     public let group: UInt32
+
+    /// Its file name in `work/` (and later in `failed/` or `done/`).
+    var entry: Bytes { path.lastPathComponent }
 }
 
 /// Claiming, settling and recovering file messages in the spool's state folders.
 ///
 /// A claim is one `rename` into `work/`, so a crash leaves a message either in the spool or in
-/// `work/`, never nowhere; `work/` is dispatched again at the next start. The entry's file name
-/// carries the id and the message name: `ID.ENCODED-NAME`, `/` and `%` percent-encoded. A name
-/// too long for one file name is kept in a sidecar `ID+name`, written before the rename. The
-/// reason a dead letter failed is kept in `failed/ID+reason`.
+/// `work/`, never nowhere; `work/` is dispatched again at the next start. Every step goes
+/// through the folders' descriptors (`SpoolLayout`): a message is opened and renamed from the
+/// folder it was found in, opened beneath the spool without following any symlink, so a folder
+/// swapped for a symlink makes the claim fail instead of reaching outside.
+///
+/// The entry's file name carries the id and the message name: `ID.ENCODED-NAME` (see
+/// `EntryName`). A name too long for one file name is kept in a sidecar `ID+name`, written
+/// before the rename. The reason a dead letter failed is kept in `failed/ID+reason`.
 struct ClaimStore {
     let layout: SpoolLayout
 
@@ -27,12 +34,26 @@ struct ClaimStore {
         case unavailable
     }
 
-    /// Takes `name` out of the spool if it is a complete regular file.
+    /// Takes `name` out of the spool if it is a complete regular file. A folder on the way
+    /// that is now a symlink is an error (ELOOP), never followed.
     func claim(_ name: Bytes, id: Bytes) throws -> ClaimOutcome {
-        let source = layout.path(of: name)
+        do {
+            return try layout.spool.withParent(of: name) { folder, last in try claim(last, in: folder, as: name, id: id) }
+        } catch let error as SystemError where error.errno == SystemError.noEntry {
+            return .unavailable
+        } catch let error as SystemError where error.errno == SystemError.notDirectory {
+            // O_DIRECTORY | O_NOFOLLOW says ENOTDIR for a symlink: say what it was.
+            let folder = name.deletingLastPathComponent
+            guard (try? layout.spool.status(folder))?.type == .symlink else { return .unavailable }
+            throw SystemError(errno: SystemError.tooManySymbolicLinks, operation: "open (a symlink, not followed)",
+                              path: layout.path(of: folder))
+        }
+    }
+
+    private func claim(_ last: Bytes, in folder: Directory, as name: Bytes, id: Bytes) throws -> ClaimOutcome {
         let fd: FileDescriptor
         do {
-            fd = try FileDescriptor.open(source, [.readOnly, .nonBlocking, .noFollow])
+            fd = try folder.open(last, [.readOnly, .nonBlocking])
         } catch let error as SystemError where [SystemError.noEntry, SystemError.tooManySymbolicLinks, SystemError.notDirectory, SystemError.noSuchDevice].contains(error.errno) {
             return .unavailable
         }
@@ -50,22 +71,23 @@ struct ClaimStore {
         }
         defer { if leased { fd.releaseLease() } }
         let entry = try entryName(id: id, name: name)
+        FaultInjection.reach(.claim)
         do {
-            try FileSystem.rename(source, to: layout.work.appendingPathComponent(entry))
+            try folder.rename(last, to: layout.work, as: entry)
         } catch let error as SystemError where error.errno == SystemError.noEntry {
+            try? layout.work.removeIfPresent(EntryName.sidecar(id, "name"))
             return .unavailable
         }
-        return .claimed(ClaimedFile(id: id, name: name, path: layout.work.appendingPathComponent(entry),
+        return .claimed(ClaimedFile(id: id, name: name, path: layout.paths.work.appendingPathComponent(entry),
                                     size: status.size, owner: status.owner, group: status.group))
     }
 
     /// The messages left in `work/` by a previous run, oldest first.
     func claimedMessages() throws -> [ClaimedFile] {
-        try entries(in: layout.work).compactMap { entry in
-            let status = try FileSystem.statusIfPresent(entry.path)
-            guard let status, status.type == .file else { return nil }
-            return ClaimedFile(id: entry.id, name: entry.name, path: entry.path, size: status.size,
-                               owner: status.owner, group: status.group)
+        try entries(in: layout.work, at: layout.paths.work).compactMap { entry in
+            guard let status = try layout.work.statusIfPresent(entry.file), status.type == .file else { return nil }
+            return ClaimedFile(id: entry.id, name: entry.name, path: layout.paths.work.appendingPathComponent(entry.file),
+                               size: status.size, owner: status.owner, group: status.group)
         }
     }
 
@@ -73,7 +95,7 @@ struct ClaimStore {
     func largestIDPrefix() -> Int64? {
         var largest: Int64?
         for folder in [layout.work, layout.failed] {
-            for entry in (try? FileSystem.entries(folder)) ?? [] {
+            for entry in (try? folder.entries()) ?? [] {
                 if let prefix = MessageIDGenerator.prefix(of: Bytes(entry.name.prefix(19))) {
                     largest = max(largest ?? prefix, prefix)
                 }
@@ -84,12 +106,13 @@ struct ClaimStore {
 
     /// Finishes a claimed message whose handlers all succeeded.
     func complete(_ file: ClaimedFile, archive: Bool) throws {
+        FaultInjection.reach(.rename)
         if archive {
-            try FileSystem.rename(file.path, to: layout.done.appendingPathComponent(file.path.lastPathComponent))
-            try moveSidecar(of: file, to: layout.done)
+            try layout.work.rename(file.entry, to: layout.done, as: file.entry)
+            try moveSidecar(of: file.id, to: layout.done)
         } else {
-            try FileSystem.removeIfPresent(file.path)
-            try FileSystem.removeIfPresent(sidecar(file.id, "name", in: layout.work))
+            try layout.work.removeIfPresent(file.entry)
+            try layout.work.removeIfPresent(EntryName.sidecar(file.id, "name"))
         }
     }
 
@@ -97,111 +120,195 @@ struct ClaimStore {
     /// Returns the dead letter's path relative to the spool.
     @discardableResult
     func bury(_ file: ClaimedFile, reason: Bytes) throws -> Bytes {
-        let entry = file.path.lastPathComponent
-        try FileSystem.writeAtomically(reason, to: sidecar(file.id, "reason", in: layout.failed), temporaryFolder: layout.temporary)
-        try FileSystem.rename(file.path, to: layout.failed.appendingPathComponent(entry))
-        try moveSidecar(of: file, to: layout.failed)
-        return ".spoolbus/failed/".bytes + entry
+        try layout.failed.writeAtomically(reason, to: EntryName.sidecar(file.id, "reason"), through: layout.temporary)
+        FaultInjection.reach(.bury)
+        try layout.work.rename(file.entry, to: layout.failed, as: file.entry)
+        try moveSidecar(of: file.id, to: layout.failed)
+        return deadLetterName(of: file)
     }
 
     /// Where a dead letter of `file` is (or will be) kept, relative to the spool.
     func deadLetterName(of file: ClaimedFile) -> Bytes {
-        ".spoolbus/failed/".bytes + file.path.lastPathComponent
+        ".spoolbus/failed/".bytes + file.entry
     }
 
     /// A dead letter in `failed/`.
     struct DeadLetter {
         let id: Bytes
         let name: Bytes
-        let path: Bytes
+        /// Its file name in `failed/`.
+        let entry: Bytes
     }
 
     func deadLetters() throws -> [DeadLetter] {
-        try entries(in: layout.failed).map { DeadLetter(id: $0.id, name: $0.name, path: $0.path) }
+        try entries(in: layout.failed, at: layout.paths.failed).map { DeadLetter(id: $0.id, name: $0.name, entry: $0.file) }
     }
 
-    /// Puts a dead letter back into the spool under its name, never over an existing file.
+    /// Puts a dead letter back into the spool under its name, never over an existing file and
+    /// never through a symlink: a folder of the name that became a symlink makes it fail.
     func resurrect(_ letter: DeadLetter) throws {
-        let target = layout.path(of: letter.name)
-        try FileSystem.makeDirectories(target.deletingLastPathComponent)
-        try FileSystem.renameWithoutReplacing(letter.path, to: target)
-        try FileSystem.removeIfPresent(sidecar(letter.id, "reason", in: layout.failed))
-        try FileSystem.removeIfPresent(sidecar(letter.id, "name", in: layout.failed))
+        try SpoolLayout.makeFolders(of: letter.name, in: layout.spool, shown: layout.root)
+        try layout.failed.rename(letter.entry, to: layout.spool, as: letter.name, replacing: false)
+        try layout.failed.removeIfPresent(EntryName.sidecar(letter.id, "reason"))
+        try layout.failed.removeIfPresent(EntryName.sidecar(letter.id, "name"))
     }
 
-    // MARK: - Entry names
+    // MARK: - Entries
 
     private struct Entry {
         let id: Bytes
         let name: Bytes
-        let path: Bytes
+        let file: Bytes
     }
 
-    private func entries(in folder: Bytes) throws -> [Entry] {
+    private func entries(in folder: Directory, at path: Bytes) throws -> [Entry] {
         var result: [Entry] = []
-        for item in try FileSystem.entries(folder) {
-            let file = item.name
-            if file.contains(UInt8(ascii: "+")) { continue }  // sidecars
-            if let dot = file.firstIndex(of: UInt8(ascii: ".")) {
-                let id = Bytes(file[..<dot])
-                guard let name = ClaimStore.decode(Bytes(file[(dot + 1)...])) else { continue }
-                result.append(Entry(id: id, name: name, path: folder.appendingPathComponent(file)))
-            } else if let name = try? FileSystem.read(sidecar(file, "name", in: folder)) {
-                result.append(Entry(id: file, name: name, path: folder.appendingPathComponent(file)))
+        for item in try folder.entries() {
+            switch EntryName.parse(item.name) {
+            case .message(let id, let name):
+                result.append(Entry(id: id, name: name, file: item.name))
+            case .longName(let id):
+                if let name = try? readSidecar(id, "name", in: folder) {
+                    result.append(Entry(id: id, name: name, file: item.name))
+                }
+            case .sidecar, .unknown:
+                continue
             }
         }
         return result.sorted { $0.id.lexicographicallyPrecedes($1.id) }
     }
 
     func entryName(id: Bytes, name: Bytes) throws -> Bytes {
-        let encoded = id + [UInt8(ascii: ".")] + ClaimStore.encode(name)
-        if encoded.count <= FileSystem.maxNameLength { return encoded }
-        let sidecarPath = sidecar(id, "name", in: layout.work)
-        try FileSystem.writeAtomically(name, to: sidecarPath, temporaryFolder: layout.temporary)
+        if let entry = EntryName.make(id: id, name: name) { return entry }
+        try layout.work.writeAtomically(name, to: EntryName.sidecar(id, "name"), through: layout.temporary)
         return id
     }
 
-    func sidecar(_ id: Bytes, _ kind: String, in folder: Bytes) -> Bytes {
-        folder.appendingPathComponent(id + [UInt8(ascii: "+")] + kind.bytes)
+    func readSidecar(_ id: Bytes, _ kind: String, in folder: Directory) throws -> Bytes {
+        let fd = try folder.open(EntryName.sidecar(id, kind), .readOnly)
+        defer { fd.close() }
+        return try fd.readAll()
     }
 
-    private func moveSidecar(of file: ClaimedFile, to folder: Bytes) throws {
-        let source = sidecar(file.id, "name", in: layout.work)
-        if (try FileSystem.statusIfPresent(source)) != nil {
-            try FileSystem.rename(source, to: sidecar(file.id, "name", in: folder))
+    private func moveSidecar(of id: Bytes, to folder: Directory) throws {
+        let sidecar = EntryName.sidecar(id, "name")
+        if try layout.work.statusIfPresent(sidecar) != nil {
+            try layout.work.rename(sidecar, to: folder, as: sidecar)
         }
+    }
+}
+
+/// The file names of `work/`, `failed/` and `done/`: `ID.ENCODED-NAME` for a message, `ID` alone
+/// for one whose name is too long (kept in the sidecar `ID+name`), `ID+KIND` for a sidecar.
+///
+/// The encoding percent-encodes `%`, `/`, `+` (the sidecar separator) and every control byte
+/// (so an entry is one line in `ls`), and keeps every other byte as it is, so any name of
+/// bytes maps to one file name and back. Decoding is strict: only the encoder's own output is
+/// read as the new form; entries of version 0.1 (which encoded only `/` and `%`) still decode.
+enum EntryName {
+    enum Parsed: Equatable {
+        case message(id: Bytes, name: Bytes)
+        /// The name is in the sidecar `ID+name`.
+        case longName(id: Bytes)
+        case sidecar
+        case unknown
+    }
+
+    private static let dot = UInt8(ascii: ".")
+    private static let plus = UInt8(ascii: "+")
+    private static let percent = UInt8(ascii: "%")
+
+    /// The entry for message `name` with `id`, or nil when it would not fit one file name.
+    static func make(id: Bytes, name: Bytes) -> Bytes? {
+        let entry = id + [dot] + encode(name)
+        return entry.count <= FileSystem.maxNameLength ? entry : nil
+    }
+
+    static func sidecar(_ id: Bytes, _ kind: String) -> Bytes {
+        id + [plus] + kind.bytes
+    }
+
+    static func parse(_ file: Bytes) -> Parsed {
+        let dotIndex = file.firstIndex(of: dot)
+        if let plusIndex = file.firstIndex(of: plus), dotIndex.map({ plusIndex < $0 }) ?? true { return .sidecar }
+        guard let dotIndex else { return file.isEmpty ? .unknown : .longName(id: file) }
+        let id = Bytes(file[..<dotIndex])
+        let encoded = Bytes(file[(dotIndex + 1)...])
+        guard !id.isEmpty, let name = decode(encoded) ?? decodeVersion1(encoded) else { return .unknown }
+        return .message(id: id, name: name)
+    }
+
+    /// Whether `byte` is written `%XX`.
+    private static func isEncoded(_ byte: UInt8) -> Bool {
+        byte == percent || byte == UInt8(ascii: "/") || byte == plus || byte < 0x20 || byte == 0x7F
     }
 
     static func encode(_ name: Bytes) -> Bytes {
         var out = Bytes()
         out.reserveCapacity(name.count)
         for byte in name {
-            switch byte {
-            case UInt8(ascii: "/"): out += "%2F".bytes
-            case UInt8(ascii: "%"): out += "%25".bytes
-            default: out.append(byte)
+            if isEncoded(byte) {
+                out += [percent, hexDigit(byte >> 4), hexDigit(byte & 0xF)]
+            } else {
+                out.append(byte)
             }
         }
         return out
     }
 
+    /// The name `encoded` stands for, or nil unless `encoded` is exactly what `encode` writes.
     static func decode(_ encoded: Bytes) -> Bytes? {
         var out = Bytes()
         var index = 0
         while index < encoded.count {
-            if encoded[index] == UInt8(ascii: "%") {
+            let byte = encoded[index]
+            if byte == percent {
+                guard index + 2 < encoded.count, let high = hexValue(encoded[index + 1]), let low = hexValue(encoded[index + 2]) else { return nil }
+                let decoded = high << 4 | low
+                guard isEncoded(decoded) else { return nil }
+                out.append(decoded)
+                index += 3
+            } else {
+                guard !isEncoded(byte) else { return nil }
+                out.append(byte)
+                index += 1
+            }
+        }
+        return out
+    }
+
+    /// Version 0.1's form: only `%2F` and `%25` were encoded.
+    private static func decodeVersion1(_ encoded: Bytes) -> Bytes? {
+        var out = Bytes()
+        var index = 0
+        while index < encoded.count {
+            if encoded[index] == percent {
                 guard index + 2 < encoded.count else { return nil }
                 switch (encoded[index + 1], encoded[index + 2]) {
                 case (UInt8(ascii: "2"), UInt8(ascii: "F")): out.append(UInt8(ascii: "/"))
-                case (UInt8(ascii: "2"), UInt8(ascii: "5")): out.append(UInt8(ascii: "%"))
+                case (UInt8(ascii: "2"), UInt8(ascii: "5")): out.append(percent)
                 default: return nil
                 }
                 index += 3
             } else {
+                guard encoded[index] != UInt8(ascii: "/") else { return nil }
                 out.append(encoded[index])
                 index += 1
             }
         }
         return out
+    }
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "A") + value - 10
+    }
+
+    /// Upper-case hex digits only: one spelling per byte.
+    private static func hexValue(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return digit - UInt8(ascii: "A") + 10
+        default: return nil
+        }
     }
 }

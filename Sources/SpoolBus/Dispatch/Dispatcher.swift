@@ -17,7 +17,7 @@ final class Delivery {
     /// `work/` and a state file in the spool, both dispatched again at the next start.
     var putBack: (Delivery) -> Bytes? = { delivery in
         switch delivery.message.body {
-        case .claimedFile(let file): return ".spoolbus/work/".bytes + file.path.lastPathComponent
+        case .claimedFile(let file): return ".spoolbus/work/".bytes + file.entry
         case .stateFile: return delivery.message.name
         case .line, .none: return nil
         }

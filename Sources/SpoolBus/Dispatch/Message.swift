@@ -16,11 +16,30 @@ enum MessageBody {
     /// A claimed file in `.spoolbus/work/`.
     case claimedFile(ClaimedFile)
     /// A state file (`then=keep`), read where it is.
-    case stateFile(path: Bytes)
+    case stateFile(StateFile)
     /// A line from a FIFO or a socket.
     case line(Bytes)
     /// `node` and `gone` events have none.
     case none
+}
+
+/// A state file (`then=keep`): never claimed, so each run opens it again where it is, beneath
+/// the spool's descriptor (a folder on the way swapped for a symlink makes the open fail).
+struct StateFile {
+    /// `SPOOL_PATH`; never opened.
+    let path: Bytes
+    let spool: Directory
+    let name: Bytes
+
+    /// Opens the file for reading; anything but a regular file is an error.
+    func open() throws -> FileDescriptor {
+        let fd = try spool.open(name, [.readOnly, .nonBlocking])
+        guard (try? fd.status())?.type == .file else {
+            fd.close()
+            throw SystemError(errno: SystemError.invalidArgument, operation: "open (not a regular file)", path: path)
+        }
+        return fd
+    }
 }
 
 /// One message on the bus, as handlers see it.
@@ -36,7 +55,7 @@ struct Message {
     func path(in layout: SpoolLayout) -> Bytes {
         switch body {
         case .claimedFile(let file): return file.path
-        case .stateFile(let path): return path
+        case .stateFile(let file): return file.path
         case .line, .none: return layout.path(of: name)
         }
     }

@@ -50,6 +50,7 @@ final class ProgramRun: HandlerRun {
                 program: program, arguments: argv, environment: environment(runningAs: credentials), directory: context.workingDirectory,
                 stdin: stdin, stdout: childOutput[0], stderr: childOutput[1], credentials: credentials)
             self.child = child
+            FaultInjection.reach(.start)
             context.log.record("run", name: message.name, [
                 ("id", message.id), ("rule", job.rule.line), ("handler", displayName(program)),
                 ("pid", child.pid), ("attempt", job.attempt),
@@ -157,7 +158,7 @@ final class ProgramRun: HandlerRun {
         guard job.rule.stdin == .body else { return nil }
         switch job.message.body {
         case .claimedFile(let file): return try FileDescriptor.open(file.path, .readOnly)
-        case .stateFile(let path): return try FileDescriptor.open(path, [.readOnly, .noFollow, .nonBlocking])
+        case .stateFile(let file): return try file.open()
         case .line(let line): return try FileDescriptor.memoryFile(holding: line)
         case .none: return nil
         }

@@ -33,6 +33,7 @@ final class SwiftHandlerRun: HandlerRun {
         context.log.record("run", name: message.name, [
             ("id", message.id), ("rule", job.rule.line), ("handler", "swift:" + name), ("attempt", job.attempt),
         ])
+        FaultInjection.reach(.start)
         switch entry {
         case .inline(let handler):
             let result: RunOutcome.Result
@@ -96,7 +97,10 @@ extension MessageBody: @unchecked Sendable {
     func read() throws -> [UInt8] {
         switch self {
         case .claimedFile(let file): return try FileSystem.read(file.path)
-        case .stateFile(let path): return try FileSystem.read(path)
+        case .stateFile(let file):
+            let fd = try file.open()
+            defer { fd.close() }
+            return try fd.readAll()
         case .line(let line): return line
         case .none: return []
         }

@@ -42,7 +42,7 @@ enum BuiltInHandlers {
         guard message.arguments.count == 1, let name = message.arguments.first else {
             throw SpoolBusError("swift:forward needs exactly one name: swift:forward NAME")
         }
-        try SpoolLayout(root: message.spoolDirectory).drop(try message.body, as: name)
+        try SpoolLayout.drop(try message.body, as: name, in: message.spoolDirectory)
     }
 
     /// `swift:discard`: accepts the message and does nothing (for `last` rules that silence

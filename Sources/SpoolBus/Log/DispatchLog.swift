@@ -48,18 +48,47 @@ public final class DispatchLog {
     private let mirrorToStandardError: Bool
     private var pending = Bytes()
     private static let flushThreshold = 64 * 1024
+    /// Lines that could not be written since the log was opened.
+    public private(set) var lostLines = 0
+    /// Lines lost since the last `error` line said so, and why the last write failed.
+    private var unreportedLoss: (lines: Int, reason: String)?
+    /// The last failed write left a line without its newline in the file.
+    private var cutLine = false
     private var subscribers: [Int: (LogRecord, Bytes) -> Void] = [:]
     private var nextSubscriber = 0
 
-    /// Opens the log at `path` for appending (created 0644), or writes to stdout when nil.
-    public init(path: Bytes?) throws {
-        if let path {
-            destination = try FileDescriptor.open(path, [.writeOnly, .append, .create])
-        } else {
-            destination = .standardOutput
+    /// Opens the log at `path` for appending (created 0640), or writes to stdout when nil.
+    public convenience init(path: Bytes?) throws {
+        self.init(destination: try path.map { try FileDescriptor.open($0, [.writeOnly, .append, .create], mode: 0o640) })
+    }
+
+    /// Opens the log `name` in the state folder `folder`, never through a symlink. A new log is
+    /// made 0640 (not readable by others: it holds message bodies and handler output); an
+    /// existing one keeps its mode and group, so an admin may share it with a group.
+    public convenience init(in folder: Directory, name: Bytes) throws {
+        self.init(destination: try Self.openOwnLog(name, in: folder))
+    }
+
+    private static func openOwnLog(_ name: Bytes, in folder: Directory) throws -> FileDescriptor {
+        do {
+            let fd = try folder.open(name, [.writeOnly, .append, .create, .exclusive], mode: 0o640)
+            do { try fd.changeMode(0o640) } catch { fd.close(); throw error }
+            return fd
+        } catch let error as SystemError where error.errno == SystemError.exists {
+            let fd = try folder.open(name, [.writeOnly, .append, .nonBlocking])
+            guard (try? fd.status())?.type == .file else {
+                fd.close()
+                throw SpoolBusError("the dispatch log '\(text(folder.path.appendingPathComponent(name)))' is not a regular file: remove it")
+            }
+            return fd
         }
+    }
+
+    /// Writes to `file`, or to stdout when nil.
+    private init(destination file: FileDescriptor?) {
+        destination = file ?? .standardOutput
         mirrorToStandardError = FileDescriptor.standardError.isTerminal && destination != .standardError
-            && !(path == nil && FileDescriptor.standardOutput.isTerminal)
+            && !(file == nil && FileDescriptor.standardOutput.isTerminal)
     }
 
     /// Appends one line: `verb` and its fields, in order.
@@ -72,12 +101,53 @@ public final class DispatchLog {
     }
 
     /// Writes the lines gathered so far.
+    ///
+    /// A full disk or a closed stdout must not stop the bus: lines that could not be written are
+    /// lost, but counted (`lostLines`, in `status`), and the next write that gets through starts
+    /// with an `error` line saying how many were lost since the last such line, and why. A line
+    /// cut by the failure is ended first, so the loss line starts a line of its own.
     public func flush() {
         guard !pending.isEmpty else { return }
-        // A full disk or a closed stdout must not stop the bus; the lines are lost, nothing else.
-        try? destination.writeAll(pending)
-        if mirrorToStandardError { try? FileDescriptor.standardError.writeAll(pending) }
+        FaultInjection.reach(.log)
+        var batch = Bytes()
+        if cutLine { batch.append(UInt8(ascii: "\n")) }
+        if let loss = unreportedLoss {
+            let record = LogRecord(verb: "error", fields: [
+                ("err", "dispatch-log lines were lost: \(loss.reason)".bytes), ("lost", loss.lines.logBytes),
+            ])
+            batch += record.line(at: WallClock.milliseconds())
+        }
+        let reportEnd = batch.count
+        batch += pending
+        if mirrorToStandardError { try? FileDescriptor.standardError.writeAll(Bytes(batch[(cutLine ? 1 : 0)...])) }
         pending.removeAll(keepingCapacity: pending.count <= Self.flushThreshold)
+        let (written, failure) = writeSome(batch)
+        if written > 0 { cutLine = batch[written - 1] != UInt8(ascii: "\n") }
+        if written >= reportEnd { unreportedLoss = nil }
+        guard let failure else { return }
+        // Lines of this batch that did not reach the file whole; the loss line is not one of them.
+        let lost = batch[max(written, reportEnd)...].reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+        lostLines += lost
+        let reason = (failure as? SystemError).map { SystemError.message(for: $0.errno) + " (errno \($0.errno))" } ?? "\(failure)"
+        unreportedLoss = ((unreportedLoss?.lines ?? 0) + lost, reason)
+    }
+
+    /// Writes as much of `bytes` as the destination takes: how much, and why it stopped short.
+    private func writeSome(_ bytes: Bytes) -> (Int, Error?) {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                do {
+                    guard let count = try destination.write(UnsafeRawBufferPointer(rebasing: buffer[offset...])) else {
+                        return (offset, SystemError(errno: SystemError.wouldBlock, operation: "write"))
+                    }
+                    offset += count
+                } catch {
+                    return (offset, error)
+                }
+            }
+            return (offset, nil)
+        }
     }
 
     /// Hands `record` to the subscribers only, not to the log file (`swift:broadcast`).

@@ -16,6 +16,13 @@ public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(file):\(line):\(column): error: \(message)" }
+
+    /// `diagnostics` in file order; those at one place keep the order they were found in.
+    static func inFileOrder(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+        diagnostics.enumerated().sorted {
+            ($0.element.line, $0.element.column, $0.offset) < ($1.element.line, $1.element.column, $1.offset)
+        }.map(\.element)
+    }
 }
 
 /// Every problem found in a rules file, in file order. A file with any error is not loaded.

@@ -69,6 +69,14 @@
 public enum RulesParser {
     /// `file` is used in diagnostics as given; `directory` is the rules file's folder (absolute), used to resolve relative programs.
     public static func parse(_ text: [UInt8], file: String, directory: [UInt8]) -> Result<RuleSet, RulesError> {
+        let (rules, diagnostics) = parseReportingAll(text, file: file, directory: directory)
+        return diagnostics.isEmpty ? .success(rules) : .failure(RulesError(diagnostics: diagnostics))
+    }
+
+    /// The rules and directives that have no error, and every error in file order: what a report
+    /// of all a file's problems needs, since the checks against the system (`RuleSetCheck`) run
+    /// on the rules that did parse.
+    static func parseReportingAll(_ text: [UInt8], file: String, directory: [UInt8]) -> (rules: RuleSet, diagnostics: [Diagnostic]) {
         var parser = RulesFileParser(text: text, file: file, directory: directory)
         for line in splitIntoLines(text) {
             switch line {
@@ -76,7 +84,7 @@ public enum RulesParser {
             case .failure(let error): parser.report(at: error.offset, error.message)
             }
         }
-        return parser.finish()
+        return (parser.ruleSet, Diagnostic.inFileOrder(parser.diagnostics))
     }
 
     /// The names recognised as rule options, in the order the summary shows them.
@@ -101,17 +109,6 @@ private struct RulesFileParser {
     mutating func report(at offset: Int, _ message: String) {
         let (line, column) = locator.location(of: offset)
         diagnostics.append(Diagnostic(file: file, line: line, column: column, message: message))
-    }
-
-    func finish() -> Result<RuleSet, RulesError> {
-        guard diagnostics.isEmpty else {
-            // File order, whatever order the checks of one line ran in.
-            let ordered = diagnostics.enumerated().sorted {
-                ($0.element.line, $0.element.column, $0.offset) < ($1.element.line, $1.element.column, $1.offset)
-            }.map(\.element)
-            return .failure(RulesError(diagnostics: ordered))
-        }
-        return .success(ruleSet)
     }
 
     func lineNumber(_ offset: Int) -> Int { locator.location(of: offset).line }

@@ -3,7 +3,8 @@
 ///
 /// It watches every folder it enters before listing it: a file created after the listing is
 /// reported by inotify, one created before is listed, and one in both is claimed only once
-/// (a claim is a rename).
+/// (a claim is a rename). Each folder is opened beneath the spool's descriptor, never through a
+/// symlink, and then listed and watched through that descriptor.
 final class SpoolScanner {
     struct Found {
         let name: Bytes
@@ -15,15 +16,16 @@ final class SpoolScanner {
 
     private struct Frame {
         let folder: Bytes
+        let directory: Directory
         let stream: DirectoryStream
         let isNew: Bool
     }
 
-    private let root: Bytes
+    private let spool: Directory
     private var stack: [Frame] = []
     private var pendingFolders: [(Bytes, Bool)] = []
 
-    init(root: Bytes) { self.root = root }
+    init(spool: Directory) { self.spool = spool }
 
     /// Whether there is anything left to walk.
     var isActive: Bool { !stack.isEmpty || !pendingFolders.isEmpty }
@@ -33,9 +35,9 @@ final class SpoolScanner {
         pendingFolders.append((name, isNew))
     }
 
-    /// The next entry of the walk; `watch` is called for each folder before it is listed.
-    /// Nil when the walk is over.
-    func next(watch: (Bytes) throws -> Void, failure: (Bytes, Error) -> Void) -> Found? {
+    /// The next entry of the walk; `watch` is called for each folder (its name, and the folder
+    /// opened) before it is listed. Nil when the walk is over.
+    func next(watch: (Bytes, Directory) throws -> Void, failure: (Bytes, Error) -> Void) -> Found? {
         while true {
             if stack.isEmpty {
                 guard !pendingFolders.isEmpty else { return nil }
@@ -45,24 +47,32 @@ final class SpoolScanner {
             }
             let frame = stack[stack.count - 1]
             guard let entry = frame.stream.next() else {
-                stack.removeLast()
+                stack.removeLast().directory.close()
                 continue
             }
             if entry.name.first == UInt8(ascii: ".") { continue }
             let name = frame.folder.appendingPathComponent(entry.name)
             var type = entry.type
-            if type == nil { type = (try? FileSystem.status(root.appendingPathComponent(name)))?.type }
+            if type == nil { type = (try? frame.directory.status(entry.name))?.type }
             guard let type else { continue }
             if type == .dir { enter(name, isNew: frame.isNew, watch: watch, failure: failure) }
             return Found(name: name, type: type, isNew: frame.isNew)
         }
     }
 
-    private func enter(_ folder: Bytes, isNew: Bool, watch: (Bytes) throws -> Void, failure: (Bytes, Error) -> Void) {
+    private func enter(_ folder: Bytes, isNew: Bool, watch: (Bytes, Directory) throws -> Void, failure: (Bytes, Error) -> Void) {
+        let directory: Directory
         do {
-            try watch(folder)
-            stack.append(Frame(folder: folder, stream: try DirectoryStream(root.appendingPathComponent(folder)), isNew: isNew))
+            directory = try spool.openDirectory(folder)
         } catch {
+            failure(folder, error)
+            return
+        }
+        do {
+            try watch(folder, directory)
+            stack.append(Frame(folder: folder, directory: directory, stream: try DirectoryStream(directory), isNew: isNew))
+        } catch {
+            directory.close()
             failure(folder, error)
         }
     }

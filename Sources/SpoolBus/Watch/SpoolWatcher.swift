@@ -1,7 +1,8 @@
 /// Recursive inotify watches over a spool, turned into the changes the bus cares about.
 ///
 /// Folders whose name starts with `.` (among them `.spoolbus/`) are never watched. Symbolic
-/// links are never followed: a watch is added only to what `lstat` says is a folder.
+/// links are never followed: a watch is added through the descriptor of a folder opened beneath
+/// the spool (`/proc/self/fd/N`), never through the folder's name.
 final class SpoolWatcher {
     enum Change {
         /// A regular file may be complete: closed after writing, moved in, or hard-linked in.
@@ -17,7 +18,7 @@ final class SpoolWatcher {
     }
 
     let inotify: Inotify
-    private let root: Bytes
+    private let spool: Directory
     private var folders: [Int32: Bytes] = [:]
     private var rulesWatch: Int32?
     private var rulesFileName: Bytes = []
@@ -26,18 +27,21 @@ final class SpoolWatcher {
     private var ownMoves: [Bytes: Int] = [:]
     private var ownCreations: Set<Bytes> = []
 
+    /// No IN_DONT_FOLLOW: the watch is added through `/proc/self/fd/N`, a link the kernel must
+    /// follow to the folder that descriptor holds.
     private static let folderMask: Inotify.Mask = [
-        .closeWrite, .movedTo, .movedFrom, .create, .delete, .onlyDirectory, .dontFollow,
+        .closeWrite, .movedTo, .movedFrom, .create, .delete, .onlyDirectory,
     ]
 
-    init(root: Bytes) throws {
+    init(spool: Directory) throws {
         inotify = try Inotify()
-        self.root = root
+        self.spool = spool
     }
 
-    /// Starts watching the folder `name` (relative; empty for the spool itself).
-    func watchFolder(_ name: Bytes) throws {
-        let watch = try inotify.addWatch(root.appendingPathComponent(name), mask: Self.folderMask)
+    /// Starts watching the folder `name` (relative; empty for the spool itself), held open as
+    /// `folder`.
+    func watchFolder(_ name: Bytes, _ folder: Directory) throws {
+        let watch = try inotify.addWatch(folder.procPath(), mask: Self.folderMask)
         folders[watch] = name
     }
 
@@ -110,7 +114,7 @@ final class SpoolWatcher {
     }
 
     private func appeared(_ name: Bytes, movedIn: Bool, into changes: inout [Change]) {
-        guard let status = try? FileSystem.status(root.appendingPathComponent(name)), let type = status.type else { return }
+        guard let status = try? spool.status(name), let type = status.type else { return }
         if type != .file {
             changes.append(.nodeAppeared(name, type))
         } else if movedIn || status.linkCount > 1 {

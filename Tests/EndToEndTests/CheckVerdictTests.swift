@@ -1,0 +1,83 @@
+import Foundation
+import Glibc
+import Testing
+
+/// `check` is exactly `run`'s verdict: both load the rules the same way, and both report every
+/// problem of a file at once, syntax and system alike.
+@Suite struct CheckVerdictTests {
+    /// Rules that `run` refuses, each for a reason the parser cannot see alone.
+    static let refused: [(what: String, rules: String, message: String)] = [
+        ("a handler program not found in PATH", "a  file  no-such-program-4711\n", "not found in PATH"),
+        ("a handler path that is a folder", "a  file  ./h\n", "is a folder"),
+        ("a handler program that does not exist", "a  file  ./h/missing.sh\n", "does not exist"),
+        ("an unknown user", "a  file  user=no-such-user-4711 ./h/record.sh\n", "no such user 'no-such-user-4711'"),
+        ("an unknown Swift handler", "a  file  swift:no-such-handler\n", "no Swift handler named 'no-such-handler'"),
+        ("a syntax error", "a  flie  ./h/record.sh\n", "unknown event 'flie'"),
+    ]
+
+    @Test(arguments: 0..<refused.count)
+    func checkFailsExactlyWhereRunFails(_ index: Int) async throws {
+        let (what, rules, message) = Self.refused[index]
+        try await withSandbox { sb in
+            try sb.writeRules(rules)
+            let check = try await sb.spoolbus(["check", sb.rulesPath])
+            let run = try await sb.spoolbus(["run", sb.rulesPath, "--spool", sb.spool, "--log", sb.logPath])
+            #expect(check.status == .exited(2), "check, \(what): \(check)")
+            #expect(run.status == .exited(2), "run, \(what): \(run)")
+            #expect(check.err.contains(message), "check, \(what): \(check)")
+            #expect(check.err == run.err, "check and run disagree on \(what)")
+        }
+    }
+
+    @Test func everyErrorOfAFileIsInOneReport() async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("""
+                a  flie  ./h/record.sh
+                b  file  user=no-such-user-4711 ./h/record.sh
+                c  file  no-such-program-4711
+                d  file  swift:no-such-handler
+                e  file  timeout=soon ./h/record.sh
+                f  file  ./h
+                g  file  ./h/record.sh
+
+                """)
+            for command in [["check", sb.rulesPath], ["run", sb.rulesPath, "--spool", sb.spool, "--log", sb.logPath]] {
+                let result = try await sb.spoolbus(command)
+                #expect(result.status == .exited(2), "\(result)")
+                let diagnostics = RulesCheckTests.diagnostics(result.err).compactMap { $0 }
+                #expect(diagnostics.map(\.line) == [1, 2, 3, 4, 5, 6], "\(command[0]): one error on each bad line, in order:\n\(result.err)")
+                #expect(diagnostics.allSatisfy { $0.file == sb.rulesPath }, "\(result)")
+            }
+        }
+    }
+
+    @Test func groupWritableRulesFileFailsCheckAsItFailsRun() async throws {
+        guard requireRoot("refusing a group-writable rules file") else { return }
+        try await withSandbox { sb in
+            try sb.writeRules("a  file  ./h/record.sh\n")
+            try Files.chmod(sb.rulesPath, 0o664)
+            let check = try await sb.spoolbus(["check", sb.rulesPath])
+            let run = try await sb.spoolbus(["run", sb.rulesPath, "--spool", sb.spool, "--log", sb.logPath])
+            #expect(check.status == .exited(2), "\(check)")
+            #expect(run.status == .exited(2), "\(run)")
+            #expect(check.err == "spoolbus: error: rules file '\(sb.rulesPath)' can be written by users other than root; refusing it (chmod go-w, chown root)\n", "\(check)")
+            #expect(check.err == run.err)
+            try Files.chmod(sb.rulesPath, 0o644)
+            let fixed = try await sb.spoolbus(["check", sb.rulesPath])
+            #expect(fixed.status == .exited(0), "\(fixed)")
+        }
+    }
+
+    /// The test aid SPOOLBUS_KERNEL_RELEASE pretends to an older kernel: `run` refuses it.
+    @Test func runRefusesAKernelOlderThanTheFloor() async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("a  file  ./h/record.sh\n")
+            let old = try await sb.runProgram(
+                [spoolbusBinary, "run", sb.rulesPath, "--spool", sb.spool, "--log", sb.logPath],
+                extra: ["SPOOLBUS_KERNEL_RELEASE": "5.4.0-150-generic"])
+            #expect(old.status == .exited(1), "\(old)")
+            #expect(old.err.hasPrefix("spoolbus: error: Linux 5.4.0-150-generic is older than 5.6, the oldest kernel spoolbus runs on"), "\(old)")
+            #expect(!Files.exists(sb.logPath), "nothing was started")
+        }
+    }
+}
