@@ -80,8 +80,8 @@ struct RulesDiagnosticsTests {
         ("listen a.sock typ=dgram", "1:15: error: unknown listen option 'typ'; did you mean 'type'?"),
         ("mkfifo f type=dgram", "1:10: error: unknown mkfifo option 'type'"),
         ("listen a.sock mode=0600 mode=0600", "1:25: error: duplicate option 'mode'"),
-        ("listen a.sock extra", "1:15: error: unexpected word 'extra'; expected listen NAME [mode=MODE] [type=TYPE]"),
-        ("mkfifo f g", "1:10: error: unexpected word 'g'; expected mkfifo NAME [mode=MODE]"),
+        ("listen a.sock extra", "1:15: error: unexpected word 'extra'; expected listen NAME [mode=MODE] [type=TYPE] [durable]"),
+        ("mkfifo f g", "1:10: error: unexpected word 'g'; expected mkfifo NAME [mode=MODE] [durable]"),
     ]
 
     @Test(arguments: singleErrors)

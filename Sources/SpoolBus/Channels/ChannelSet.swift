@@ -45,7 +45,16 @@ final class ChannelSet {
 
     let loop: EventLoop
     let log: DispatchLog
+    /// The spool's folders, held by the bus: every FIFO and socket name is resolved beneath
+    /// `layout.spool`, never through a symlink; the control socket is in `layout.state`. Sockets
+    /// and FIFOs are made and given their mode in `layout.temporary`, where no one else can put
+    /// anything, before they are renamed to their names.
     let layout: SpoolLayout
+    /// Lines kept on disk: `durable` ones, dead letters, and those put back when the daemon stops.
+    let claims: ClaimStore
+    /// The bus's settling steps stopped by a shortage (ENOSPC), tried again with backoff: lines
+    /// are finished and buried through it as file messages are.
+    let settleRetry: SettleRetry
     let dispatcher: Dispatcher
     let maxLine: Int
     let rulesPath: Bytes
@@ -74,12 +83,15 @@ final class ChannelSet {
     private var inFlightBytes = 0
     private var lastRefusalLog: [String: MonotonicInstant] = [:]
     private var control: ControlServer?
+    private var stagedCount = 0
 
-    init(loop: EventLoop, log: DispatchLog, layout: SpoolLayout, dispatcher: Dispatcher, rules: RuleSet,
-         maxLine: Int, rulesPath: Bytes) {
+    init(loop: EventLoop, log: DispatchLog, layout: SpoolLayout, settleRetry: SettleRetry, dispatcher: Dispatcher,
+         rules: RuleSet, maxLine: Int, rulesPath: Bytes) {
         self.loop = loop
         self.log = log
         self.layout = layout
+        claims = ClaimStore(layout: layout)
+        self.settleRetry = settleRetry
         self.dispatcher = dispatcher
         self.rules = rules
         self.maxLine = max(1, maxLine)
@@ -101,11 +113,15 @@ final class ChannelSet {
         }
     }
 
-    /// Stops taking messages (SIGTERM): FIFOs and listening sockets close, sockets are removed;
-    /// clients still owed replies get them as their handlers finish.
+    /// Stops taking messages (SIGTERM): the complete lines already read are handed to the bus
+    /// (they are dispatched within the grace, or put back), then FIFOs and listening sockets
+    /// close and sockets are removed; clients still owed replies get them as their handlers finish.
     func stop() {
         isStopping = true
-        for fifo in fifos.values { fifo.close() }
+        for fifo in fifos.values {
+            fifo.deliverEverything()
+            fifo.close()
+        }
         fifos.removeAll()
         for name in Array(listeners.keys) { closeListener(name) }
         for connection in Array(connections.values) { connection.stopReading() }
@@ -132,8 +148,16 @@ final class ChannelSet {
             }
             if directive.type != listener.directive.type {
                 closeListener(name)
-            } else if directive.mode != listener.directive.mode {
-                try? FileSystem.changeMode(layout.path(of: name), directive.mode)
+            } else {
+                if directive.mode != listener.directive.mode {
+                    // The node that was bound, wherever it is: never what stands at the name now.
+                    do {
+                        try listener.socket.changeMode(directive.mode)
+                    } catch {
+                        log.record("error", name: name, [("name", name), ("line", directive.line), ("err", "\(error)")])
+                    }
+                }
+                listener.directive = directive
             }
         }
         for directive in rules.listens where listeners[directive.name] == nil {
@@ -143,7 +167,44 @@ final class ChannelSet {
             fifo.close()
             fifos[name] = nil
         }
+        makeFifos()
         for name in fifoNames.union(rules.fifos.map(\.name)) { fifoAppeared(name) }
+    }
+
+    /// A name in `layout.temporary` no other node of this daemon has (a leftover of a crashed
+    /// one is removed before use).
+    func stagingName(_ kind: String) -> Bytes {
+        stagedCount += 1
+        return "\(kind)-\(SystemInfo.processID)-\(stagedCount)".bytes
+    }
+
+    /// Makes the FIFOs of `mkfifo` directives that are missing: each is made and given its mode
+    /// in `layout.temporary`, then renamed to its name without replacing anything, so the mode is never
+    /// applied to whatever someone put at the name.
+    private func makeFifos() {
+        for directive in rules.fifos {
+            do {
+                if let status = try layout.spool.statusIfPresent(directive.name) {
+                    if status.type != .fifo {
+                        log.record("error", name: directive.name, [("name", directive.name), ("err", "mkfifo: something else is there")])
+                    }
+                    continue
+                }
+                try SpoolLayout.makeFolders(of: directive.name, in: layout.spool, shown: layout.root)
+                let staged = stagingName("fifo")
+                try layout.temporary.removeIfPresent(staged)
+                try layout.temporary.makeFifo(staged, mode: directive.mode)
+                expectOwnCreation(directive.name)
+                do {
+                    try layout.temporary.rename(staged, to: layout.spool, as: directive.name, replacing: false)
+                } catch {
+                    try? layout.temporary.removeIfPresent(staged)
+                    throw error
+                }
+            } catch {
+                log.record("error", name: directive.name, [("name", directive.name), ("err", "\(error)")])
+            }
+        }
     }
 
     // MARK: - Changes in the spool
@@ -155,10 +216,10 @@ final class ChannelSet {
         fifoNames.insert(name)
         guard !isStopping, fifos[name] == nil, rules.hasRule(for: name, event: .fifo) else { return }
         do {
-            guard let fifo = try FifoChannel.open(name: name, path: layout.path(of: name), channels: self) else { return }
+            guard let fifo = try FifoChannel.open(name: name, in: layout.spool, channels: self) else { return }
             fifos[name] = fifo
             fifo.refreshInterest()
-        } catch let error as SystemError where error.errno == SystemError.noEntry {
+        } catch let error as SystemError where error.errno == SystemError.noEntry || error.errno == SystemError.tooManySymbolicLinks {
             fifoNames.remove(name)
         } catch {
             log.record("error", name: name, [("name", name), ("err", "\(error)")])
@@ -186,7 +247,7 @@ final class ChannelSet {
     /// daemon closed its own write end) rather than a file to dispatch.
     func isFifoEvent(_ name: Bytes) -> Bool {
         guard fifoNames.contains(name) else { return false }
-        guard let status = try? FileSystem.statusIfPresent(layout.path(of: name)), let type = status.type else {
+        guard let status = try? layout.spool.statusIfPresent(name), let type = status.type else {
             fifoNames.remove(name)
             return fifos[name] == nil
         }
@@ -205,8 +266,9 @@ final class ChannelSet {
 
     /// Hands a line or packet to the rules it matches. `reply` (nil when nobody can be answered)
     /// is called once: at once with `ok ID` or `error …`, or when a `reply` rule's handler ends.
-    /// A message counts against `source`'s room for unsettled messages until all its rules are
-    /// done; the source reads again once it has room.
+    /// A line of a `durable` channel is on disk before that. A message counts against `source`'s
+    /// room for unsettled messages until all its rules are done; the source reads again once it
+    /// has room.
     func submit(_ body: Bytes, from origin: ChannelOrigin, by source: MessageSource, reply: ((Bytes) -> Void)?) {
         let matching = rules.rules(for: origin.name, event: origin.event)
         guard !matching.isEmpty else {
@@ -216,22 +278,68 @@ final class ChannelSet {
             return
         }
         let id = nextID()
+        var kept: ClaimedFile?
+        if isDurable(origin) {
+            do {
+                kept = try claims.keepLine(body, id: id, origin: origin)
+            } catch {
+                log.record("error", name: origin.name, [("id", id), ("name", origin.name), ("err", "cannot keep the line on disk: \(error)")])
+                // A client is told and may send again; a FIFO line, already read, is dispatched anyway.
+                if let reply { return reply(ChannelReply.refused("cannot keep the message on disk: \(error)")) }
+            }
+        }
+        dispatch(body, id: id, from: origin, kept: kept, to: matching, by: source, reply: reply)
+    }
+
+    /// A line a previous run kept in `work/` (a `durable` channel's, or one put back into the
+    /// spool by `retry`): dispatched as a line of its channel again, to the rules that match it
+    /// now; a dead letter again when none does.
+    func recover(_ file: ClaimedFile, from origin: ChannelOrigin) {
+        let body: Bytes
+        do {
+            body = try claims.lineBody(of: file)
+        } catch {
+            return log.record("error", name: file.name, [("id", file.id), ("name", file.name), ("err", "\(error)")])
+        }
+        let matching = rules.rules(for: origin.name, event: origin.event)
+        guard !matching.isEmpty else {
+            dispatcher.countNoMatch()
+            log.record("nomatch", name: file.name, [("id", file.id), ("name", file.name), ("event", origin.event.rawValue)])
+            let reason = "no rule takes \(origin.event.rawValue) messages from \(text(file.name)) any more\n".bytes
+            settleRetry.perform(id: file.id, name: file.name) { [claims] in try claims.buryLine(file, reason: reason) }
+            return
+        }
+        dispatch(body, id: file.id, from: origin, kept: file, to: matching, by: nil, reply: nil)
+    }
+
+    private func isDurable(_ origin: ChannelOrigin) -> Bool {
+        switch origin.event {
+        case .fifo: return rules.fifos.contains { $0.name == origin.name && $0.durable }
+        case .socket: return listeners[origin.name]?.directive.durable ?? false
+        default: return false
+        }
+    }
+
+    private func dispatch(_ body: Bytes, id: Bytes, from origin: ChannelOrigin, kept: ClaimedFile?, to matching: [Rule],
+                          by source: MessageSource?, reply: ((Bytes) -> Void)?) {
         let message = Message(id: id, name: origin.name, event: origin.event, type: origin.type, body: .line(body), peer: origin.peer)
         var fields: [(String, any LogValue)] = [("id", id), ("name", origin.name), ("event", origin.event.rawValue), ("size", body.count)]
         if let peer = origin.peer {
             if let pid = peer.pid { fields.append(("peer_pid", pid)) }
             fields.append(("peer_uid", peer.uid))
         }
+        if kept != nil { fields.append(("durable", 1)) }
+        if source == nil { fields.append(("recovered", 1)) }
         dispatcher.countReceived()
         log.record("recv", name: origin.name, fields)
         let replies = matching.contains { $0.reply }
         let size = body.count
         inFlightBytes += size
         // Counted before it is dispatched: an inline handler settles it inside `deliver`.
-        countThrottle(source.unsettled.add())
+        if let source { countThrottle(source.unsettled.add()) }
         let delivery = Delivery(message: message, ruleCount: matching.count, deadLetterName: nil) { [unowned self, weak source] delivery in
             self.inFlightBytes -= size
-            if !delivery.failures.isEmpty { self.logUnkept(delivery, body: body) }
+            self.settle(delivery, body: body, origin: origin, kept: kept)
             if replies { reply?(Self.reply(to: delivery)) }
             guard let source, source.unsettled.settle() else { return }
             // Room again: read on, on the next turn of the loop, not inside the dispatcher.
@@ -240,9 +348,69 @@ final class ChannelSet {
                 source.resume()
             }
         }
+        delivery.putBack = { [unowned self] delivery in
+            // A kept line waits in `work/` for the next start; any other becomes a dead letter.
+            if let kept { return ".spoolbus/work/".bytes + kept.entry }
+            let stopped = delivery.interrupted.map { String($0.line) }.joined(separator: ", ")
+            var reason = delivery.deadLetterReason
+            reason += (stopped.isEmpty ? "stopped: the daemon stopped before every rule was done with it\n"
+                                       : "stopped: the daemon stopped the handler of rule \(stopped)\n").bytes
+            return self.keepDead(body, id: id, from: origin, reason: reason)
+        }
         if !replies { reply?(ChannelReply.accepted(id)) }
         dispatcher.deliver(delivery, to: matching)
         pauseIfSaturated()
+    }
+
+    /// A line whose rules are all done: its copy on disk, if any, removed; kept as a dead letter
+    /// in `failed/` when a rule gave up.
+    private func settle(_ delivery: Delivery, body: Bytes, origin: ChannelOrigin, kept: ClaimedFile?) {
+        let message = delivery.message
+        if delivery.failures.isEmpty {
+            guard let kept else { return }
+            settleRetry.perform(id: message.id, name: message.name) { [claims] in try claims.completeLine(kept) }
+            return
+        }
+        if let kept {
+            let reason = delivery.deadLetterReason
+            delivery.deadLetterName = claims.deadLetterName(of: kept)
+            settleRetry.perform(id: message.id, name: message.name) { [claims] in try claims.buryLine(kept, reason: reason) }
+            return
+        }
+        delivery.deadLetterName = keepDead(body, id: message.id, from: origin, reason: delivery.deadLetterReason)
+    }
+
+    /// Writes a line as a dead letter in `failed/`, through `settleRetry` (a shortage of space is
+    /// tried again with backoff); returns its name relative to the spool, or nil when it is not
+    /// there and will not be. The first time writing it fails, the body goes into the log (up to
+    /// 1 KiB), so it is not lost without a trace, even if the daemon stops before space returns.
+    private func keepDead(_ body: Bytes, id: Bytes, from origin: ChannelOrigin, reason: Bytes) -> Bytes? {
+        var written = false
+        var failedForGood = false
+        var attempts = 0
+        settleRetry.perform(id: id, name: origin.name) { [claims, log] in
+            attempts += 1
+            do {
+                try claims.buryLine(try claims.keepLine(body, id: id, origin: origin), reason: reason)
+                written = true
+            } catch {
+                if attempts == 1 {
+                    var fields: [(String, any LogValue)] = [
+                        ("id", id), ("name", origin.name), ("err", "cannot keep the dead letter: \(error)"), ("body", Bytes(body.prefix(1024))),
+                    ]
+                    if body.count > 1024 { fields.append(("size", body.count)) }
+                    log.record("error", name: origin.name, fields)
+                }
+                // A shortage is tried again; any other failure has been logged here already.
+                guard let shortage = error as? SystemError, shortage.isTemporaryShortage else {
+                    failedForGood = true
+                    return
+                }
+                throw shortage
+            }
+        }
+        // A stopping daemon tries nothing again.
+        return written || (!failedForGood && !isStopping) ? claims.deadLetterName(id: id, name: origin.name) : nil
     }
 
     /// A line or packet longer than `--max-line`: dropped, counted, logged.
@@ -263,18 +431,6 @@ final class ChannelSet {
             return ChannelReply.failed(id, reason)
         }
         return ChannelReply.output(id, delivery.replies.flatMap { $0 })
-    }
-
-    /// A FIFO or socket message whose handlers gave up has no file to keep as a dead letter:
-    /// its body goes into the log instead (up to 1 KiB), so it is not lost without a trace.
-    private func logUnkept(_ delivery: Delivery, body: Bytes) {
-        var fields: [(String, any LogValue)] = [
-            ("id", delivery.message.id), ("name", delivery.message.name),
-            ("err", "handlers gave up; a \(delivery.message.event.rawValue) message has no file to keep"),
-            ("body", Bytes(body.prefix(1024))),
-        ]
-        if body.count > 1024 { fields.append(("size", body.count)) }
-        log.record("error", name: delivery.message.name, fields)
     }
 
     // MARK: - Back-pressure
@@ -312,7 +468,6 @@ final class ChannelSet {
     // MARK: - Sockets
 
     private func openListener(_ directive: ListenDirective) {
-        let path = layout.path(of: directive.name)
         let kind: SocketKind
         switch directive.type {
         case .stream: kind = .stream
@@ -320,13 +475,14 @@ final class ChannelSet {
         case .dgram: kind = .datagram
         }
         do {
-            let fd = try SocketFile.create(
-                kind, at: path, mode: directive.mode,
+            let socket = try SocketFile.create(
+                kind, named: directive.name, in: layout.spool, shown: layout.path(of: directive.name),
+                staging: layout.temporary, as: stagingName("socket"), mode: directive.mode,
                 removing: { ownRemovals.insert(directive.name) },
                 creating: { expectOwnCreation(directive.name) })
             let listener: ListeningChannel = kind == .datagram
-                ? DatagramChannel(directive: directive, descriptor: fd, channels: self)
-                : SocketListener(directive: directive, descriptor: fd, channels: self)
+                ? DatagramChannel(directive: directive, socket: socket, channels: self)
+                : SocketListener(directive: directive, socket: socket, channels: self)
             listeners[directive.name] = listener
             listener.refreshInterest()
         } catch {
@@ -334,13 +490,12 @@ final class ChannelSet {
         }
     }
 
+    /// Closes a listening socket and removes its file, if the name still is that socket.
     private func closeListener(_ name: Bytes) {
         guard let listener = listeners.removeValue(forKey: name) else { return }
-        listener.close()
-        let path = layout.path(of: name)
-        guard (try? FileSystem.statusIfPresent(path))??.type == .socket else { return }
         ownRemovals.insert(name)
-        if (try? FileSystem.unlink(path)) == nil { ownRemovals.remove(name) }
+        if !listener.socket.unlinkIfStillThere(name, in: layout.spool) { ownRemovals.remove(name) }
+        listener.close()
     }
 
     func accepted(_ descriptor: FileDescriptor, on listener: SocketListener) {

@@ -74,8 +74,10 @@ final class ClientConnection: MessageSource {
         refreshInterest()
     }
 
-    /// Stops reading (the daemon is stopping); replies still owed are sent as they come.
+    /// Stops reading (the daemon is stopping): the complete lines read so far are handed to the
+    /// bus, paused or not, and replies still owed are sent as they come.
     func stopReading() {
+        deliverBuffered(all: true)
         readEnded = true
         finishIfDone()
         refreshInterest()
@@ -157,9 +159,10 @@ final class ClientConnection: MessageSource {
         }
     }
 
-    private func deliverBuffered() {
+    /// Hands the complete lines read to the bus while there is room, or `all` of them.
+    private func deliverBuffered(all: Bool = false) {
         batching = true
-        while mayReadOrFinishing, let framed = framer.nextLine() {
+        while all ? !closed : mayReadOrFinishing, let framed = framer.nextLine() {
             let ticket = reserveTicket()
             switch framed {
             case .line(let line):

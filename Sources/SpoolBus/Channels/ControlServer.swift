@@ -17,17 +17,18 @@ final class ControlServer {
     static let clientLimit = 256
 
     unowned let channels: ChannelSet
+    private let socket: BoundSocket
     private var accepting: LoopInterest!
     private var clients: [ObjectIdentifier: ControlConnection] = [:]
     private var closed = false
 
     init(channels: ChannelSet, mode: UInt32) throws {
         self.channels = channels
-        // The spool lock is ours, so a control socket already there is a leftover.
-        let path = channels.layout.controlSocket
-        try FileSystem.removeIfPresent(path)
-        let fd = try SocketFile.create(.stream, at: path, mode: mode)
-        accepting = LoopInterest(loop: channels.loop, descriptor: fd) { [unowned self] _ in self.acceptClients() }
+        // The spool lock is ours, so a control socket already there is a leftover, replaced.
+        let layout = channels.layout
+        socket = try SocketFile.create(.stream, named: SpoolLayout.controlSocketName, in: layout.state, shown: layout.controlSocket,
+                                       staging: layout.temporary, as: channels.stagingName("socket"), mode: mode)
+        accepting = LoopInterest(loop: channels.loop, descriptor: socket.descriptor) { [unowned self] _ in self.acceptClients() }
         try accepting.set(.readable)
     }
 
@@ -36,8 +37,9 @@ final class ControlServer {
     func close() {
         guard !closed else { return }
         closed = true
+        socket.unlinkIfStillThere(SpoolLayout.controlSocketName, in: channels.layout.state)
+        socket.releaseNode()
         accepting.close()
-        try? FileSystem.removeIfPresent(channels.layout.controlSocket)
         for client in Array(clients.values) { client.close() }
     }
 
@@ -141,7 +143,11 @@ final class ControlServer {
         }
         for letter in letters where all || names.contains(letter.name) {
             do {
-                try store.resurrect(letter)
+                if let origin = store.lineOrigin(of: letter) {
+                    channels.recover(try store.requeueLine(letter), from: origin)
+                } else {
+                    try store.resurrect(letter)
+                }
                 lines.append(ControlWords.line(["retried".bytes, letter.id, letter.name]))
             } catch let error as SystemError where error.errno == SystemError.exists {
                 lines.append(ControlWords.line(["failed".bytes, letter.id, letter.name, "a file of that name is in the spool already".bytes]))

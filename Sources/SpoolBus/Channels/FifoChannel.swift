@@ -13,9 +13,10 @@ final class FifoChannel: MessageSource {
     private var closed = false
     var isClosed: Bool { closed }
 
-    /// Opens the FIFO at `path`; nil when what is there is not a FIFO (any more).
-    static func open(name: Bytes, path: Bytes, channels: ChannelSet) throws -> FifoChannel? {
-        let readEnd = try FileDescriptor.open(path, [.readOnly, .nonBlocking, .noFollow])
+    /// Opens the FIFO `name` beneath `spool` (through no symlink); nil when what is there is not
+    /// a FIFO (any more).
+    static func open(name: Bytes, in spool: Directory, channels: ChannelSet) throws -> FifoChannel? {
+        let readEnd = try spool.open(name, [.readOnly, .nonBlocking])
         do {
             guard try readEnd.status().type == .fifo else {
                 readEnd.close()
@@ -63,6 +64,10 @@ final class FifoChannel: MessageSource {
         writeEnd.close()
     }
 
+    /// Hands every complete line read so far to the bus, paused or not: the daemon is stopping
+    /// and reads no more, so what it has read is dispatched or put back, never dropped.
+    func deliverEverything() { deliverBuffered(all: true) }
+
     private func readable() {
         let count: Int?
         do {
@@ -79,8 +84,9 @@ final class FifoChannel: MessageSource {
         refreshInterest()
     }
 
-    private func deliverBuffered() {
-        while !channels.isPaused && unsettled.hasRoom, let framed = framer.nextLine() {
+    /// Hands the complete lines read to the bus while there is room, or `all` of them.
+    private func deliverBuffered(all: Bool = false) {
+        while all || (!channels.isPaused && unsettled.hasRoom), let framed = framer.nextLine() {
             switch framed {
             case .line(let line):
                 channels.submit(line, from: origin, by: self, reply: nil)

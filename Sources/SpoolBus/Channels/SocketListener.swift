@@ -1,49 +1,104 @@
 /// A socket the daemon made in the spool for a `listen` directive.
 protocol ListeningChannel: ChannelReader {
-    var directive: ListenDirective { get }
+    /// The directive as last applied (a reload may change its `mode=`).
+    var directive: ListenDirective { get set }
+    var socket: BoundSocket { get }
+}
+
+/// A socket file the daemon bound, with an O_PATH descriptor of that very node: a new `mode=`
+/// is applied through it, and the name is unlinked only while it still is this node, so neither
+/// ever reaches a symlink or a file someone put at the name since.
+final class BoundSocket {
+    /// The socket itself: listening, or receiving datagrams.
+    let descriptor: FileDescriptor
+    /// The node in the file system that the socket was bound to.
+    let node: FileDescriptor
+    /// What the socket is called, for messages.
+    let path: Bytes
+
+    init(descriptor: FileDescriptor, node: FileDescriptor, path: Bytes) {
+        self.descriptor = descriptor
+        self.node = node
+        self.path = path
+    }
+
+    /// chmod of the bound node, wherever it is now.
+    func changeMode(_ mode: UInt32) throws {
+        try node.changeModeThroughProc(mode, path: path)
+    }
+
+    /// Unlinks `name` in `folder` if it is still the bound node; returns whether it did.
+    @discardableResult
+    func unlinkIfStillThere(_ name: Bytes, in folder: Directory) -> Bool {
+        guard let bound = try? node.status(), let there = try? folder.statusIfPresent(name),
+              there.type == .socket, there.inode == bound.inode, there.device == bound.device else { return false }
+        return (try? folder.unlink(name)) != nil
+    }
+
+    /// Closes the node's descriptor; the socket's own descriptor belongs to its channel.
+    func releaseNode() { node.close() }
 }
 
 /// Creating the socket file of a `listen` directive (or the control socket).
 enum SocketFile {
-    /// Binds a new socket of `kind` at `path` with `mode`. A socket file nobody listens on (left
-    /// by a crash) is replaced; a live socket, or anything that is not a socket, is an error.
-    /// `removing` is called before a stale file is unlinked, `creating` before the bind.
+    /// Binds a new socket of `kind` as `name` beneath `folder` (`path` in messages), with exactly
+    /// `mode`. A socket file nobody listens on (left by a crash) is replaced; a live socket, or
+    /// anything that is not a socket, is an error. The socket is bound (through
+    /// `staging.procPath`), given its mode and set listening as `stagedName` in `staging` (the
+    /// daemon's own `tmp/`, where no one else can put anything), then renamed to `name` without
+    /// replacing what may have appeared there meanwhile.
+    /// `removing` is called before a stale socket is unlinked, `creating` before the rename.
     static func create(
-        _ kind: SocketKind, at path: Bytes, mode: UInt32, removing: () -> Void = {}, creating: () -> Void = {}
-    ) throws -> FileDescriptor {
-        if let status = try FileSystem.statusIfPresent(path) {
-            guard status.type == .socket else {
-                throw SpoolBusError("cannot listen on '\(text(path))': a \(status.type?.rawValue ?? "node") is there")
+        _ kind: SocketKind, named name: Bytes, in folder: Directory, shown path: Bytes, staging: Directory, as stagedName: Bytes,
+        mode: UInt32, removing: () -> Void = {}, creating: () -> Void = {}
+    ) throws -> BoundSocket {
+        let parentName = name.deletingLastPathComponent
+        if !parentName.isEmpty { try folder.makeDirectories(parentName) }
+        return try folder.withParent(of: name) { parent, last in
+            if let status = try parent.statusIfPresent(last) {
+                guard status.type == .socket else {
+                    throw SpoolBusError("cannot listen on '\(text(path))': a \(status.type?.rawValue ?? "node") is there")
+                }
+                if UnixSocket.isLive(at: parent.procPath(last)) {
+                    throw SpoolBusError("cannot listen on '\(text(path))': a live socket of uid \(status.owner) is there")
+                }
+                removing()
+                try parent.removeIfPresent(last)
             }
-            if UnixSocket.isLive(at: path) {
-                throw SpoolBusError("cannot listen on '\(text(path))': a live socket of uid \(status.owner) is there")
+            try staging.removeIfPresent(stagedName)
+            let fd = try UnixSocket.open(kind, nonBlocking: true)
+            var node: FileDescriptor?
+            do {
+                try UnixSocket.bind(fd, to: staging.procPath(stagedName))
+                let opened = try staging.openPath(stagedName)
+                node = opened
+                guard try opened.status().type == .socket else {
+                    throw SpoolBusError("cannot listen on '\(text(path))': the socket just bound is not there")
+                }
+                // bind applies the umask; the directive's mode is what the user asked for.
+                try opened.changeModeThroughProc(mode, path: path)
+                switch kind {
+                case .stream, .seqpacket: try UnixSocket.listen(fd, backlog: UnixSocket.maximumBacklog)
+                case .datagram: try UnixSocket.enableCredentialPassing(fd)
+                }
+                creating()
+                try staging.rename(stagedName, to: parent, as: last, replacing: false)
+            } catch {
+                try? staging.removeIfPresent(stagedName)
+                node?.close()
+                fd.close()
+                throw error
             }
-            removing()
-            try FileSystem.removeIfPresent(path)
+            return BoundSocket(descriptor: fd, node: node!, path: path)
         }
-        try FileSystem.makeDirectories(path.deletingLastPathComponent)
-        let fd = try UnixSocket.open(kind, nonBlocking: true)
-        do {
-            creating()
-            try UnixSocket.bind(fd, to: path)
-            // bind applies the umask; the directive's mode is what the user asked for.
-            try FileSystem.changeMode(path, mode)
-            switch kind {
-            case .stream, .seqpacket: try UnixSocket.listen(fd, backlog: UnixSocket.maximumBacklog)
-            case .datagram: try UnixSocket.enableCredentialPassing(fd)
-            }
-        } catch {
-            fd.close()
-            throw error
-        }
-        return fd
     }
 }
 
 /// A stream or seqpacket socket of a `listen` directive: accepts clients without limit other
 /// than `ChannelSet.clientLimit` and the descriptors the process may open.
 final class SocketListener: ListeningChannel {
-    let directive: ListenDirective
+    var directive: ListenDirective
+    let socket: BoundSocket
     private unowned let channels: ChannelSet
     private var accepting: LoopInterest!
     /// Out of descriptors: accepting pauses a moment rather than spin on EMFILE.
@@ -53,10 +108,11 @@ final class SocketListener: ListeningChannel {
     /// Connections taken per wake-up, so a flood of clients does not starve the rest of the loop.
     static let acceptBatch = 64
 
-    init(directive: ListenDirective, descriptor: FileDescriptor, channels: ChannelSet) {
+    init(directive: ListenDirective, socket: BoundSocket, channels: ChannelSet) {
         self.directive = directive
+        self.socket = socket
         self.channels = channels
-        accepting = LoopInterest(loop: channels.loop, descriptor: descriptor) { [unowned self] _ in self.acceptClients() }
+        accepting = LoopInterest(loop: channels.loop, descriptor: socket.descriptor) { [unowned self] _ in self.acceptClients() }
     }
 
     func refreshInterest() {
@@ -70,6 +126,7 @@ final class SocketListener: ListeningChannel {
         guard !closed else { return }
         closed = true
         accepting.close()
+        socket.releaseNode()
     }
 
     private func acceptClients() {
@@ -103,7 +160,8 @@ final class SocketListener: ListeningChannel {
 /// A datagram socket of a `listen` directive: each datagram is a message, with its sender's
 /// credentials (SO_PASSCRED); a sender that bound an address gets its reply as a datagram.
 final class DatagramChannel: ListeningChannel, MessageSource {
-    let directive: ListenDirective
+    var directive: ListenDirective
+    let socket: BoundSocket
     private unowned let channels: ChannelSet
     private var receiving: LoopInterest!
     let unsettled = UnsettledCount()
@@ -113,10 +171,11 @@ final class DatagramChannel: ListeningChannel, MessageSource {
     /// Datagrams taken per wake-up.
     static let receiveBatch = 64
 
-    init(directive: ListenDirective, descriptor: FileDescriptor, channels: ChannelSet) {
+    init(directive: ListenDirective, socket: BoundSocket, channels: ChannelSet) {
         self.directive = directive
+        self.socket = socket
         self.channels = channels
-        receiving = LoopInterest(loop: channels.loop, descriptor: descriptor) { [unowned self] _ in self.receive() }
+        receiving = LoopInterest(loop: channels.loop, descriptor: socket.descriptor) { [unowned self] _ in self.receive() }
     }
 
     func refreshInterest() {
@@ -130,6 +189,7 @@ final class DatagramChannel: ListeningChannel, MessageSource {
         guard !closed else { return }
         closed = true
         receiving.close()
+        socket.releaseNode()
     }
 
     private func receive() {

@@ -47,7 +47,13 @@ enum RetryCommand: Subcommand {
         }
         for letter in letters {
             do {
-                try store?.resurrect(letter)
+                guard let store else { continue }
+                if store.lineOrigin(of: letter) != nil {
+                    // A line goes back to `work/`; the next start dispatches it as a line again.
+                    _ = try store.requeueLine(letter)
+                } else {
+                    try store.resurrect(letter)
+                }
                 context.output("put back ".bytes + letter.name + " (id ".bytes + letter.id + ")\n".bytes)
             } catch let error as SystemError where error.errno == SystemError.exists {
                 context.reportError("cannot put back \(TokenDisplay.quoted(letter.name)) (\(TokenDisplay.escaped(letter.id))): a file of that name is in the spool already")

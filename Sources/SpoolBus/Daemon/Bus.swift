@@ -104,8 +104,8 @@ final class Bus {
                 return run
             }
         }
-        channels = ChannelSet(loop: loop, log: log, layout: layout, dispatcher: dispatcher, rules: rules,
-                              maxLine: options.maxLine, rulesPath: rulesFile.path)
+        channels = ChannelSet(loop: loop, log: log, layout: layout, settleRetry: settleRetry, dispatcher: dispatcher,
+                              rules: rules, maxLine: options.maxLine, rulesPath: rulesFile.path)
         dispatcher.onJobEnded = { [unowned self] in
             self.scheduleScan()
             self.channels.jobEnded()
@@ -292,7 +292,7 @@ final class Bus {
             if delivery.failures.isEmpty {
                 self.settleRetry.perform(id: file.id, name: file.name) { [claims] in try claims.complete(file, archive: archive) }
             } else {
-                let reason = self.deadLetterReason(delivery)
+                let reason = delivery.deadLetterReason
                 self.settleRetry.perform(id: file.id, name: file.name) { [claims] in try claims.bury(file, reason: reason) }
             }
         }
@@ -309,6 +309,10 @@ final class Bus {
             return
         }
         for file in files {
+            if let origin = claims.lineOrigin(of: file) {
+                channels.recover(file, from: origin)
+                continue
+            }
             // Delivered to whatever file rules match it now; if none does any more, it becomes
             // a dead letter rather than being dropped.
             let matching = rules.rules(for: file.name, event: .file)
@@ -358,20 +362,6 @@ final class Bus {
         return real.starts(with: prefix) ? Bytes(real.dropFirst(prefix.count)) : nil
     }
 
-    private func deadLetterReason(_ delivery: Delivery) -> Bytes {
-        var reason = "name: ".bytes
-        LogEscaping.append(delivery.message.name, to: &reason)
-        reason += "\nid: ".bytes + delivery.message.id + "\n".bytes
-        for (rule, outcome, attempts) in delivery.failures {
-            reason += "rule \(rule.line): \(outcome.cause) (\(attempts) attempt\(attempts == 1 ? "" : "s"))\n".bytes
-            if !outcome.lastErrorLines.isEmpty {
-                reason += "  last stderr lines:\n".bytes
-                for line in outcome.lastErrorLines { reason += "    ".bytes + line + "\n".bytes }
-            }
-        }
-        return reason
-    }
-
     // MARK: - Node and gone events
 
     private func deliverNodeEvent(_ name: Bytes, type: NodeType, event: EventKind) {
@@ -408,24 +398,9 @@ final class Bus {
         }
     }
 
-    /// Creates the FIFOs `mkfifo` directives ask for, and has the channels follow the rules.
+    /// Has the channels follow the rules: `mkfifo` FIFOs made, `listen` sockets opened or closed.
     private func applyDirectives() {
-        defer { channels.apply(rules) }
-        for fifo in rules.fifos {
-            do {
-                if let status = try layout.spool.statusIfPresent(fifo.name) {
-                    if status.type != .fifo {
-                        log.record("error", name: fifo.name, [("name", fifo.name), ("err", "mkfifo: something else is there")])
-                    }
-                    continue
-                }
-                try SpoolLayout.makeFolders(of: fifo.name, in: layout.spool, shown: layout.root)
-                watcher.expectOwnCreation(of: fifo.name)
-                try layout.spool.makeFifo(fifo.name, mode: fifo.mode)
-            } catch {
-                log.record("error", name: fifo.name, [("name", fifo.name), ("err", "\(error)")])
-            }
-        }
+        channels.apply(rules)
     }
 
     // MARK: - Signals and stopping

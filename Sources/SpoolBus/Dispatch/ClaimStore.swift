@@ -178,13 +178,13 @@ struct ClaimStore {
         return result.sorted { $0.id.lexicographicallyPrecedes($1.id) }
     }
 
-    private func entryName(id: Bytes, name: Bytes) throws -> Bytes {
+    func entryName(id: Bytes, name: Bytes) throws -> Bytes {
         if let entry = EntryName.make(id: id, name: name) { return entry }
         try layout.work.writeAtomically(name, to: EntryName.sidecar(id, "name"), through: layout.temporary)
         return id
     }
 
-    private func readSidecar(_ id: Bytes, _ kind: String, in folder: Directory) throws -> Bytes {
+    func readSidecar(_ id: Bytes, _ kind: String, in folder: Directory) throws -> Bytes {
         let fd = try folder.open(EntryName.sidecar(id, kind), .readOnly)
         defer { fd.close() }
         return try fd.readAll()

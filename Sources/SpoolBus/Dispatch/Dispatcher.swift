@@ -1,14 +1,27 @@
 /// A message on its way to every rule it matched.
 final class Delivery {
     let message: Message
-    /// Where a dead letter of this message is kept (`kept=` in the log), when it is a file.
-    let deadLetterName: Bytes?
+    /// Where a dead letter of this message is kept (`kept=` in the log): known in advance for a
+    /// file, set while settling for a line.
+    var deadLetterName: Bytes?
     private(set) var remaining: Int
     /// The rules that gave up, with how their last run ended and how many runs they had.
     private(set) var failures: [(rule: Rule, outcome: RunOutcome, attempts: Int)] = []
     /// The replies of `reply` rules, in the order they finished.
     private(set) var replies: [Bytes] = []
+    /// The rules whose handler was stopped because the daemon stopped.
+    fileprivate(set) var interrupted: [Rule] = []
     fileprivate let settle: (Delivery) -> Void
+    /// Keeps the message when the daemon stops before it is settled, and says where it is kept
+    /// (relative to the spool); nil when there is nothing to keep. A claimed file stays in
+    /// `work/` and a state file in the spool, both dispatched again at the next start.
+    var putBack: (Delivery) -> Bytes? = { delivery in
+        switch delivery.message.body {
+        case .claimedFile(let file): return ".spoolbus/work/".bytes + file.entry
+        case .stateFile: return delivery.message.name
+        case .line, .none: return nil
+        }
+    }
 
     init(message: Message, ruleCount: Int, deadLetterName: Bytes?, settle: @escaping (Delivery) -> Void) {
         self.message = message
@@ -73,8 +86,15 @@ final class Dispatcher {
     private(set) var queued = 0
     private(set) var waitingForRetry = 0
     private(set) var counters = DispatchCounters()
+    /// SIGTERM: no new file message starts; lines (which have no file to wait in) still do.
     private var stopping = false
+    /// The grace is over: nothing starts, and a handler that ends now was stopped by the daemon.
+    private var graceOver = false
     private var pumping = false
+    /// Deliveries not settled yet: what is put back when the daemon stops.
+    private var unsettled: [ObjectIdentifier: Delivery] = [:]
+    /// Set while stopping: called once nothing runs and nothing more can start.
+    private var whenIdle: (() -> Void)?
     /// Called whenever a job ends, so the bus can admit more messages.
     var onJobEnded: () -> Void = {}
 
@@ -92,6 +112,7 @@ final class Dispatcher {
 
     /// Queues one job per rule; `delivery.settle` runs once all of them succeeded or gave up.
     func deliver(_ delivery: Delivery, to rules: [Rule]) {
+        if !rules.isEmpty { unsettled[ObjectIdentifier(delivery)] = delivery }
         for rule in rules {
             sequence += 1
             // Mutated in place: a copy of the lane would copy its whole queue.
@@ -110,11 +131,17 @@ final class Dispatcher {
         // per queued job.
         guard !pumping else { return }
         pumping = true
-        defer { pumping = false }
-        while !stopping && running < jobLimit {
+        defer {
+            pumping = false
+            if running == 0, let idle = whenIdle {
+                whenIdle = nil
+                idle()
+            }
+        }
+        while !graceOver && running < jobLimit {
             var best: (key: Int, sequence: UInt64)?
             for (key, lane) in lanes where lane.hasRoom {
-                if let next = lane.next, best == nil || next.sequence < best!.sequence {
+                if let next = lane.next, !stopping || next.job.message.line != nil, best == nil || next.sequence < best!.sequence {
                     best = (key, next.sequence)
                 }
             }
@@ -160,9 +187,13 @@ final class Dispatcher {
         var fields: [(String, any LogValue)] = [("id", message.id), ("rule", rule.line)] + outcome.logFields
         fields.append(("attempt", job.attempt))
         if stopping {
-            // The message stays claimed and is dispatched again at the next start.
+            // Not retried now: the message is put back once every handler has ended.
             lanes[rule.line]?.running -= 1
-            context.log.record("fail", name: message.name, fields + [("err", outcome.errorSummary)])
+            if graceOver {
+                pending.delivery.interrupted.append(rule)
+            } else {
+                context.log.record("fail", name: message.name, fields + [("err", outcome.errorSummary)])
+            }
             return
         }
         if job.attempt <= rule.retries {
@@ -192,6 +223,7 @@ final class Dispatcher {
     /// if any, in place), each rule that gave up is logged `dead`.
     private func finish(_ delivery: Delivery, _ rule: Rule, _ outcome: RunOutcome, attempts: Int) {
         guard delivery.ruleFinished(rule, outcome, attempts: attempts) else { return }
+        unsettled[ObjectIdentifier(delivery)] = nil
         let message = delivery.message
         for failure in delivery.failures {
             counters.dead += 1
@@ -209,22 +241,47 @@ final class Dispatcher {
         return .nanoseconds(overflow ? .max : delay)
     }
 
-    /// Stops starting jobs; gives running ones `grace`, then SIGTERM, then SIGKILL; calls
-    /// `done` once none is left.
+    /// Stops starting jobs of file messages (they wait in `work/` for the next start) but goes on
+    /// with lines for `grace`; then stops every running handler (SIGTERM, then SIGKILL). Once none
+    /// is left, every message not settled is put back and logged `putback`, and `done` is called.
     func shutdown(grace: Duration, done: @escaping () -> Void) {
         stopping = true
-        let previous = onJobEnded
-        onJobEnded = { [weak self] in
-            previous()
-            if self?.running == 0 { done() }
+        whenIdle = { [weak self] in
+            self?.graceOver = true
+            self?.putBackUnsettled()
+            done()
         }
-        if running == 0 { return done() }
+        pump()
+        guard whenIdle != nil else { return }
         context.loop.schedule(after: grace) { [weak self] in
             guard let self, self.running > 0 else { return }
+            self.graceOver = true
             for run in self.runs.values { run.terminate() }
             self.context.loop.schedule(after: .seconds(2)) { [weak self] in
                 for run in self?.runs.values ?? [:].values { run.kill() }
             }
+        }
+    }
+
+    /// Logs where each message the daemon could not finish is kept: `putback`, not `fail`, for
+    /// a handler the daemon stopped, since the message is dispatched again (or retried by hand).
+    private func putBackUnsettled() {
+        let left = unsettled.values.sorted { $0.message.id.lexicographicallyPrecedes($1.message.id) }
+        unsettled.removeAll()
+        for delivery in left {
+            let message = delivery.message
+            let stopped = delivery.interrupted.map { String($0.line) }.joined(separator: ",")
+            guard let kept = delivery.putBack(delivery) else {
+                // A node or gone event has nothing to keep: its stopped handlers failed.
+                if !stopped.isEmpty {
+                    context.log.record("fail", name: message.name, [("id", message.id), ("rule", stopped), ("err", "stopped with the daemon")])
+                }
+                continue
+            }
+            var fields: [(String, any LogValue)] = [("id", message.id), ("name", message.name), ("kept", kept)]
+            if !stopped.isEmpty { fields.append(("stopped", stopped)) }
+            fields.append(("err", stopped.isEmpty ? "the daemon stopped before every rule was done with it" : "the daemon stopped its handlers"))
+            context.log.record("putback", name: message.name, fields)
         }
     }
 }

@@ -110,33 +110,39 @@ public struct Rule: Sendable {
     }
 }
 
-/// `listen NAME [mode=0660] [type=stream|seqpacket|dgram]`.
+/// `listen NAME [mode=0660] [type=stream|seqpacket|dgram] [durable]`.
 public struct ListenDirective: Sendable {
     public var line: Int
     /// Relative to the spool.
     public var name: [UInt8]
     public var mode: UInt32 = 0o660
     public var type: SocketType = .stream
+    /// Each message is on disk (fsynced) before the client is answered, and survives a crash.
+    public var durable = false
 
-    public init(line: Int, name: [UInt8], mode: UInt32 = 0o660, type: SocketType = .stream) {
+    public init(line: Int, name: [UInt8], mode: UInt32 = 0o660, type: SocketType = .stream, durable: Bool = false) {
         self.line = line
         self.name = name
         self.mode = mode
         self.type = type
+        self.durable = durable
     }
 }
 
-/// `mkfifo NAME [mode=0622]`.
+/// `mkfifo NAME [mode=0622] [durable]`.
 public struct MkfifoDirective: Sendable {
     public var line: Int
     /// Relative to the spool.
     public var name: [UInt8]
     public var mode: UInt32 = 0o622
+    /// Each line read is on disk (fsynced) before it is dispatched, and survives a crash.
+    public var durable = false
 
-    public init(line: Int, name: [UInt8], mode: UInt32 = 0o622) {
+    public init(line: Int, name: [UInt8], mode: UInt32 = 0o622, durable: Bool = false) {
         self.line = line
         self.name = name
         self.mode = mode
+        self.durable = durable
     }
 }
 

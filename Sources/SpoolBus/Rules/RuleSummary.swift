@@ -86,16 +86,16 @@ private func looksLikePlaceholder(_ rest: ArraySlice<UInt8>) -> Bool {
 }
 
 extension ListenDirective {
-    /// `line 1: listen ask.sock mode=0666 type=stream`.
+    /// `line 1: listen ask.sock mode=0666 type=stream`, then ` durable` when it is.
     public var summary: String {
-        "line \(line): listen \(displayWord(name)) mode=\(octalMode(mode)) type=\(type.rawValue)"
+        "line \(line): listen \(displayWord(name)) mode=\(octalMode(mode)) type=\(type.rawValue)" + (durable ? " durable" : "")
     }
 }
 
 extension MkfifoDirective {
-    /// `line 2: mkfifo events mode=0622`.
+    /// `line 2: mkfifo events mode=0622`, then ` durable` when it is.
     public var summary: String {
-        "line \(line): mkfifo \(displayWord(name)) mode=\(octalMode(mode))"
+        "line \(line): mkfifo \(displayWord(name)) mode=\(octalMode(mode))" + (durable ? " durable" : "")
     }
 }
 

@@ -53,8 +53,8 @@
 ///
 /// A line whose first word is bare `listen` or `mkfifo` is a directive, not a rule.
 ///
-/// - `listen NAME [mode=0660] [type=stream|seqpacket|dgram]`
-/// - `mkfifo NAME [mode=0622]`
+/// - `listen NAME [mode=0660] [type=stream|seqpacket|dgram] [durable]`
+/// - `mkfifo NAME [mode=0622] [durable]`
 ///
 /// Modes are octal, 0 to 0777, leading zero optional. NAME is relative to the spool: not empty,
 /// not absolute, no empty component, no `..`, no component starting with `.`, and no bare glob
@@ -405,6 +405,10 @@ private struct RulesFileParser {
         var directive = ListenDirective(line: lineNumber(words[0].start), name: name ?? [])
         var seen: Set<String> = []
         for word in words.dropFirst(2) {
+            if isDurableFlag(word, seen: &seen) {
+                directive.durable = true
+                continue
+            }
             guard let option = directiveOption(word, directive: "listen", known: ["mode", "type"], seen: &seen) else { continue }
             if option.name == "mode" {
                 if let mode = parseMode(option.value) { directive.mode = mode }
@@ -428,6 +432,10 @@ private struct RulesFileParser {
         var directive = MkfifoDirective(line: lineNumber(words[0].start), name: name ?? [])
         var seen: Set<String> = []
         for word in words.dropFirst(2) {
+            if isDurableFlag(word, seen: &seen) {
+                directive.durable = true
+                continue
+            }
             guard let option = directiveOption(word, directive: "mkfifo", known: ["mode"], seen: &seen) else { continue }
             if let mode = parseMode(option.value) { directive.mode = mode }
         }
@@ -445,9 +453,16 @@ private struct RulesFileParser {
         return true
     }
 
+    /// Whether `word` is the bare flag `durable` of a directive (a second one is reported).
+    mutating func isDurableFlag(_ word: Word, seen: inout Set<String>) -> Bool {
+        guard word.isBare, word.bytes == Array("durable".utf8) else { return false }
+        if !seen.insert("durable").inserted { report(at: word.start, "duplicate option 'durable'") }
+        return true
+    }
+
     mutating func directiveOption(_ word: Word, directive: String, known: [String], seen: inout Set<String>) -> (name: String, value: Word)? {
         guard let option = OptionWord(word), let value = option.value else {
-            let usage = directive == "listen" ? "listen NAME [mode=MODE] [type=TYPE]" : "mkfifo NAME [mode=MODE]"
+            let usage = directive == "listen" ? "listen NAME [mode=MODE] [type=TYPE] [durable]" : "mkfifo NAME [mode=MODE] [durable]"
             report(at: word.start, "unexpected word '\(displayBytes(word.bytes))'; expected \(usage)")
             return nil
         }

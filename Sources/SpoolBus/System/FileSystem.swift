@@ -71,16 +71,6 @@ public enum FileSystem {
         try makeDirectory(path, mode: mode)
     }
 
-    public static func makeFifo(_ path: Bytes, mode: UInt32) throws {
-        _ = try syscall("mkfifo", path: path) { path.withCPath { mkfifo($0, mode) } }
-        // mkfifo applies the umask; the rules file's mode is what the user asked for.
-        try changeMode(path, mode)
-    }
-
-    public static func changeMode(_ path: Bytes, _ mode: UInt32) throws {
-        _ = try syscall("chmod", path: path) { path.withCPath { chmod($0, mode) } }
-    }
-
     /// One directory entry: its name and, when the filesystem said, its type.
     public struct Entry: Sendable {
         public var name: Bytes
