@@ -373,7 +373,8 @@ final class Sandbox {
         let before = log.lines("start").count
         let number = next()
         let stderrPath = root + "/daemon-\(number).stderr"
-        let argv = [spoolbusBinary] + (arguments ?? ["run", rulesPath, "--spool", spool, "--log", logPath]) + extra
+        // Handlers get only a few of the daemon's variables; the recorder needs OUT.
+        let argv = [spoolbusBinary] + (arguments ?? ["run", rulesPath, "--spool", spool, "--log", logPath]) + ["--env", "OUT"] + extra
         let child = try Spawner.spawn(
             argv.map { Bytes(text: $0) }, environment: environment, directory: directory ?? root,
             stdin: "/dev/null", stdout: root + "/daemon-\(number).stdout", stderr: stderrPath,

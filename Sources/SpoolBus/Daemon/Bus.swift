@@ -75,7 +75,7 @@ final class Bus {
         claims = ClaimStore(layout: layout)
         ids = MessageIDGenerator(now: WallClock.milliseconds(), notBefore: claims.largestIDPrefix())
         let context = RunContext(loop: loop, log: log, layout: layout, workingDirectory: rulesFile.directory,
-                                 baseEnvironment: SystemInfo.environment)
+                                 environment: HandlerEnvironment(daemon: SystemInfo.environment, extra: options.environment))
         dispatcher = Dispatcher(context: context, jobLimit: options.jobs) { job, completion in
             switch job.rule.handler {
             case .program(let program, let arguments):

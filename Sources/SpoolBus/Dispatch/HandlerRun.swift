@@ -7,19 +7,19 @@ final class RunContext {
     /// Handler programs run here: the rules file's folder, against which relative paths in
     /// the rules are resolved too.
     let workingDirectory: Bytes
-    /// The daemon's environment without any `SPOOL_*` variable of its own.
-    let baseEnvironment: [Bytes]
+    /// What handler programs' environments are made from.
+    let environment: HandlerEnvironment
     /// Hands a record to the `watch` subscribers, from any thread (`swift:broadcast`).
     let broadcaster: @Sendable (LogRecord) -> Void
 
-    init(loop: EventLoop, log: DispatchLog, layout: SpoolLayout, workingDirectory: Bytes, baseEnvironment: [Bytes]) {
+    init(loop: EventLoop, log: DispatchLog, layout: SpoolLayout, workingDirectory: Bytes, environment: HandlerEnvironment) {
         self.loop = loop
         let box = LogBox(log)
         broadcaster = { record in loop.post { box.log.publish(record) } }
         self.log = log
         self.layout = layout
         self.workingDirectory = workingDirectory
-        self.baseEnvironment = baseEnvironment.filter { !$0.starts(with: "SPOOL_".bytes) }
+        self.environment = environment
     }
 }
 

@@ -163,34 +163,26 @@ final class ProgramRun: HandlerRun {
         }
     }
 
-    /// The daemon's environment plus the `SPOOL_*` variables; for `user=`, that user's HOME,
-    /// USER and LOGNAME instead of the daemon's.
+    /// The variables passed on from the daemon's environment, HOME, USER and LOGNAME of the
+    /// user the handler runs as, `--env`, and the `SPOOL_*` variables.
     private func environment(runningAs credentials: Credentials?) -> [Bytes] {
         let message = job.message
-        var env = context.baseEnvironment
-        func set(_ key: String, _ value: Bytes) { env.append(key.bytes + [UInt8(ascii: "=")] + value) }
-        if let credentials {
-            let replaced = ["HOME=", "USER=", "LOGNAME="].map(\.bytes)
-            env.removeAll { entry in replaced.contains { entry.starts(with: $0) } }
-            set("HOME", credentials.home)
-            set("USER", credentials.user.bytes)
-            set("LOGNAME", credentials.user.bytes)
-        }
-        set("SPOOL_DIR", context.layout.root)
-        set("SPOOL_NAME", message.name)
-        set("SPOOL_PATH", message.path(in: context.layout))
-        set("SPOOL_EVENT", message.event.rawValue.bytes)
-        set("SPOOL_TYPE", message.type.rawValue.bytes)
-        set("SPOOL_ID", message.id)
-        set("SPOOL_RULE", String(job.rule.line).bytes)
-        set("SPOOL_ATTEMPT", String(job.attempt).bytes)
-        if let line = message.line { set("SPOOL_MESSAGE", line) }
+        var env = context.environment.forUser(credentials)
+        env.set("SPOOL_DIR", context.layout.root)
+        env.set("SPOOL_NAME", message.name)
+        env.set("SPOOL_PATH", message.path(in: context.layout))
+        env.set("SPOOL_EVENT", message.event.rawValue.bytes)
+        env.set("SPOOL_TYPE", message.type.rawValue.bytes)
+        env.set("SPOOL_ID", message.id)
+        env.set("SPOOL_RULE", String(job.rule.line).bytes)
+        env.set("SPOOL_ATTEMPT", String(job.attempt).bytes)
+        if let line = message.line { env.set("SPOOL_MESSAGE", line) }
         if let peer = message.peer {
-            if let pid = peer.pid { set("SPOOL_PEER_PID", String(pid).bytes) }
-            set("SPOOL_PEER_UID", String(peer.uid).bytes)
-            set("SPOOL_PEER_GID", String(peer.gid).bytes)
+            if let pid = peer.pid { env.set("SPOOL_PEER_PID", String(pid).bytes) }
+            env.set("SPOOL_PEER_UID", String(peer.uid).bytes)
+            env.set("SPOOL_PEER_GID", String(peer.gid).bytes)
         }
-        return env
+        return env.entries
     }
 
     private func resolve(_ user: UserSpec) throws -> Credentials {

@@ -52,6 +52,21 @@ struct Credentials {
         }
         return Credentials(user: user, home: home, uid: uid, gid: gid, groups: Array(groups.prefix(Int(max(count, 0)))))
     }
+
+    /// The name and home of the user this process runs as, from the passwd database; from
+    /// `environment`'s USER (or LOGNAME) and HOME when the user has no entry there.
+    static func current(environment: [Bytes]) -> (user: Bytes, home: Bytes)? {
+        if let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name {
+            let user = Bytes(UnsafeRawBufferPointer(start: name, count: strlen(name)))
+            let home = entry.pointee.pw_dir.map { Bytes(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? [UInt8(ascii: "/")]
+            return (user, home)
+        }
+        func value(_ name: String) -> Bytes? {
+            environment.first { $0.starts(with: name.bytes + [UInt8(ascii: "=")]) }.map { Bytes($0.dropFirst(name.utf8.count + 1)) }
+        }
+        guard let user = value("USER") ?? value("LOGNAME"), let home = value("HOME") else { return nil }
+        return (user, home)
+    }
 }
 
 /// A started child: its pid and a pidfd that becomes readable when it exits.
