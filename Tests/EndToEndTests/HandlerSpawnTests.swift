@@ -58,7 +58,7 @@ import Testing
             let home = String(cString: getpwnam("nobody").pointee.pw_dir)
             for (name, variables) in seen {
                 let unexpected = variables.keys.filter { !$0.hasPrefix("SPOOL_") }.sorted()
-                #expect(unexpected == ["GIVEN", "HOME", "LANG", "LC_TIME", "LOGNAME", "PASSED", "PATH", "TZ", "USER"], "\(name): \(variables)")
+                #expect(unexpected == ["GIVEN", "HOME", "LANG", "LC_TIME", "LOGNAME", "OUT", "PASSED", "PATH", "TZ", "USER"], "\(name): \(variables)")
                 #expect(variables["PATH"] == "/usr/bin:/bin" && variables["GIVEN"] == "yes" && variables["PASSED"] == "along")
                 #expect(variables["SPOOL_NAME"] == name)
             }
