@@ -75,6 +75,15 @@ final class Dispatcher {
     private(set) var counters = DispatchCounters()
     private var stopping = false
     private var pumping = false
+    /// A resource ran out when a handler was about to start: no job starts until a job ends or
+    /// `resourceTimer` fires.
+    private var waitingForResources = false
+    private var resourceTimer: EventLoop.TimerID?
+    private var resourceDelay = Dispatcher.firstResourceDelay
+    /// The current shortage: logged once when it begins and once when handlers start again.
+    private var shortage: (resource: String, since: MonotonicInstant, deferrals: Int)?
+    static let firstResourceDelay: Duration = .milliseconds(50)
+    static let longestResourceDelay: Duration = .seconds(2)
     /// Called whenever a job ends, so the bus can admit more messages.
     var onJobEnded: () -> Void = {}
 
@@ -111,19 +120,20 @@ final class Dispatcher {
         guard !pumping else { return }
         pumping = true
         defer { pumping = false }
-        while !stopping && running < jobLimit {
+        while !stopping && !waitingForResources && running < jobLimit {
             var best: (key: Int, sequence: UInt64)?
             for (key, lane) in lanes where lane.hasRoom {
                 if let next = lane.next, best == nil || next.sequence < best!.sequence {
                     best = (key, next.sequence)
                 }
             }
-            guard let key = best?.key, let pending = lanes[key]?.take() else { return }
+            guard let key = best?.key, let pending = lanes[key]?.take() else { break }
             queued -= 1
             lanes[key]!.running += 1
             running += 1
             launch(pending)
         }
+        if !waitingForResources && shortage != nil { shortageEnded() }
     }
 
     private func launch(_ pending: Pending) {
@@ -140,11 +150,62 @@ final class Dispatcher {
         }
     }
 
+    /// Puts a job that could not start for want of descriptors, processes or memory back at the
+    /// head of its lane, its attempt unspent, and holds every start until a job ends (freeing
+    /// what it held) or a timer with backoff fires.
+    private func deferForResources(_ pending: Pending, _ error: SystemError) {
+        lanes[pending.job.rule.line]?.running -= 1
+        lanes[pending.job.rule.line, default: Lane()].retries.insert(pending, at: 0)
+        queued += 1
+        if shortage == nil {
+            let resource = error.exhaustedResource ?? "resources"
+            shortage = (resource, MonotonicInstant.now(), 0)
+            context.log.record("error", [
+                ("resource", resource),
+                ("err", "\(error); handlers wait to start and are tried again, no attempt is counted"),
+            ])
+        }
+        shortage!.deferrals += 1
+        waitingForResources = true
+        if let resourceTimer { context.loop.cancel(resourceTimer) }
+        resourceTimer = context.loop.schedule(after: resourceDelay) { [weak self] in
+            guard let self else { return }
+            self.resourceTimer = nil
+            self.waitingForResources = false
+            self.pump()
+        }
+        resourceDelay = min(resourceDelay * 2, Self.longestResourceDelay)
+    }
+
+    /// A shortage is over once the jobs it held back have all started (or `--jobs` is reached)
+    /// without another one: at the limit, a job that ends lets one start and the next one wait,
+    /// which is the same shortage going on.
+    private func shortageEnded() {
+        resourceDelay = Self.firstResourceDelay
+        guard let shortage else { return }
+        self.shortage = nil
+        context.log.record("error", [
+            ("resource", shortage.resource), ("resolved", "handlers start again"),
+            ("ms", MonotonicInstant.now().duration(since: shortage.since).milliseconds),
+            ("deferrals", shortage.deferrals),
+        ])
+    }
+
     private func ended(_ pending: Pending, _ outcome: RunOutcome) {
         let job = pending.job
         let rule = job.rule
         let message = job.message
         running -= 1
+        if case .lackedResources(let error) = outcome.result {
+            deferForResources(pending, error)
+            return
+        }
+        // What the run held is free again: try the jobs held back by a shortage now.
+        if waitingForResources {
+            waitingForResources = false
+            if let resourceTimer { context.loop.cancel(resourceTimer) }
+            resourceTimer = nil
+        }
         defer {
             onJobEnded()
             pump()

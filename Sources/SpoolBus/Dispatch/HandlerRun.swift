@@ -44,6 +44,9 @@ struct RunOutcome {
         case timedOut(Duration)
         case couldNotStart(String)
         case threw(String)
+        /// Descriptors, processes or memory ran out before the handler started: the job waits
+        /// and is tried again, without spending an attempt.
+        case lackedResources(SystemError)
     }
 
     var result: Result
@@ -66,6 +69,7 @@ struct RunOutcome {
         case .timedOut(let limit): return "timed out after " + formatDuration(limit)
         case .couldNotStart(let why): return "could not start: " + why
         case .threw(let why): return "threw: " + why
+        case .lackedResources(let error): return "could not start yet: \(error)"
         }
     }
 
@@ -76,14 +80,14 @@ struct RunOutcome {
         case .exited(.exited(let status)): return [("exit", Int(status))]
         case .exited(.signaled(let signal)): return [("signal", signalName(signal))]
         case .timedOut(let limit): return [("timeout", formatDuration(limit))]
-        case .couldNotStart, .threw: return []
+        case .couldNotStart, .threw, .lackedResources: return []
         }
     }
 
     /// A short error for the `err=` field: the handler's last stderr line, or the cause.
     var errorSummary: Bytes {
         switch result {
-        case .couldNotStart, .threw, .timedOut: return cause.bytes
+        case .couldNotStart, .threw, .timedOut, .lackedResources: return cause.bytes
         default: return lastErrorLines.last ?? cause.bytes
         }
     }

@@ -9,6 +9,7 @@ final class ProgramRun: HandlerRun {
     private var outputs: [(descriptor: FileDescriptor, capture: OutputCapture)] = []
     private var timeoutTimer: EventLoop.TimerID?
     private var killTimer: EventLoop.TimerID?
+    private var exitPollTimer: EventLoop.TimerID?
     private var timedOut = false
     private let started = MonotonicInstant.now()
     private var finished = false
@@ -22,59 +23,78 @@ final class ProgramRun: HandlerRun {
         self.completion = completion
     }
 
-    /// Spawns the program; reports a failure to start through `completion` like any other end.
+    /// Spawns the program; reports a failure to start through `completion` like any other end,
+    /// and a lack of descriptors, processes or memory before the spawn as `.lackedResources`, so
+    /// the job waits instead of spending an attempt.
     func start(program: Bytes, arguments: [ArgumentTemplate]) {
         let message = job.message
         let layout = context.layout
         let argv = [program] + arguments.map { $0.expand { message.value(of: $0, in: layout) } }
-        var opened: [FileDescriptor] = []
-        defer { for fd in opened { fd.close() } }
+        var childEnds: [FileDescriptor] = []
+        // The parent's copies of what the child gets: closed once it has them, or on failure.
+        defer { for fd in childEnds { fd.close() } }
+        let child: ChildProcess
         do {
+            let credentials = try job.rule.user.map(resolve)
             let stdin = try standardInput()
-            if let stdin { opened.append(stdin) }
-            let collectsReply = job.rule.reply
+            if let stdin { childEnds.append(stdin) }
             var childOutput: [FileDescriptor?] = [nil, nil]
-            if job.rule.output == .log || collectsReply {
+            if job.rule.output == .log || job.rule.reply {
                 for (index, stream) in ["stdout", "stderr"].enumerated() {
                     if stream == "stderr" && job.rule.output == .discard { continue }
                     let pipe = try FileDescriptor.pipe(nonBlocking: false)
-                    try pipe.readEnd.setNonBlocking()
-                    opened.append(pipe.writeEnd)
+                    childEnds.append(pipe.writeEnd)
                     childOutput[index] = pipe.writeEnd
-                    let limit = stream == "stdout" && collectsReply ? 65536 : nil
+                    let limit = stream == "stdout" && job.rule.reply ? 65536 : nil
                     outputs.append((pipe.readEnd, OutputCapture(stream: stream, collectUpTo: limit)))
+                    try pipe.readEnd.setNonBlocking()
+                    // Watched before the spawn: after it, nothing may fail.
+                    try context.loop.register(pipe.readEnd, for: .readable) { [weak self] _ in self?.drain(pipe.readEnd) }
                 }
             }
-            let credentials = try job.rule.user.map(resolve)
-            let child = try ChildProcess.spawn(
+            child = try ChildProcess.spawn(
                 program: program, arguments: argv, environment: environment(runningAs: credentials), directory: context.workingDirectory,
                 stdin: stdin, stdout: childOutput[0], stderr: childOutput[1], credentials: credentials)
-            self.child = child
-            context.log.record("run", name: message.name, [
-                ("id", message.id), ("rule", job.rule.line), ("handler", displayName(program)),
-                ("pid", child.pid), ("attempt", job.attempt),
-            ])
-            try context.loop.register(child.exitDescriptor, for: .readable) { [weak self] _ in self?.exited() }
-            for index in outputs.indices {
-                let fd = outputs[index].descriptor
-                try context.loop.register(fd, for: .readable) { [weak self] _ in self?.drain(fd) }
-            }
-            timeoutTimer = context.loop.schedule(after: job.rule.timeout) { [weak self] in self?.timeOut() }
         } catch {
-            if let child {
-                // Started, but the loop could not watch it: it must not run on unwatched (the
-                // retry would run it twice at once), and its pidfd must not stay registered.
-                child.signalGroup(ProcessSignal.kill)
-                context.loop.unregister(child.exitDescriptor)
-                _ = child.reap()
-                self.child = nil
-            }
             for output in outputs {
                 context.loop.unregister(output.descriptor)
                 output.descriptor.close()
             }
             outputs.removeAll()
-            finish(.couldNotStart("\(error)"))
+            if let error = error as? SystemError, error.exhaustedResource != nil {
+                finish(.lackedResources(error))
+            } else {
+                finish(.couldNotStart("\(error)"))
+            }
+            return
+        }
+        self.child = child
+        context.log.record("run", name: message.name, [
+            ("id", message.id), ("rule", job.rule.line), ("handler", displayName(program)),
+            ("pid", child.pid), ("attempt", job.attempt),
+        ])
+        timeoutTimer = context.loop.schedule(after: job.rule.timeout) { [weak self] in self?.timeOut() }
+        if let pidfd = child.exitDescriptor, (try? context.loop.register(pidfd, for: .readable) { [weak self] _ in self?.exited() }) != nil {
+            return
+        }
+        // No pidfd, or the loop could not watch it: the run goes on all the same, and its end
+        // is looked for now and then.
+        pollForExit(after: Self.firstExitPoll)
+    }
+
+    /// How often a child without a watched pidfd is looked at: at first, and at most.
+    static let firstExitPoll: Duration = .milliseconds(10)
+    static let slowestExitPoll: Duration = .milliseconds(500)
+
+    private func pollForExit(after delay: Duration) {
+        exitPollTimer = context.loop.schedule(after: delay) { [weak self] in
+            guard let self, let child = self.child else { return }
+            self.exitPollTimer = nil
+            if let termination = child.exitStatusIfEnded() {
+                self.ended(termination)
+            } else {
+                self.pollForExit(after: min(delay * 2, Self.slowestExitPoll))
+            }
         }
     }
 
@@ -90,8 +110,11 @@ final class ProgramRun: HandlerRun {
 
     private func exited() {
         guard let child else { return }
-        context.loop.unregister(child.exitDescriptor)
-        let termination = child.reap()
+        if let pidfd = child.exitDescriptor { context.loop.unregister(pidfd) }
+        ended(child.reap())
+    }
+
+    private func ended(_ termination: Termination) {
         // Output written before the exit is still in the pipes; a grandchild that kept them
         // open does not hold the run up.
         for output in outputs { drain(output.descriptor) }
@@ -133,6 +156,7 @@ final class ProgramRun: HandlerRun {
         finished = true
         if let timeoutTimer { context.loop.cancel(timeoutTimer) }
         if let killTimer { context.loop.cancel(killTimer) }
+        if let exitPollTimer { context.loop.cancel(exitPollTimer) }
         var outcome = RunOutcome(result: result, milliseconds: MonotonicInstant.now().duration(since: started).milliseconds)
         for index in outputs.indices {
             let stream = outputs[index].capture.stream

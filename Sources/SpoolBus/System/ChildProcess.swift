@@ -69,18 +69,26 @@ struct Credentials {
     }
 }
 
-/// A started child: its pid and a pidfd that becomes readable when it exits.
+/// A started child: its pid and, when one could be had, a pidfd that becomes readable when it
+/// exits.
 struct ChildProcess {
     let pid: Int32
-    let exitDescriptor: FileDescriptor
+    /// nil when pidfd_open failed after the spawn (descriptors ran out meanwhile): the child is
+    /// running all the same, and its end is found with `exitStatusIfEnded()`.
+    let exitDescriptor: FileDescriptor?
 
     /// Starts `program` in a session of its own, with `environment` as its whole environment,
     /// the given descriptors as stdin/stdout/stderr (nil: /dev/null) and no others.
+    ///
+    /// Throws only when no child was started. Once one is, this returns it, whatever fails after.
     static func spawn(
         program: Bytes, arguments: [Bytes], environment: [Bytes], directory: Bytes?,
         stdin: FileDescriptor?, stdout: FileDescriptor?, stderr: FileDescriptor?,
         credentials: Credentials?
     ) throws -> ChildProcess {
+        // Held across the spawn and given up just before pidfd_open, so that the pidfd finds a
+        // free number even when the spawn's own descriptors took the last ones.
+        let spare = try FileDescriptor.open("/dev/null".bytes, .readOnly)
         var pid: pid_t = 0
         let status: Int32 = withCStringArray(arguments) { argv in
             withCStringArray(environment) { envp in
@@ -106,23 +114,31 @@ struct ChildProcess {
                 }
             }
         }
+        spare.close()
         if status != 0 { throw SystemError(errno: status, operation: "spawn", path: program) }
         let fd = csb_pidfd_open(pid)
-        if fd < 0 {
-            let error = SystemError(errno: errno, operation: "pidfd_open")
-            _ = kill(-pid, SIGKILL)
-            var ignored: Int32 = 0
-            _ = waitpid(pid, &ignored, 0)
-            throw error
-        }
-        return ChildProcess(pid: pid, exitDescriptor: FileDescriptor(rawValue: fd))
+        return ChildProcess(pid: pid, exitDescriptor: fd < 0 ? nil : FileDescriptor(rawValue: fd))
     }
 
     /// Collects the exit status once `exitDescriptor` is readable, and closes the pidfd.
     func reap() -> Termination {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        exitDescriptor.close()
+        exitDescriptor?.close()
+        return Self.termination(status)
+    }
+
+    /// Collects the exit status if the child has ended (closing the pidfd then); nil while it runs.
+    func exitStatusIfEnded() -> Termination? {
+        var status: Int32 = 0
+        var result: pid_t
+        repeat { result = waitpid(pid, &status, WNOHANG) } while result < 0 && errno == EINTR
+        guard result == pid else { return nil }
+        exitDescriptor?.close()
+        return Self.termination(status)
+    }
+
+    private static func termination(_ status: Int32) -> Termination {
         if csb_signaled(status) != 0 { return .signaled(csb_term_signal(status)) }
         return .exited(csb_exit_status(status))
     }
