@@ -6,7 +6,9 @@ final class ProgramRun: HandlerRun {
     private let context: RunContext
     private let completion: (RunOutcome) -> Void
     private var child: ChildProcess?
-    private var outputs: [(descriptor: FileDescriptor, capture: OutputCapture)] = []
+    private var outputs: [(descriptor: FileDescriptor, capture: OutputCapture, widened: Bool)] = []
+    /// Where output is read into; one per run, grown for a flood.
+    private var readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ProgramRun.readSize, alignment: 16)
     private var timeoutTimer: EventLoop.TimerID?
     private var killTimer: EventLoop.TimerID?
     private var exitPollTimer: EventLoop.TimerID?
@@ -22,6 +24,8 @@ final class ProgramRun: HandlerRun {
         self.context = context
         self.completion = completion
     }
+
+    deinit { readBuffer.deallocate() }
 
     /// Spawns the program; reports a failure to start through `completion` like any other end,
     /// and a lack of descriptors, processes or memory before the spawn as `.lackedResources`, so
@@ -46,7 +50,7 @@ final class ProgramRun: HandlerRun {
                     childEnds.append(pipe.writeEnd)
                     childOutput[index] = pipe.writeEnd
                     let limit = stream == "stdout" && job.rule.reply ? 65536 : nil
-                    outputs.append((pipe.readEnd, OutputCapture(stream: stream, collectUpTo: limit)))
+                    outputs.append((pipe.readEnd, OutputCapture(stream: stream, collectUpTo: limit), false))
                     try pipe.readEnd.setNonBlocking()
                     // Watched before the spawn: after it, nothing may fail.
                     try context.loop.register(pipe.readEnd, for: .readable) { [weak self] _ in self?.drain(pipe.readEnd) }
@@ -125,25 +129,35 @@ final class ProgramRun: HandlerRun {
         }
     }
 
+    /// Reads what is waiting in one output pipe, a bounded number of reads at a time so that
+    /// a flood does not starve the loop. Past the logged lines the pipe is widened and read a
+    /// megabyte at a time: the bytes are only counted.
     private func drain(_ fd: FileDescriptor) {
         guard let index = outputs.firstIndex(where: { $0.descriptor == fd }) else { return }
-        var chunk = Bytes(repeating: 0, count: 65536)
-        var budget = 16
-        while budget > 0 {
-            budget -= 1
+        for _ in 0..<16 {
+            if outputs[index].capture.isPastCap && !outputs[index].widened {
+                outputs[index].widened = true
+                fd.widenPipe(to: Self.floodReadSize)
+                if readBuffer.count < Self.floodReadSize {
+                    readBuffer.deallocate()
+                    readBuffer = .allocate(byteCount: Self.floodReadSize, alignment: 16)
+                }
+            }
             let count: Int?
-            do { count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) } } catch { count = 0 }
+            do { count = try fd.read(into: readBuffer) } catch { count = 0 }
             guard let n = count else { return }  // would block: more comes later
             if n == 0 {
                 context.loop.unregister(fd)
                 return
             }
             let stream = outputs[index].capture.stream
-            chunk.withUnsafeBytes { raw in
-                outputs[index].capture.take(UnsafeRawBufferPointer(rebasing: raw[..<n])) { logOutput($0, stream: stream) }
-            }
+            outputs[index].capture.take(UnsafeRawBufferPointer(rebasing: readBuffer[..<n])) { logOutput($0, stream: stream) }
         }
     }
+
+    /// How much one read takes: a pipe's default capacity, then what a flood's pipe is widened to.
+    static let readSize = 65536
+    static let floodReadSize = 1 << 20
 
     private func logOutput(_ line: Bytes, stream: String) {
         context.log.record("out", name: job.message.name, [
