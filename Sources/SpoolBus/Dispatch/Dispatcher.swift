@@ -66,7 +66,8 @@ final class Dispatcher {
     private let context: RunContext
     private let jobLimit: Int
     private let start: Starter
-    private var lanes: [Int: Lane] = [:]
+    /// By rule identity, not line: a reload that moves a rule keeps its throttle and queue.
+    private var lanes: [RuleIdentity: Lane] = [:]
     private var sequence: UInt64 = 0
     private var runs: [ObjectIdentifier: HandlerRun] = [:]
     private(set) var running = 0
@@ -104,8 +105,8 @@ final class Dispatcher {
         for rule in rules {
             sequence += 1
             // Mutated in place: a copy of the lane would copy its whole queue.
-            lanes[rule.line, default: Lane()].limit = rule.concurrency
-            lanes[rule.line, default: Lane()].waiting.append(
+            lanes[rule.identity, default: Lane()].limit = rule.concurrency
+            lanes[rule.identity, default: Lane()].waiting.append(
                 Pending(job: Job(message: delivery.message, rule: rule, attempt: 1), delivery: delivery, sequence: sequence))
             queued += 1
         }
@@ -121,7 +122,7 @@ final class Dispatcher {
         pumping = true
         defer { pumping = false }
         while !stopping && !waitingForResources && running < jobLimit {
-            var best: (key: Int, sequence: UInt64)?
+            var best: (key: RuleIdentity, sequence: UInt64)?
             for (key, lane) in lanes where lane.hasRoom {
                 if let next = lane.next, best == nil || next.sequence < best!.sequence {
                     best = (key, next.sequence)
@@ -154,8 +155,8 @@ final class Dispatcher {
     /// head of its lane, its attempt unspent, and holds every start until a job ends (freeing
     /// what it held) or a timer with backoff fires.
     private func deferForResources(_ pending: Pending, _ error: SystemError) {
-        lanes[pending.job.rule.line]?.running -= 1
-        lanes[pending.job.rule.line, default: Lane()].retries.insert(pending, at: 0)
+        lanes[pending.job.rule.identity]?.running -= 1
+        lanes[pending.job.rule.identity, default: Lane()].retries.insert(pending, at: 0)
         queued += 1
         if shortage == nil {
             let resource = error.exhaustedResource ?? "resources"
@@ -211,7 +212,7 @@ final class Dispatcher {
             pump()
         }
         if outcome.succeeded {
-            lanes[rule.line]?.running -= 1
+            lanes[rule.identity]?.running -= 1
             counters.ok += 1
             context.log.record("ok", name: message.name, [("id", message.id), ("rule", rule.line)] + outcome.logFields + [("ms", outcome.milliseconds)])
             finish(pending.delivery, rule, outcome, attempts: job.attempt)
@@ -222,7 +223,7 @@ final class Dispatcher {
         fields.append(("attempt", job.attempt))
         if stopping {
             // The message stays claimed and is dispatched again at the next start.
-            lanes[rule.line]?.running -= 1
+            lanes[rule.identity]?.running -= 1
             context.log.record("fail", name: message.name, fields + [("err", outcome.errorSummary)])
             return
         }
@@ -231,20 +232,20 @@ final class Dispatcher {
             context.log.record("fail", name: message.name, fields + [("retry_in", formatDuration(delay)), ("err", outcome.errorSummary)])
             // A rule that keeps order holds its slot while it waits, so no later message overtakes.
             let holdsSlot = rule.concurrency == 1
-            if !holdsSlot { lanes[rule.line]?.running -= 1 }
+            if !holdsSlot { lanes[rule.identity]?.running -= 1 }
             waitingForRetry += 1
             let retry = Pending(job: Job(message: message, rule: rule, attempt: job.attempt + 1), delivery: pending.delivery, sequence: pending.sequence)
             context.loop.schedule(after: delay) { [weak self] in
                 guard let self else { return }
                 self.waitingForRetry -= 1
-                if holdsSlot { self.lanes[rule.line]?.running -= 1 }
-                self.lanes[rule.line, default: Lane()].retries.append(retry)
+                if holdsSlot { self.lanes[rule.identity]?.running -= 1 }
+                self.lanes[rule.identity, default: Lane()].retries.append(retry)
                 self.queued += 1
                 self.pump()
             }
             return
         }
-        lanes[rule.line]?.running -= 1
+        lanes[rule.identity]?.running -= 1
         context.log.record("fail", name: message.name, fields + [("err", outcome.errorSummary)])
         finish(pending.delivery, rule, outcome, attempts: job.attempt)
     }
