@@ -80,8 +80,9 @@ int csb_open_beneath(int dirfd, const char *path, int flags, unsigned int mode) 
     struct open_how how;
     memset(&how, 0, sizeof how);
     how.flags = (unsigned long long)(flags | O_CLOEXEC | O_NOFOLLOW);
-    // openat2 rejects a mode unless O_CREAT or O_TMPFILE is asked for.
-    how.mode = (flags & (O_CREAT | __O_TMPFILE)) ? mode : 0;
+    // openat2 rejects a mode unless O_CREAT or O_TMPFILE is asked for. glibc's O_TMPFILE
+    // includes O_DIRECTORY, so a plain O_DIRECTORY open must not count as one.
+    how.mode = ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) ? mode : 0;
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }

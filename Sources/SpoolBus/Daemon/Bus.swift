@@ -25,6 +25,8 @@ final class Bus {
     private let scanner: SpoolScanner
     private let claims: ClaimStore
     private let dispatcher: Dispatcher
+    /// Handler runs a killed daemon left: their messages wait for them.
+    private let leftovers: LeftoverRuns
     /// FIFOs, sockets and the control socket.
     private let channels: ChannelSet
     private var ids: MessageIDGenerator
@@ -74,8 +76,13 @@ final class Bus {
         scanner = SpoolScanner(root: spool)
         claims = ClaimStore(layout: layout)
         ids = MessageIDGenerator(now: WallClock.milliseconds(), notBefore: claims.largestIDPrefix())
+        let state = try Directory.open(layout.state)
+        defer { state.close() }
+        let runRecords = try RunRecords(state: state)
+        leftovers = LeftoverRuns(records: runRecords, loop: loop, log: log)
         let context = RunContext(loop: loop, log: log, layout: layout, workingDirectory: rulesFile.directory,
-                                 environment: HandlerEnvironment(daemon: SystemInfo.environment, extra: options.environment))
+                                 environment: HandlerEnvironment(daemon: SystemInfo.environment, extra: options.environment),
+                                 runRecords: runRecords)
         dispatcher = Dispatcher(context: context, jobLimit: options.jobs) { job, completion in
             switch job.rule.handler {
             case .program(let program, let arguments):
@@ -283,7 +290,8 @@ final class Bus {
                 }
                 continue
             }
-            deliver(file, to: matching, recovered: true)
+            // A run of it that a killed daemon left may still be going: never two at once.
+            leftovers.afterLeftovers(of: file.id) { [unowned self] in self.deliver(file, to: matching, recovered: true) }
         }
     }
 

@@ -9,10 +9,13 @@ final class RunContext {
     let workingDirectory: Bytes
     /// What handler programs' environments are made from.
     let environment: HandlerEnvironment
+    /// Where runs in progress are written down, for a daemon started after this one is killed.
+    let runRecords: RunRecords?
     /// Hands a record to the `watch` subscribers, from any thread (`swift:broadcast`).
     let broadcaster: @Sendable (LogRecord) -> Void
 
-    init(loop: EventLoop, log: DispatchLog, layout: SpoolLayout, workingDirectory: Bytes, environment: HandlerEnvironment) {
+    init(loop: EventLoop, log: DispatchLog, layout: SpoolLayout, workingDirectory: Bytes, environment: HandlerEnvironment,
+         runRecords: RunRecords?) {
         self.loop = loop
         let box = LogBox(log)
         broadcaster = { record in loop.post { box.log.publish(record) } }
@@ -20,6 +23,7 @@ final class RunContext {
         self.layout = layout
         self.workingDirectory = workingDirectory
         self.environment = environment
+        self.runRecords = runRecords
     }
 }
 

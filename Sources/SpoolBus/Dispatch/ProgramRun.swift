@@ -12,6 +12,8 @@ final class ProgramRun: HandlerRun {
     private var timeoutTimer: EventLoop.TimerID?
     private var killTimer: EventLoop.TimerID?
     private var exitPollTimer: EventLoop.TimerID?
+    /// This run's entry in `.spoolbus/runs/`, removed once it is reaped.
+    private var runRecord: Bytes?
     private var timedOut = false
     private let started = MonotonicInstant.now()
     private var finished = false
@@ -73,6 +75,7 @@ final class ProgramRun: HandlerRun {
             return
         }
         self.child = child
+        runRecord = context.runRecords?.started(id: message.id, pid: child.pid, startTicks: child.startTicks, timeout: job.rule.timeout)
         context.log.record("run", name: message.name, [
             ("id", message.id), ("rule", job.rule.line), ("handler", displayName(program)),
             ("pid", child.pid), ("attempt", job.attempt),
@@ -171,6 +174,7 @@ final class ProgramRun: HandlerRun {
         if let timeoutTimer { context.loop.cancel(timeoutTimer) }
         if let killTimer { context.loop.cancel(killTimer) }
         if let exitPollTimer { context.loop.cancel(exitPollTimer) }
+        if let runRecord { context.runRecords?.ended(runRecord) }
         var outcome = RunOutcome(result: result, milliseconds: MonotonicInstant.now().duration(since: started).milliseconds)
         for index in outputs.indices {
             let stream = outputs[index].capture.stream

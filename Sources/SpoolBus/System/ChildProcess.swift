@@ -76,6 +76,9 @@ struct ChildProcess {
     /// nil when pidfd_open failed after the spawn (descriptors ran out meanwhile): the child is
     /// running all the same, and its end is found with `exitStatusIfEnded()`.
     let exitDescriptor: FileDescriptor?
+    /// When the child started, in clock ticks since boot (/proc): with the pid, what tells it
+    /// from a later process given the same number. nil if /proc could not say.
+    let startTicks: UInt64?
 
     /// Starts `program` in a session of its own, with `environment` as its whole environment,
     /// the given descriptors as stdin/stdout/stderr (nil: /dev/null) and no others.
@@ -86,9 +89,16 @@ struct ChildProcess {
         stdin: FileDescriptor?, stdout: FileDescriptor?, stderr: FileDescriptor?,
         credentials: Credentials?
     ) throws -> ChildProcess {
-        // Held across the spawn and given up just before pidfd_open, so that the pidfd finds a
-        // free number even when the spawn's own descriptors took the last ones.
-        let spare = try FileDescriptor.open("/dev/null".bytes, .readOnly)
+        // Held across the spawn and given up just before pidfd_open and the read of the child's
+        // start time, so that these find free numbers even when the spawn's own descriptors took
+        // the last ones.
+        var spares: [FileDescriptor] = []
+        do {
+            for _ in 0..<2 { spares.append(try FileDescriptor.open("/dev/null".bytes, .readOnly)) }
+        } catch {
+            for spare in spares { spare.close() }
+            throw error
+        }
         var pid: pid_t = 0
         let status: Int32 = withCStringArray(arguments) { argv in
             withCStringArray(environment) { envp in
@@ -114,10 +124,11 @@ struct ChildProcess {
                 }
             }
         }
-        spare.close()
+        for spare in spares { spare.close() }
         if status != 0 { throw SystemError(errno: status, operation: "spawn", path: program) }
         let fd = csb_pidfd_open(pid)
-        return ChildProcess(pid: pid, exitDescriptor: fd < 0 ? nil : FileDescriptor(rawValue: fd))
+        return ChildProcess(pid: pid, exitDescriptor: fd < 0 ? nil : FileDescriptor(rawValue: fd),
+                            startTicks: ProcessTable.facts(of: pid)?.startTicks)
     }
 
     /// Collects the exit status once `exitDescriptor` is readable, and closes the pidfd.
