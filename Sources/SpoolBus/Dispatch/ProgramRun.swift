@@ -12,6 +12,8 @@ final class ProgramRun: HandlerRun {
     private var timeoutTimer: EventLoop.TimerID?
     private var killTimer: EventLoop.TimerID?
     private var exitPollTimer: EventLoop.TimerID?
+    /// Pipes of a flood left to fill, and when they are watched again.
+    private var fillTimers: [ObjectIdentifier: EventLoop.TimerID] = [:]
     /// This run's entry in `.spoolbus/runs/`, removed once it is reaped.
     private var runRecord: Bytes?
     private var timedOut = false
@@ -134,7 +136,9 @@ final class ProgramRun: HandlerRun {
 
     /// Reads what is waiting in one output pipe, a bounded number of reads at a time so that
     /// a flood does not starve the loop. Past the logged lines the pipe is widened and read a
-    /// megabyte at a time: the bytes are only counted.
+    /// megabyte at a time: the bytes are only counted. A flood's pipe, once emptied, is left to
+    /// fill for a moment, so that it costs a read per megabyte rather than one per write the
+    /// handler makes.
     private func drain(_ fd: FileDescriptor) {
         guard let index = outputs.firstIndex(where: { $0.descriptor == fd }) else { return }
         for _ in 0..<16 {
@@ -148,7 +152,11 @@ final class ProgramRun: HandlerRun {
             }
             let count: Int?
             do { count = try fd.read(into: readBuffer) } catch { count = 0 }
-            guard let n = count else { return }  // would block: more comes later
+            guard let n = count else {
+                // Emptied: more comes later.
+                if outputs[index].widened && child != nil && !finished { letFill(fd) }
+                return
+            }
             if n == 0 {
                 context.loop.unregister(fd)
                 return
@@ -157,6 +165,19 @@ final class ProgramRun: HandlerRun {
             outputs[index].capture.take(UnsafeRawBufferPointer(rebasing: readBuffer[..<n])) { logOutput($0, stream: stream) }
         }
     }
+
+    /// Stops watching a flood's pipe for `floodPause`; the handler blocks once it is full.
+    private func letFill(_ fd: FileDescriptor) {
+        guard (try? context.loop.change(fd, to: [])) != nil else { return }
+        fillTimers[ObjectIdentifier(fd)] = context.loop.schedule(after: Self.floodPause) { [weak self] in
+            self?.fillTimers[ObjectIdentifier(fd)] = nil
+            try? self?.context.loop.change(fd, to: .readable)
+        }
+    }
+
+    /// How long a flood's emptied pipe is left to fill: at most a megabyte per pause, so a
+    /// handler writing past its logged lines is held to about 500 MB/s.
+    static let floodPause: Duration = .milliseconds(2)
 
     /// How much one read takes: a pipe's default capacity, then what a flood's pipe is widened to.
     static let readSize = 65536
@@ -175,6 +196,8 @@ final class ProgramRun: HandlerRun {
         if let killTimer { context.loop.cancel(killTimer) }
         if let exitPollTimer { context.loop.cancel(exitPollTimer) }
         if let runRecord { context.runRecords?.ended(runRecord) }
+        for timer in fillTimers.values { context.loop.cancel(timer) }
+        fillTimers.removeAll()
         var outcome = RunOutcome(result: result, milliseconds: MonotonicInstant.now().duration(since: started).milliseconds)
         for index in outputs.indices {
             let stream = outputs[index].capture.stream
