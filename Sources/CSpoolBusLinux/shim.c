@@ -210,3 +210,5 @@ static int spawn_as_user(const struct csb_spawn_request *r, pid_t *pid) {
 int csb_spawn(const struct csb_spawn_request *request, pid_t *pid) {
     return request->drop_privileges ? spawn_as_user(request, pid) : spawn_plain(request, pid);
 }
+
+int csb_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }

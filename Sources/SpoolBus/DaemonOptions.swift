@@ -23,6 +23,9 @@ public struct DaemonOptions: Sendable {
     public var maxLine: Int
     /// `--control-mode MODE`: permissions of `.spoolbus/control.sock`.
     public var controlMode: UInt32
+    /// `--env NAME` or `--env NAME=VALUE`, in order: variables handler programs get besides the
+    /// few passed on from the daemon's environment.
+    public var environment: [Bytes] = []
 
     public init(
         rulesFile: Bytes = Array("spoolbus.rules".utf8), spool: Bytes? = nil, log: LogDestination = .spoolDefault,

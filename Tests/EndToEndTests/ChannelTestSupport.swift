@@ -135,7 +135,7 @@ final class ChanSandbox {
         try (rules + "\n").write(toFile: root + "/spoolbus.rules", atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: chanBinary)
-        process.arguments = ["run", root + "/spoolbus.rules", "--spool", spool, "--log", logPath] + arguments
+        process.arguments = ["run", root + "/spoolbus.rules", "--spool", spool, "--log", logPath, "--env", "OUT"] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["OUT"] = out
         process.environment = environment

@@ -139,10 +139,7 @@ import Testing
     }
 
     @Test func rulesFileOthersCanWriteIsRefusedWhenRunningAsRoot() async throws {
-        guard getuid() == 0 else {
-            Issue.record("this test needs root: it checks what a root daemon refuses")
-            return
-        }
+        guard requireRoot("refusing a rules file others can write") else { return }
         try await withSandbox { sb in
             try sb.writeRules("inbox/*.msg file ./h/record.sh\n")
             try Files.chmod(sb.rulesPath, 0o666)

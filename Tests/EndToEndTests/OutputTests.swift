@@ -88,3 +88,33 @@ import Testing
         }
     }
 }
+
+/// A flood far past the logged lines is only counted: it ends within its timeout, the log holds
+/// the bounded lines and the exact count, and a failure's reason still has the last stderr line.
+@Suite struct OutputFloodTests {
+    @Test func twoHundredMegabytesOfEmptyLinesAreCountedNotLogged() async throws {
+        try await withSandbox { sb in
+            try sb.writeHandler("flood.sh", """
+                #!/bin/sh
+                head -c 200M /dev/zero | tr '\\0' '\\n'
+                i=0
+                while [ $i -lt 150 ]; do echo "complaint $i" >&2; i=$((i+1)); done
+                exit 3
+                """)
+            try sb.writeRules("flood.msg file timeout=20s retries=0 ./h/flood.sh\n")
+            let daemon = try await sb.startDaemon()
+            try sb.drop("flood.msg", "flood\n")
+            let id = try await sb.waitForID(of: "flood.msg")
+            let end = try await sb.waitForLine("the flood's end") {
+                ($0.verb == "ok" || $0.verb == "fail") && $0["id"] == id
+            }
+            #expect(end.verb == "fail" && end["exit"] == "3", "\(end)")
+            #expect(end["err"] == "complaint 149", "the last stderr line, read past the cap: \(end)")
+            let out = sb.log.lines("out", id: id)
+            #expect(sb.outputLines(of: id, stream: "stdout").count == 100)
+            #expect(out.first { $0["stream"] == "stdout" && $0["truncated"] != nil }?["truncated"] == "\(200 * 1024 * 1024 - 100)")
+            #expect(sb.outputLines(of: id, stream: "stderr").last == "complaint 99")
+            try await daemon.stop()
+        }
+    }
+}

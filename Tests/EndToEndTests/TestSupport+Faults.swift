@@ -5,14 +5,6 @@ import Testing
 // Helpers for the fault tests: a small tmpfs to fill, a daemon in a user namespace of its own
 // (whose inotify watch limit a test may lower without touching anyone else's), `status` facts.
 
-/// Whether the tests run as root; records an issue when not, so a root-only test fails loudly
-/// instead of passing without having run.
-func requireRoot(_ what: String) -> Bool {
-    if geteuid() == 0 { return true }
-    Issue.record("\(what) needs root (mount, user namespaces); run the end-to-end tests as root")
-    return false
-}
-
 /// A tmpfs of `kilobytes` mounted on a new folder `path` for the length of `body`, unmounted
 /// after it whatever happens (lazily, so a daemon still holding a descriptor does not stop it).
 func withTmpfs<T>(at path: String, kilobytes: Int, _ body: () async throws -> T) async throws -> T {
@@ -109,7 +101,7 @@ final class NamespacedDaemon {
         let base = sandbox.root + "/namespaced-daemon"
         child = try Spawner.spawn(
             ["/usr/bin/unshare", "--user", "--map-root-user", "--", spoolbusBinary, "run", sandbox.rulesPath,
-             "--spool", sandbox.spool, "--log", sandbox.logPath].map { Bytes(text: $0) },
+             "--spool", sandbox.spool, "--log", sandbox.logPath, "--env", "OUT"].map { Bytes(text: $0) },
             environment: sandbox.environment, directory: sandbox.root,
             stdin: "/dev/null", stdout: base + ".stdout", stderr: base + ".stderr", label: "unshare spoolbus run")
         try await sandbox.waitFor("a start line from the namespaced daemon") {

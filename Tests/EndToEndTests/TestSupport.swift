@@ -92,6 +92,14 @@ actor SandboxSlots {
 /// Runs `body` with a fresh sandbox, and always tears it down: every process it started is
 /// killed with SIGKILL, handlers left behind too, and the folder removed (kept when the
 /// environment sets SPOOLBUS_E2E_KEEP, for a post-mortem).
+/// True when the tests run as root; otherwise records an issue saying `what` needs root, so a
+/// root-only test fails where it cannot run instead of passing silently (CI runs as root).
+func requireRoot(_ what: String) -> Bool {
+    if geteuid() == 0 { return true }
+    Issue.record("\(what) needs root (the tests run as root in CI)")
+    return false
+}
+
 func withSandbox(_ body: (Sandbox) async throws -> Void) async throws {
     await SandboxSlots.shared.acquire()
     let sandbox: Sandbox
@@ -373,7 +381,8 @@ final class Sandbox {
         let before = log.lines("start").count
         let number = next()
         let stderrPath = root + "/daemon-\(number).stderr"
-        let argv = [spoolbusBinary] + (arguments ?? ["run", rulesPath, "--spool", spool, "--log", logPath]) + extra
+        // Handlers get only a few of the daemon's variables; the recorder needs OUT.
+        let argv = [spoolbusBinary] + (arguments ?? ["run", rulesPath, "--spool", spool, "--log", logPath]) + ["--env", "OUT"] + extra
         let child = try Spawner.spawn(
             argv.map { Bytes(text: $0) }, environment: environment, directory: directory ?? root,
             stdin: "/dev/null", stdout: root + "/daemon-\(number).stdout", stderr: stderrPath,

@@ -196,6 +196,7 @@ private func parseError(_ words: [String]) -> UsageError? {
 
         USAGE: spoolbus run [RULES] [--spool DIR] [--log FILE|-] [--jobs N]
                             [--grace DURATION] [--max-line BYTES] [--control-mode MODE]
+                            [--env NAME[=VALUE]]
 
         ARGUMENTS:
           RULES                   The rules file. (default: ./spoolbus.rules)
@@ -212,6 +213,8 @@ private func parseError(_ words: [String]) -> UsageError? {
           --max-line BYTES        The longest FIFO or socket line. (default: 65536)
           --control-mode MODE     Permissions of the control socket, in octal. (default:
                                   0600)
+          --env NAME[=VALUE]      Give handlers NAME: this daemon's value, or VALUE.
+                                  Repeatable.
           -h, --help              Show help information.
 
         """
@@ -289,6 +292,7 @@ private func parseError(_ words: [String]) -> UsageError? {
             spoolbus: error: \(message)
             Usage: spoolbus run [RULES] [--spool DIR] [--log FILE|-] [--jobs N]
                                 [--grace DURATION] [--max-line BYTES] [--control-mode MODE]
+                                [--env NAME[=VALUE]]
             See 'spoolbus help run'.
 
             """)

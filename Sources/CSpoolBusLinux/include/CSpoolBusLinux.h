@@ -81,6 +81,9 @@ int csb_o_path(void);
 /// uname(2)'s release field copied into `buf`.
 int csb_kernel_release(char *buf, int len);
 
+/// fcntl(F_SETPIPE_SZ): a pipe's capacity; returns the capacity set, or -1. A GNU name.
+int csb_set_pipe_size(int fd, int size);
+
 /// signal(sig, SIG_IGN); SIG_IGN is a cast macro Swift cannot import.
 int csb_ignore_signal(int sig);
 

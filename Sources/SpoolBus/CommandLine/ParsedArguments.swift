@@ -4,12 +4,15 @@ struct ParsedArguments: Equatable {
     var positionals: [Bytes] = []
     /// Option values by long name; the last one given wins.
     var values: [String: Bytes] = [:]
+    /// Every value of each option, in order, for options that may be repeated (`--env`).
+    var repeatedValues: [String: [Bytes]] = [:]
     /// Flags given, by long name.
     var flags: Set<String> = []
     /// `-h` or `--help` appeared before `--`.
     var wantsHelp = false
 
     func value(_ option: String) -> Bytes? { values[option] }
+    func allValues(_ option: String) -> [Bytes] { repeatedValues[option] ?? [] }
     func has(_ flag: String) -> Bool { flags.contains(flag) }
 
     /// Parses `words` against `spec`:
@@ -72,6 +75,7 @@ struct ParsedArguments: Equatable {
             }
             if value.isEmpty { throw UsageError.needsValue(option) }
             result.values[option.name] = value
+            result.repeatedValues[option.name, default: []].append(value)
         }
         try result.checkPositionals(against: spec)
         return result

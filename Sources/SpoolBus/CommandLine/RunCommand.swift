@@ -14,6 +14,7 @@ enum RunCommand: Subcommand {
             OptionSpec("grace", value: "DURATION", help: "How long running handlers may finish after SIGTERM.", default: "10s"),
             OptionSpec("max-line", value: "BYTES", help: "The longest FIFO or socket line.", default: "65536"),
             OptionSpec("control-mode", value: "MODE", help: "Permissions of the control socket, in octal.", default: "0600"),
+            OptionSpec("env", value: "NAME[=VALUE]", help: "Give handlers NAME: this daemon's value, or VALUE. Repeatable."),
         ])
 
     static func execute(_ arguments: ParsedArguments, in context: CommandContext) throws -> Int32 {
@@ -32,6 +33,13 @@ enum RunCommand: Subcommand {
         if let grace = arguments.value("grace") { options.grace = try OptionValues.duration(grace, for: "grace") }
         if let maxLine = arguments.value("max-line") { options.maxLine = try OptionValues.positiveInteger(maxLine, for: "max-line") }
         if let mode = arguments.value("control-mode") { options.controlMode = try OptionValues.octalMode(mode, for: "control-mode") }
+        for entry in arguments.allValues("env") {
+            let name = entry.prefix { $0 != UInt8(ascii: "=") }
+            if name.isEmpty || name.starts(with: "SPOOL_".bytes) {
+                throw UsageError.invalidValue(entry, for: "env", expected: "a variable name, not SPOOL_* (the daemon sets those)")
+            }
+            options.environment.append(entry)
+        }
         return options
     }
 }

@@ -27,6 +27,8 @@ final class Bus {
     private let scanner: SpoolScanner
     private let claims: ClaimStore
     private let dispatcher: Dispatcher
+    /// Handler runs a killed daemon left: their messages wait for them.
+    private let leftovers: LeftoverRuns
     /// FIFOs, sockets and the control socket.
     private let channels: ChannelSet
     private var ids: MessageIDGenerator
@@ -86,8 +88,11 @@ final class Bus {
         scanner = SpoolScanner(spool: layout.spool)
         claims = ClaimStore(layout: layout)
         ids = MessageIDGenerator(now: WallClock.milliseconds(), notBefore: claims.largestIDPrefix())
+        let runRecords = try RunRecords(state: layout.state)
+        leftovers = LeftoverRuns(records: runRecords, loop: loop, log: log)
         let context = RunContext(loop: loop, log: log, layout: layout, workingDirectory: rulesFile.directory,
-                                 baseEnvironment: SystemInfo.environment)
+                                 environment: HandlerEnvironment(daemon: SystemInfo.environment, extra: options.environment),
+                                 runRecords: runRecords)
         dispatcher = Dispatcher(context: context, jobLimit: options.jobs) { job, completion in
             switch job.rule.handler {
             case .program(let program, let arguments):
@@ -323,7 +328,8 @@ final class Bus {
                 settleRetry.perform(id: file.id, name: file.name) { [claims] in try claims.bury(file, reason: reason) }
                 continue
             }
-            deliver(file, to: matching, recovered: true)
+            // A run of it that a killed daemon left may still be going: never two at once.
+            leftovers.afterLeftovers(of: file.id) { [unowned self] in self.deliver(file, to: matching, recovered: true) }
         }
     }
 

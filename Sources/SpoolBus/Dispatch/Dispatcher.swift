@@ -79,7 +79,8 @@ final class Dispatcher {
     private let context: RunContext
     private let jobLimit: Int
     private let start: Starter
-    private var lanes: [Int: Lane] = [:]
+    /// By rule identity, not line: a reload that moves a rule keeps its throttle and queue.
+    private var lanes: [RuleIdentity: Lane] = [:]
     private var sequence: UInt64 = 0
     private var runs: [ObjectIdentifier: HandlerRun] = [:]
     private(set) var running = 0
@@ -95,6 +96,15 @@ final class Dispatcher {
     private var unsettled: [ObjectIdentifier: Delivery] = [:]
     /// Set while stopping: called once nothing runs and nothing more can start.
     private var whenIdle: (() -> Void)?
+    /// A resource ran out when a handler was about to start: no job starts until a job ends or
+    /// `resourceTimer` fires.
+    private var waitingForResources = false
+    private var resourceTimer: EventLoop.TimerID?
+    private var resourceDelay = Dispatcher.firstResourceDelay
+    /// The current shortage: logged once when it begins and once when handlers start again.
+    private var shortage: (resource: String, since: MonotonicInstant, deferrals: Int)?
+    static let firstResourceDelay: Duration = .milliseconds(50)
+    static let longestResourceDelay: Duration = .seconds(2)
     /// Called whenever a job ends, so the bus can admit more messages.
     var onJobEnded: () -> Void = {}
 
@@ -116,8 +126,8 @@ final class Dispatcher {
         for rule in rules {
             sequence += 1
             // Mutated in place: a copy of the lane would copy its whole queue.
-            lanes[rule.line, default: Lane()].limit = rule.concurrency
-            lanes[rule.line, default: Lane()].waiting.append(
+            lanes[rule.identity, default: Lane()].limit = rule.concurrency
+            lanes[rule.identity, default: Lane()].waiting.append(
                 Pending(job: Job(message: delivery.message, rule: rule, attempt: 1), delivery: delivery, sequence: sequence))
             queued += 1
         }
@@ -138,19 +148,20 @@ final class Dispatcher {
                 idle()
             }
         }
-        while !graceOver && running < jobLimit {
-            var best: (key: Int, sequence: UInt64)?
+        while !graceOver && !waitingForResources && running < jobLimit {
+            var best: (key: RuleIdentity, sequence: UInt64)?
             for (key, lane) in lanes where lane.hasRoom {
                 if let next = lane.next, !stopping || next.job.message.line != nil, best == nil || next.sequence < best!.sequence {
                     best = (key, next.sequence)
                 }
             }
-            guard let key = best?.key, let pending = lanes[key]?.take() else { return }
+            guard let key = best?.key, let pending = lanes[key]?.take() else { break }
             queued -= 1
             lanes[key]!.running += 1
             running += 1
             launch(pending)
         }
+        if !waitingForResources && shortage != nil { shortageEnded() }
     }
 
     private func launch(_ pending: Pending) {
@@ -167,17 +178,68 @@ final class Dispatcher {
         }
     }
 
+    /// Puts a job that could not start for want of descriptors, processes or memory back at the
+    /// head of its lane, its attempt unspent, and holds every start until a job ends (freeing
+    /// what it held) or a timer with backoff fires.
+    private func deferForResources(_ pending: Pending, _ error: SystemError) {
+        lanes[pending.job.rule.identity]?.running -= 1
+        lanes[pending.job.rule.identity, default: Lane()].retries.insert(pending, at: 0)
+        queued += 1
+        if shortage == nil {
+            let resource = error.exhaustedResource ?? "resources"
+            shortage = (resource, MonotonicInstant.now(), 0)
+            context.log.record("error", [
+                ("resource", resource),
+                ("err", "\(error); handlers wait to start and are tried again, no attempt is counted"),
+            ])
+        }
+        shortage!.deferrals += 1
+        waitingForResources = true
+        if let resourceTimer { context.loop.cancel(resourceTimer) }
+        resourceTimer = context.loop.schedule(after: resourceDelay) { [weak self] in
+            guard let self else { return }
+            self.resourceTimer = nil
+            self.waitingForResources = false
+            self.pump()
+        }
+        resourceDelay = min(resourceDelay * 2, Self.longestResourceDelay)
+    }
+
+    /// A shortage is over once the jobs it held back have all started (or `--jobs` is reached)
+    /// without another one: at the limit, a job that ends lets one start and the next one wait,
+    /// which is the same shortage going on.
+    private func shortageEnded() {
+        resourceDelay = Self.firstResourceDelay
+        guard let shortage else { return }
+        self.shortage = nil
+        context.log.record("error", [
+            ("resource", shortage.resource), ("resolved", "handlers start again"),
+            ("ms", MonotonicInstant.now().duration(since: shortage.since).milliseconds),
+            ("deferrals", shortage.deferrals),
+        ])
+    }
+
     private func ended(_ pending: Pending, _ outcome: RunOutcome) {
         let job = pending.job
         let rule = job.rule
         let message = job.message
         running -= 1
+        if case .lackedResources(let error) = outcome.result {
+            deferForResources(pending, error)
+            return
+        }
+        // What the run held is free again: try the jobs held back by a shortage now.
+        if waitingForResources {
+            waitingForResources = false
+            if let resourceTimer { context.loop.cancel(resourceTimer) }
+            resourceTimer = nil
+        }
         defer {
             onJobEnded()
             pump()
         }
         if outcome.succeeded {
-            lanes[rule.line]?.running -= 1
+            lanes[rule.identity]?.running -= 1
             counters.ok += 1
             context.log.record("ok", name: message.name, [("id", message.id), ("rule", rule.line)] + outcome.logFields + [("ms", outcome.milliseconds)])
             finish(pending.delivery, rule, outcome, attempts: job.attempt)
@@ -188,7 +250,7 @@ final class Dispatcher {
         fields.append(("attempt", job.attempt))
         if stopping {
             // Not retried now: the message is put back once every handler has ended.
-            lanes[rule.line]?.running -= 1
+            lanes[rule.identity]?.running -= 1
             if graceOver {
                 pending.delivery.interrupted.append(rule)
             } else {
@@ -201,20 +263,20 @@ final class Dispatcher {
             context.log.record("fail", name: message.name, fields + [("retry_in", formatDuration(delay)), ("err", outcome.errorSummary)])
             // A rule that keeps order holds its slot while it waits, so no later message overtakes.
             let holdsSlot = rule.concurrency == 1
-            if !holdsSlot { lanes[rule.line]?.running -= 1 }
+            if !holdsSlot { lanes[rule.identity]?.running -= 1 }
             waitingForRetry += 1
             let retry = Pending(job: Job(message: message, rule: rule, attempt: job.attempt + 1), delivery: pending.delivery, sequence: pending.sequence)
             context.loop.schedule(after: delay) { [weak self] in
                 guard let self else { return }
                 self.waitingForRetry -= 1
-                if holdsSlot { self.lanes[rule.line]?.running -= 1 }
-                self.lanes[rule.line, default: Lane()].retries.append(retry)
+                if holdsSlot { self.lanes[rule.identity]?.running -= 1 }
+                self.lanes[rule.identity, default: Lane()].retries.append(retry)
                 self.queued += 1
                 self.pump()
             }
             return
         }
-        lanes[rule.line]?.running -= 1
+        lanes[rule.identity]?.running -= 1
         context.log.record("fail", name: message.name, fields + [("err", outcome.errorSummary)])
         finish(pending.delivery, rule, outcome, attempts: job.attempt)
     }

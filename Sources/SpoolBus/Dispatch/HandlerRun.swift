@@ -7,19 +7,23 @@ final class RunContext {
     /// Handler programs run here: the rules file's folder, against which relative paths in
     /// the rules are resolved too.
     let workingDirectory: Bytes
-    /// The daemon's environment without any `SPOOL_*` variable of its own.
-    let baseEnvironment: [Bytes]
+    /// What handler programs' environments are made from.
+    let environment: HandlerEnvironment
+    /// Where runs in progress are written down, for a daemon started after this one is killed.
+    let runRecords: RunRecords?
     /// Hands a record to the `watch` subscribers, from any thread (`swift:broadcast`).
     let broadcaster: @Sendable (LogRecord) -> Void
 
-    init(loop: EventLoop, log: DispatchLog, layout: SpoolLayout, workingDirectory: Bytes, baseEnvironment: [Bytes]) {
+    init(loop: EventLoop, log: DispatchLog, layout: SpoolLayout, workingDirectory: Bytes, environment: HandlerEnvironment,
+         runRecords: RunRecords?) {
         self.loop = loop
         let box = LogBox(log)
         broadcaster = { record in loop.post { box.log.publish(record) } }
         self.log = log
         self.layout = layout
         self.workingDirectory = workingDirectory
-        self.baseEnvironment = baseEnvironment.filter { !$0.starts(with: "SPOOL_".bytes) }
+        self.environment = environment
+        self.runRecords = runRecords
     }
 }
 
@@ -44,6 +48,9 @@ struct RunOutcome {
         case timedOut(Duration)
         case couldNotStart(String)
         case threw(String)
+        /// Descriptors, processes or memory ran out before the handler started: the job waits
+        /// and is tried again, without spending an attempt.
+        case lackedResources(SystemError)
     }
 
     var result: Result
@@ -66,6 +73,7 @@ struct RunOutcome {
         case .timedOut(let limit): return "timed out after " + formatDuration(limit)
         case .couldNotStart(let why): return "could not start: " + why
         case .threw(let why): return "threw: " + why
+        case .lackedResources(let error): return "could not start yet: \(error)"
         }
     }
 
@@ -76,14 +84,14 @@ struct RunOutcome {
         case .exited(.exited(let status)): return [("exit", Int(status))]
         case .exited(.signaled(let signal)): return [("signal", signalName(signal))]
         case .timedOut(let limit): return [("timeout", formatDuration(limit))]
-        case .couldNotStart, .threw: return []
+        case .couldNotStart, .threw, .lackedResources: return []
         }
     }
 
     /// A short error for the `err=` field: the handler's last stderr line, or the cause.
     var errorSummary: Bytes {
         switch result {
-        case .couldNotStart, .threw, .timedOut: return cause.bytes
+        case .couldNotStart, .threw, .timedOut, .lackedResources: return cause.bytes
         default: return lastErrorLines.last ?? cause.bytes
         }
     }

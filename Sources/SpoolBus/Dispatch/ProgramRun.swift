@@ -6,9 +6,16 @@ final class ProgramRun: HandlerRun {
     private let context: RunContext
     private let completion: (RunOutcome) -> Void
     private var child: ChildProcess?
-    private var outputs: [(descriptor: FileDescriptor, capture: OutputCapture)] = []
+    private var outputs: [(descriptor: FileDescriptor, capture: OutputCapture, widened: Bool)] = []
+    /// Where output is read into; one per run, grown for a flood.
+    private var readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ProgramRun.readSize, alignment: 16)
     private var timeoutTimer: EventLoop.TimerID?
     private var killTimer: EventLoop.TimerID?
+    private var exitPollTimer: EventLoop.TimerID?
+    /// Pipes of a flood left to fill, and when they are watched again.
+    private var fillTimers: [ObjectIdentifier: EventLoop.TimerID] = [:]
+    /// This run's entry in `.spoolbus/runs/`, removed once it is reaped.
+    private var runRecord: Bytes?
     private var timedOut = false
     private let started = MonotonicInstant.now()
     private var finished = false
@@ -22,60 +29,82 @@ final class ProgramRun: HandlerRun {
         self.completion = completion
     }
 
-    /// Spawns the program; reports a failure to start through `completion` like any other end.
+    deinit { readBuffer.deallocate() }
+
+    /// Spawns the program; reports a failure to start through `completion` like any other end,
+    /// and a lack of descriptors, processes or memory before the spawn as `.lackedResources`, so
+    /// the job waits instead of spending an attempt.
     func start(program: Bytes, arguments: [ArgumentTemplate]) {
         let message = job.message
         let layout = context.layout
         let argv = [program] + arguments.map { $0.expand { message.value(of: $0, in: layout) } }
-        var opened: [FileDescriptor] = []
-        defer { for fd in opened { fd.close() } }
+        var childEnds: [FileDescriptor] = []
+        // The parent's copies of what the child gets: closed once it has them, or on failure.
+        defer { for fd in childEnds { fd.close() } }
+        let child: ChildProcess
         do {
+            let credentials = try job.rule.user.map(resolve)
             let stdin = try standardInput()
-            if let stdin { opened.append(stdin) }
-            let collectsReply = job.rule.reply
+            if let stdin { childEnds.append(stdin) }
             var childOutput: [FileDescriptor?] = [nil, nil]
-            if job.rule.output == .log || collectsReply {
+            if job.rule.output == .log || job.rule.reply {
                 for (index, stream) in ["stdout", "stderr"].enumerated() {
                     if stream == "stderr" && job.rule.output == .discard { continue }
                     let pipe = try FileDescriptor.pipe(nonBlocking: false)
-                    try pipe.readEnd.setNonBlocking()
-                    opened.append(pipe.writeEnd)
+                    childEnds.append(pipe.writeEnd)
                     childOutput[index] = pipe.writeEnd
-                    let limit = stream == "stdout" && collectsReply ? 65536 : nil
-                    outputs.append((pipe.readEnd, OutputCapture(stream: stream, collectUpTo: limit)))
+                    let limit = stream == "stdout" && job.rule.reply ? 65536 : nil
+                    outputs.append((pipe.readEnd, OutputCapture(stream: stream, collectUpTo: limit), false))
+                    try pipe.readEnd.setNonBlocking()
+                    // Watched before the spawn: after it, nothing may fail.
+                    try context.loop.register(pipe.readEnd, for: .readable) { [weak self] _ in self?.drain(pipe.readEnd) }
                 }
             }
-            let credentials = try job.rule.user.map(resolve)
-            let child = try ChildProcess.spawn(
+            child = try ChildProcess.spawn(
                 program: program, arguments: argv, environment: environment(runningAs: credentials), directory: context.workingDirectory,
                 stdin: stdin, stdout: childOutput[0], stderr: childOutput[1], credentials: credentials)
-            self.child = child
-            FaultInjection.reach(.start)
-            context.log.record("run", name: message.name, [
-                ("id", message.id), ("rule", job.rule.line), ("handler", displayName(program)),
-                ("pid", child.pid), ("attempt", job.attempt),
-            ])
-            try context.loop.register(child.exitDescriptor, for: .readable) { [weak self] _ in self?.exited() }
-            for index in outputs.indices {
-                let fd = outputs[index].descriptor
-                try context.loop.register(fd, for: .readable) { [weak self] _ in self?.drain(fd) }
-            }
-            timeoutTimer = context.loop.schedule(after: job.rule.timeout) { [weak self] in self?.timeOut() }
         } catch {
-            if let child {
-                // Started, but the loop could not watch it: it must not run on unwatched (the
-                // retry would run it twice at once), and its pidfd must not stay registered.
-                child.signalGroup(ProcessSignal.kill)
-                context.loop.unregister(child.exitDescriptor)
-                _ = child.reap()
-                self.child = nil
-            }
             for output in outputs {
                 context.loop.unregister(output.descriptor)
                 output.descriptor.close()
             }
             outputs.removeAll()
-            finish(.couldNotStart("\(error)"))
+            if let error = error as? SystemError, error.exhaustedResource != nil {
+                finish(.lackedResources(error))
+            } else {
+                finish(.couldNotStart("\(error)"))
+            }
+            return
+        }
+        self.child = child
+        FaultInjection.reach(.start)
+        runRecord = context.runRecords?.started(id: message.id, pid: child.pid, startTicks: child.startTicks, timeout: job.rule.timeout)
+        context.log.record("run", name: message.name, [
+            ("id", message.id), ("rule", job.rule.line), ("handler", displayName(program)),
+            ("pid", child.pid), ("attempt", job.attempt),
+        ])
+        timeoutTimer = context.loop.schedule(after: job.rule.timeout) { [weak self] in self?.timeOut() }
+        if let pidfd = child.exitDescriptor, (try? context.loop.register(pidfd, for: .readable) { [weak self] _ in self?.exited() }) != nil {
+            return
+        }
+        // No pidfd, or the loop could not watch it: the run goes on all the same, and its end
+        // is looked for now and then.
+        pollForExit(after: Self.firstExitPoll)
+    }
+
+    /// How often a child without a watched pidfd is looked at: at first, and at most.
+    static let firstExitPoll: Duration = .milliseconds(10)
+    static let slowestExitPoll: Duration = .milliseconds(500)
+
+    private func pollForExit(after delay: Duration) {
+        exitPollTimer = context.loop.schedule(after: delay) { [weak self] in
+            guard let self, let child = self.child else { return }
+            self.exitPollTimer = nil
+            if let termination = child.exitStatusIfEnded() {
+                self.ended(termination)
+            } else {
+                self.pollForExit(after: min(delay * 2, Self.slowestExitPoll))
+            }
         }
     }
 
@@ -91,8 +120,11 @@ final class ProgramRun: HandlerRun {
 
     private func exited() {
         guard let child else { return }
-        context.loop.unregister(child.exitDescriptor)
-        let termination = child.reap()
+        if let pidfd = child.exitDescriptor { context.loop.unregister(pidfd) }
+        ended(child.reap())
+    }
+
+    private func ended(_ termination: Termination) {
         // Output written before the exit is still in the pipes; a grandchild that kept them
         // open does not hold the run up.
         for output in outputs { drain(output.descriptor) }
@@ -103,25 +135,54 @@ final class ProgramRun: HandlerRun {
         }
     }
 
+    /// Reads what is waiting in one output pipe, a bounded number of reads at a time so that
+    /// a flood does not starve the loop. Past the logged lines the pipe is widened and read a
+    /// megabyte at a time: the bytes are only counted. A flood's pipe, once emptied, is left to
+    /// fill for a moment, so that it costs a read per megabyte rather than one per write the
+    /// handler makes.
     private func drain(_ fd: FileDescriptor) {
         guard let index = outputs.firstIndex(where: { $0.descriptor == fd }) else { return }
-        var chunk = Bytes(repeating: 0, count: 65536)
-        var budget = 16
-        while budget > 0 {
-            budget -= 1
+        for _ in 0..<16 {
+            if outputs[index].capture.isPastCap && !outputs[index].widened {
+                outputs[index].widened = true
+                fd.widenPipe(to: Self.floodReadSize)
+                if readBuffer.count < Self.floodReadSize {
+                    readBuffer.deallocate()
+                    readBuffer = .allocate(byteCount: Self.floodReadSize, alignment: 16)
+                }
+            }
             let count: Int?
-            do { count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) } } catch { count = 0 }
-            guard let n = count else { return }  // would block: more comes later
+            do { count = try fd.read(into: readBuffer) } catch { count = 0 }
+            guard let n = count else {
+                // Emptied: more comes later.
+                if outputs[index].widened && child != nil && !finished { letFill(fd) }
+                return
+            }
             if n == 0 {
                 context.loop.unregister(fd)
                 return
             }
             let stream = outputs[index].capture.stream
-            chunk.withUnsafeBytes { raw in
-                outputs[index].capture.take(UnsafeRawBufferPointer(rebasing: raw[..<n])) { logOutput($0, stream: stream) }
-            }
+            outputs[index].capture.take(UnsafeRawBufferPointer(rebasing: readBuffer[..<n])) { logOutput($0, stream: stream) }
         }
     }
+
+    /// Stops watching a flood's pipe for `floodPause`; the handler blocks once it is full.
+    private func letFill(_ fd: FileDescriptor) {
+        guard (try? context.loop.change(fd, to: [])) != nil else { return }
+        fillTimers[ObjectIdentifier(fd)] = context.loop.schedule(after: Self.floodPause) { [weak self] in
+            self?.fillTimers[ObjectIdentifier(fd)] = nil
+            try? self?.context.loop.change(fd, to: .readable)
+        }
+    }
+
+    /// How long a flood's emptied pipe is left to fill: at most a megabyte per pause, so a
+    /// handler writing past its logged lines is held to about 500 MB/s.
+    static let floodPause: Duration = .milliseconds(2)
+
+    /// How much one read takes: a pipe's default capacity, then what a flood's pipe is widened to.
+    static let readSize = 65536
+    static let floodReadSize = 1 << 20
 
     private func logOutput(_ line: Bytes, stream: String) {
         context.log.record("out", name: job.message.name, [
@@ -134,6 +195,10 @@ final class ProgramRun: HandlerRun {
         finished = true
         if let timeoutTimer { context.loop.cancel(timeoutTimer) }
         if let killTimer { context.loop.cancel(killTimer) }
+        if let exitPollTimer { context.loop.cancel(exitPollTimer) }
+        if let runRecord { context.runRecords?.ended(runRecord) }
+        for timer in fillTimers.values { context.loop.cancel(timer) }
+        fillTimers.removeAll()
         var outcome = RunOutcome(result: result, milliseconds: MonotonicInstant.now().duration(since: started).milliseconds)
         for index in outputs.indices {
             let stream = outputs[index].capture.stream
@@ -164,34 +229,26 @@ final class ProgramRun: HandlerRun {
         }
     }
 
-    /// The daemon's environment plus the `SPOOL_*` variables; for `user=`, that user's HOME,
-    /// USER and LOGNAME instead of the daemon's.
+    /// The variables passed on from the daemon's environment, HOME, USER and LOGNAME of the
+    /// user the handler runs as, `--env`, and the `SPOOL_*` variables.
     private func environment(runningAs credentials: Credentials?) -> [Bytes] {
         let message = job.message
-        var env = context.baseEnvironment
-        func set(_ key: String, _ value: Bytes) { env.append(key.bytes + [UInt8(ascii: "=")] + value) }
-        if let credentials {
-            let replaced = ["HOME=", "USER=", "LOGNAME="].map(\.bytes)
-            env.removeAll { entry in replaced.contains { entry.starts(with: $0) } }
-            set("HOME", credentials.home)
-            set("USER", credentials.user.bytes)
-            set("LOGNAME", credentials.user.bytes)
-        }
-        set("SPOOL_DIR", context.layout.root)
-        set("SPOOL_NAME", message.name)
-        set("SPOOL_PATH", message.path(in: context.layout))
-        set("SPOOL_EVENT", message.event.rawValue.bytes)
-        set("SPOOL_TYPE", message.type.rawValue.bytes)
-        set("SPOOL_ID", message.id)
-        set("SPOOL_RULE", String(job.rule.line).bytes)
-        set("SPOOL_ATTEMPT", String(job.attempt).bytes)
-        if let line = message.line { set("SPOOL_MESSAGE", line) }
+        var env = context.environment.forUser(credentials)
+        env.set("SPOOL_DIR", context.layout.root)
+        env.set("SPOOL_NAME", message.name)
+        env.set("SPOOL_PATH", message.path(in: context.layout))
+        env.set("SPOOL_EVENT", message.event.rawValue.bytes)
+        env.set("SPOOL_TYPE", message.type.rawValue.bytes)
+        env.set("SPOOL_ID", message.id)
+        env.set("SPOOL_RULE", String(job.rule.line).bytes)
+        env.set("SPOOL_ATTEMPT", String(job.attempt).bytes)
+        if let line = message.line { env.set("SPOOL_MESSAGE", line) }
         if let peer = message.peer {
-            if let pid = peer.pid { set("SPOOL_PEER_PID", String(pid).bytes) }
-            set("SPOOL_PEER_UID", String(peer.uid).bytes)
-            set("SPOOL_PEER_GID", String(peer.gid).bytes)
+            if let pid = peer.pid { env.set("SPOOL_PEER_PID", String(pid).bytes) }
+            env.set("SPOOL_PEER_UID", String(peer.uid).bytes)
+            env.set("SPOOL_PEER_GID", String(peer.gid).bytes)
         }
-        return env
+        return env.entries
     }
 
     private func resolve(_ user: UserSpec) throws -> Credentials {

@@ -70,6 +70,24 @@ public enum HandlerSpec: Sendable, Equatable {
     }
 }
 
+/// A rule's identity across reloads (see `Rule.identity`).
+public struct RuleIdentity: Hashable, Sendable {
+    let pattern: [UInt8]
+    let events: [EventKind]
+    let handler: HandlerSpec
+    let occurrence: Int
+
+    public static func == (lhs: RuleIdentity, rhs: RuleIdentity) -> Bool {
+        lhs.pattern == rhs.pattern && lhs.events == rhs.events && lhs.handler == rhs.handler && lhs.occurrence == rhs.occurrence
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(pattern)
+        hasher.combine(events)
+        hasher.combine(occurrence)
+    }
+}
+
 /// One rule of the rules file: `PATTERN ON [OPTION=VALUE|reply|last …] HANDLER [ARG …]`.
 public struct Rule: Sendable {
     /// The line where the rule starts (`SPOOL_RULE`, `rule=N` in the log).
@@ -92,6 +110,15 @@ public struct Rule: Sendable {
     /// The handler's first word as written, after quote removal (`./handlers/notify.sh`, `swift:log`):
     /// what the dispatch log shows as `handler=`, where `handler`'s program may have been made absolute.
     public var handlerWord: [UInt8]
+    /// 1 for the first rule of its `identity` in the file, 2 for a second one written alike, …
+    public var occurrence = 1
+
+    /// What a rule is across reloads, whatever line it moved to: its pattern, events, handler
+    /// and arguments, and which of the rules written alike it is. Options are not part of it, so
+    /// an edited `concurrency=` or `timeout=` is the same rule changed, not another one.
+    public var identity: RuleIdentity {
+        RuleIdentity(pattern: pattern.source, events: events, handler: handler, occurrence: occurrence)
+    }
 
     public init(line: Int, pattern: Glob, events: [EventKind], handler: HandlerSpec, handlerWord: [UInt8]) {
         self.line = line

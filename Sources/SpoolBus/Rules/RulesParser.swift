@@ -170,6 +170,7 @@ private struct RulesFileParser {
         rule.output = options.output
         rule.reply = options.replyWord != nil
         rule.last = options.lastWord != nil
+        rule.occurrence = ruleSet.rules.filter { $0.identity == rule.identity }.count + 1
         ruleSet.rules.append(rule)
     }
 

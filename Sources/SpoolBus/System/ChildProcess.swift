@@ -52,20 +52,53 @@ struct Credentials {
         }
         return Credentials(user: user, home: home, uid: uid, gid: gid, groups: Array(groups.prefix(Int(max(count, 0)))))
     }
+
+    /// The name and home of the user this process runs as, from the passwd database; from
+    /// `environment`'s USER (or LOGNAME) and HOME when the user has no entry there.
+    static func current(environment: [Bytes]) -> (user: Bytes, home: Bytes)? {
+        if let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name {
+            let user = Bytes(UnsafeRawBufferPointer(start: name, count: strlen(name)))
+            let home = entry.pointee.pw_dir.map { Bytes(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? [UInt8(ascii: "/")]
+            return (user, home)
+        }
+        func value(_ name: String) -> Bytes? {
+            environment.first { $0.starts(with: name.bytes + [UInt8(ascii: "=")]) }.map { Bytes($0.dropFirst(name.utf8.count + 1)) }
+        }
+        guard let user = value("USER") ?? value("LOGNAME"), let home = value("HOME") else { return nil }
+        return (user, home)
+    }
 }
 
-/// A started child: its pid and a pidfd that becomes readable when it exits.
+/// A started child: its pid and, when one could be had, a pidfd that becomes readable when it
+/// exits.
 struct ChildProcess {
     let pid: Int32
-    let exitDescriptor: FileDescriptor
+    /// nil when pidfd_open failed after the spawn (descriptors ran out meanwhile): the child is
+    /// running all the same, and its end is found with `exitStatusIfEnded()`.
+    let exitDescriptor: FileDescriptor?
+    /// When the child started, in clock ticks since boot (/proc): with the pid, what tells it
+    /// from a later process given the same number. nil if /proc could not say.
+    let startTicks: UInt64?
 
     /// Starts `program` in a session of its own, with `environment` as its whole environment,
     /// the given descriptors as stdin/stdout/stderr (nil: /dev/null) and no others.
+    ///
+    /// Throws only when no child was started. Once one is, this returns it, whatever fails after.
     static func spawn(
         program: Bytes, arguments: [Bytes], environment: [Bytes], directory: Bytes?,
         stdin: FileDescriptor?, stdout: FileDescriptor?, stderr: FileDescriptor?,
         credentials: Credentials?
     ) throws -> ChildProcess {
+        // Held across the spawn and given up just before pidfd_open and the read of the child's
+        // start time, so that these find free numbers even when the spawn's own descriptors took
+        // the last ones.
+        var spares: [FileDescriptor] = []
+        do {
+            for _ in 0..<2 { spares.append(try FileDescriptor.open("/dev/null".bytes, .readOnly)) }
+        } catch {
+            for spare in spares { spare.close() }
+            throw error
+        }
         var pid: pid_t = 0
         let status: Int32 = withCStringArray(arguments) { argv in
             withCStringArray(environment) { envp in
@@ -91,23 +124,32 @@ struct ChildProcess {
                 }
             }
         }
+        for spare in spares { spare.close() }
         if status != 0 { throw SystemError(errno: status, operation: "spawn", path: program) }
         let fd = csb_pidfd_open(pid)
-        if fd < 0 {
-            let error = SystemError(errno: errno, operation: "pidfd_open")
-            _ = kill(-pid, SIGKILL)
-            var ignored: Int32 = 0
-            _ = waitpid(pid, &ignored, 0)
-            throw error
-        }
-        return ChildProcess(pid: pid, exitDescriptor: FileDescriptor(rawValue: fd))
+        return ChildProcess(pid: pid, exitDescriptor: fd < 0 ? nil : FileDescriptor(rawValue: fd),
+                            startTicks: ProcessTable.facts(of: pid)?.startTicks)
     }
 
     /// Collects the exit status once `exitDescriptor` is readable, and closes the pidfd.
     func reap() -> Termination {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        exitDescriptor.close()
+        exitDescriptor?.close()
+        return Self.termination(status)
+    }
+
+    /// Collects the exit status if the child has ended (closing the pidfd then); nil while it runs.
+    func exitStatusIfEnded() -> Termination? {
+        var status: Int32 = 0
+        var result: pid_t
+        repeat { result = waitpid(pid, &status, WNOHANG) } while result < 0 && errno == EINTR
+        guard result == pid else { return nil }
+        exitDescriptor?.close()
+        return Self.termination(status)
+    }
+
+    private static func termination(_ status: Int32) -> Termination {
         if csb_signaled(status) != 0 { return .signaled(csb_term_signal(status)) }
         return .exited(csb_exit_status(status))
     }

@@ -1,0 +1,78 @@
+import Glibc
+
+/// What /proc says about a process: enough to tell it from a later one that got its number.
+struct ProcessFacts: Equatable {
+    /// `R`, `S`, `Z` (a zombie, ended but not reaped), …
+    let state: UInt8
+    let processGroup: Int32
+    /// When it started, in clock ticks since boot: with the pid, a process's identity.
+    let startTicks: UInt64
+
+    var hasEnded: Bool { state == UInt8(ascii: "Z") || state == UInt8(ascii: "X") }
+}
+
+/// Other processes, as /proc shows them.
+enum ProcessTable {
+    /// The facts of `pid`, or nil when there is no such process (or /proc cannot be read).
+    static func facts(of pid: Int32) -> ProcessFacts? {
+        guard let fd = try? FileDescriptor.open("/proc/\(pid)/stat".bytes, .readOnly) else { return nil }
+        defer { fd.close() }
+        guard let text = try? fd.readAll(limit: 4096) else { return nil }
+        return parse(text)
+    }
+
+    /// Parses `/proc/PID/stat`: after the command name in parentheses (which may hold anything,
+    /// so the last `)` ends it) come state, ppid, pgrp, …, and the start time as the 20th.
+    static func parse(_ text: Bytes) -> ProcessFacts? {
+        guard let close = text.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = text[(close + 1)...].split(separator: UInt8(ascii: " "))
+        guard fields.count > 19, let state = fields[0].first,
+              let group = Int32(String(decoding: fields[2], as: UTF8.self)),
+              let start = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
+        return ProcessFacts(state: state, processGroup: group, startTicks: start)
+    }
+
+    /// Whether any live process is in process group `group`.
+    static func hasLiveMember(ofGroup group: Int32) -> Bool {
+        guard let proc = try? DirectoryStream("/proc".bytes) else { return false }
+        while let entry = proc.next() {
+            guard let pid = Int32(String(decoding: entry.name, as: UTF8.self)),
+                  let facts = facts(of: pid) else { continue }
+            if facts.processGroup == group && !facts.hasEnded { return true }
+        }
+        return false
+    }
+
+    /// This boot's random id: /proc start times count from boot, so they only compare within one.
+    static var bootID: Bytes? {
+        guard let fd = try? FileDescriptor.open("/proc/sys/kernel/random/boot_id".bytes, .readOnly) else { return nil }
+        defer { fd.close() }
+        return (try? fd.readAll(limit: 64)).map { Bytes($0.prefix { $0 != UInt8(ascii: "\n") }) }
+    }
+
+    static var ticksPerSecond: Int64 { Int64(max(1, sysconf(Int32(_SC_CLK_TCK)))) }
+
+    /// Time since boot, suspend included: the clock /proc start times count on.
+    static func sinceBoot() -> Duration {
+        var now = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &now)
+        return .seconds(Int64(now.tv_sec)) + .nanoseconds(Int64(now.tv_nsec))
+    }
+}
+
+extension Directory {
+    /// Creates the empty regular file `name` (one component) without opening it: no descriptor
+    /// is needed, so this works when they have run out. EEXIST when anything is there.
+    func makeEmptyFile(_ name: Bytes, mode: UInt32 = 0o600) throws {
+        _ = try syscall("mknod", path: path.appendingPathComponent(name)) {
+            name.withCPath { mknodat(descriptor.rawValue, $0, UInt32(S_IFREG) | mode, 0) }
+        }
+    }
+}
+
+extension ProcessSignal {
+    /// Sends `signal` to every process of process group `group`.
+    static func sendToGroup(_ group: Int32, _ signal: Int32) {
+        _ = Glibc.kill(-group, signal)
+    }
+}

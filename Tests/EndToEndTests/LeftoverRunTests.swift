@@ -1,0 +1,67 @@
+import Foundation
+import Glibc
+import Testing
+
+/// After `kill -9` of the daemon, its handlers run on (each leads its own session). A daemon
+/// started then recovers their messages, but never runs one beside a leftover run of itself.
+@Suite struct LeftoverRunTests {
+    /// The handler takes an atomic lock (mkdir) for its whole run: a run that finds it taken
+    /// ran beside another one of the same message.
+    private static let lockingHandler = """
+        #!/bin/sh
+        mkdir "$OUT/lock" 2>/dev/null || touch "$OUT/overlap"
+        echo "$$" >> "$OUT/pids"
+        sleep "$1"
+        rmdir "$OUT/lock" 2>/dev/null
+        touch "$OUT/done.$$"
+        """
+
+    private func runs(_ sb: Sandbox) -> Int {
+        Files.list(sb.out).filter { $0.hasPrefix(Bytes(text: "done.")) }.count
+    }
+
+    @Test func aRecoveredMessageWaitsForTheRunTheKilledDaemonLeft() async throws {
+        try await withSandbox { sb in
+            try sb.writeHandler("locking.sh", Self.lockingHandler)
+            try sb.writeRules("slow.msg file ./h/locking.sh 1\n")
+            let first = try await sb.startDaemon()
+            try sb.drop("slow.msg", "slow\n")
+            try await sb.waitFor("the first run") { Files.exists(sb.out + "/lock") }
+            first.signal(SIGKILL)
+            try await first.waitForExit()
+            #expect(Files.exists(sb.out + "/lock"), "the first run outlives the daemon")
+
+            let second = try await sb.startDaemon()
+            try await sb.waitFor("two runs") { runs(sb) == 2 }
+            #expect(!Files.exists(sb.out + "/overlap"), "the recovered run ran beside the leftover: \(sb.log.tail(20))")
+            let recovered = sb.log.lines("recv").filter { $0["recovered"] == "1" }
+            #expect(recovered.count == 1)
+            try await second.stop()
+            #expect(Files.list(sb.state("runs")).map(\.lossy) == ["boot"], "records of ended runs are removed")
+        }
+    }
+
+    @Test func aLeftoverRunPastItsTimeoutIsStoppedAndItsMessageRunsAgain() async throws {
+        try await withSandbox { sb in
+            try sb.writeHandler("once-slow.sh", """
+                #!/bin/sh
+                if [ -e "$OUT/first" ]; then touch "$OUT/second"; exit 0; fi
+                touch "$OUT/first"
+                exec sleep 60
+                """)
+            try sb.writeRules("slow.msg file timeout=1s ./h/once-slow.sh\n")
+            let first = try await sb.startDaemon()
+            try sb.drop("slow.msg", "slow\n")
+            try await sb.waitFor("the first run") { Files.exists(sb.out + "/first") }
+            first.signal(SIGKILL)
+            try await first.waitForExit()
+
+            let second = try await sb.startDaemon()
+            try await sb.waitFor("the recovered run") { Files.exists(sb.out + "/second") }
+            let stopped = sb.log.lines("error").filter { $0["err"]?.contains("passed its timeout") == true }
+            #expect(stopped.count == 1, "\(sb.log.tail(20))")
+            try await sb.waitForLine("ok after recovery") { $0.verb == "ok" }
+            try await second.stop()
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import Glibc
+import Testing
+@testable import SpoolBus
+
+/// A started child is watched by its pidfd, or, without one, by polling: either way its end is
+/// seen with its status.
+@Suite struct ChildProcessTests {
+    @Test func aChildIsFoundEndedByPollingWithItsStatus() async throws {
+        let child = try ChildProcess.spawn(
+            program: "/bin/sh".bytes, arguments: ["sh", "-c", "exit 3"].map(\.bytes), environment: [],
+            directory: nil, stdin: nil, stdout: nil, stderr: nil, credentials: nil)
+        #expect(child.startTicks != nil)
+        var termination: Termination?
+        for _ in 0..<500 where termination == nil {
+            termination = child.exitStatusIfEnded()
+            if termination == nil { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(termination == .exited(3))
+        #expect(child.exitDescriptor?.isOpen != true, "the pidfd is closed with the reap")
+    }
+
+    @Test func resourceShortagesAreToldFromOtherFailures() {
+        for code in [EMFILE, ENFILE, EAGAIN, ENOMEM, ENOSPC] {
+            #expect(SystemError(errno: code, operation: "x").exhaustedResource != nil)
+        }
+        for code in [ENOENT, EACCES, ENOEXEC, EINVAL] {
+            #expect(SystemError(errno: code, operation: "x").exhaustedResource == nil)
+        }
+    }
+}

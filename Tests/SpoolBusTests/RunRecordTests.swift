@@ -1,0 +1,26 @@
+import Glibc
+import Testing
+@testable import SpoolBus
+
+/// What a restarted daemon reads to find the runs a killed one left.
+@Suite struct RunRecordTests {
+    @Test func procStatIsParsedAfterTheLastParenthesis() throws {
+        let stat = "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 100"
+        let facts = try #require(ProcessTable.parse(Array(stat.utf8)))
+        #expect(facts == ProcessFacts(state: UInt8(ascii: "S"), processGroup: 4242, startTicks: 987654))
+    }
+
+    @Test func thisProcessIsFoundWithItsStartTime() throws {
+        let facts = try #require(ProcessTable.facts(of: getpid()))
+        #expect(facts.startTicks > 0 && !facts.hasEnded)
+        #expect(ProcessTable.facts(of: getpid())?.startTicks == facts.startTicks)
+    }
+
+    @Test func recordNamesRoundTrip() throws {
+        let run = try #require(LeftoverRun(record: Array("01a22820e124-000001.14758.127262.30000".utf8)))
+        #expect(run.id == Array("01a22820e124-000001".utf8))
+        #expect(run.pid == 14758 && run.startTicks == 127262 && run.timeout == .seconds(30))
+        #expect(LeftoverRun(record: Array("boot".utf8)) == nil)
+        #expect(LeftoverRun(record: Array("x.1.2.3".utf8)) == nil, "pid 1 is never a handler")
+    }
+}
