@@ -8,6 +8,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <linux/openat2.h>
@@ -70,10 +71,6 @@ ssize_t csb_recv_packet(int fd, void *buf, size_t len, int flags,
     if (from) *fromlen = msg.msg_namelen;
     *truncated = (msg.msg_flags & MSG_TRUNC) != 0;
     return n;
-}
-
-int csb_rename_noreplace(const char *from, const char *to) {
-    return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
 }
 
 int csb_open_beneath(int dirfd, const char *path, int flags, unsigned int mode) {
@@ -146,6 +143,20 @@ static int spawn_plain(const struct csb_spawn_request *r, pid_t *pid) {
     return err;
 }
 
+// Closes every descriptor above 2 but `keep`, between fork and exec. close_range came in
+// Linux 5.9; on 5.6-5.8 each possible descriptor is closed in turn (getrlimit and close are
+// async-signal-safe).
+static int close_all_but(int keep) {
+    if ((keep <= 3 || syscall(SYS_close_range, 3, keep - 1, 0) == 0) &&
+        syscall(SYS_close_range, keep + 1, ~0U, 0) == 0) return 0;
+    if (errno != ENOSYS) return -1;
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+    int last = limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > 1048576 ? 1048576 : (int)limit.rlim_cur;
+    for (int fd = 3; fd < last; fd++) if (fd != keep) close(fd);
+    return 0;
+}
+
 // Dropping to another user has no posix_spawn attribute, so this path forks. Between
 // fork and exec only async-signal-safe calls are made; the group list was resolved by
 // the caller beforehand.
@@ -176,8 +187,7 @@ static int spawn_as_user(const struct csb_spawn_request *r, pid_t *pid) {
         }
         // Descriptors the daemon inherited without O_CLOEXEC must not reach another user's
         // program; the report pipe is close-on-exec and stays until exec.
-        if ((report[1] > 3 && syscall(SYS_close_range, 3, report[1] - 1, 0) != 0) ||
-            syscall(SYS_close_range, report[1] + 1, ~0U, 0) != 0) { err = errno; goto fail; }
+        if (close_all_but(report[1]) != 0) { err = errno; goto fail; }
         if (r->cwd && chdir(r->cwd) != 0) { err = errno; goto fail; }
         if (setgroups((size_t)r->ngroups, r->groups) != 0) { err = errno; goto fail; }
         if (setgid(r->gid) != 0) { err = errno; goto fail; }

@@ -94,11 +94,16 @@ import Testing
                 #expect(mkdir(folder, 0o755) == 0)
                 try Files.chmod(folder, 0o755)
             }
+            // A log an older version made 0644, already holding bodies: others lose their read.
+            try Files.write(state + "/dispatch.log", "2026-01-01T00:00:00.000Z recv name=old body=secret\n", mode: 0o644)
+            try Files.chmod(state + "/dispatch.log", 0o644)
             try sb.writeRules("x  file  ./h/record.sh\n")
-            try await sb.startDaemon()
+            let log = DispatchLog(path: state + "/dispatch.log")
+            try await sb.startDaemon(arguments: ["run", sb.rulesPath, "--spool", sb.spool], log: log)
             #expect(permissions(state) == 0o751)
             #expect(permissions(state + "/failed") == 0o750)
             #expect(permissions(state + "/done") == 0o750)
+            #expect(permissions(state + "/dispatch.log") == 0o640, "others lose their read; the group keeps its")
         }
     }
 
@@ -125,6 +130,41 @@ import Testing
             #expect(retried.err.contains("cannot put back 'in/profile.d/evil.sh'") && retried.err.contains("a symlink or a file is in the way"), "\(retried.err)")
             #expect(Files.list(outside + "/profile.d").isEmpty, "nothing is written outside the spool")
             #expect(Files.list(sb.state("failed")).count == 2, "the dead letter stays")
+        }
+    }
+
+    /// Finding 2, the last component: a producer renames a symlink to a root-only file over its
+    /// own message between the daemon's check of the file and its claim. Whatever lands in
+    /// `work/` is checked again (the same file, or a regular one) and bodies are opened beneath
+    /// `work/` without following links: no handler reads the secret. The producer races for three
+    /// seconds, a few hundred claims; before the fix about one in four leaked.
+    @Test func aFileSwappedForASymlinkWhileClaimedIsNotFollowed() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            let secret = sb.root + "/secret"
+            try Files.write(secret, "TOPSECRET\n", mode: 0o600)
+            try sb.writeRules("*.msg  file  retries=0  output=log  /bin/cat\n")
+            try await sb.startDaemon()
+            let race = """
+                import os, sys, time
+                spool, secret = sys.argv[1], sys.argv[2]
+                end, i = time.monotonic() + 3, 0
+                while time.monotonic() < end:
+                    name = os.path.join(spool, "m%d.msg" % i)
+                    with open(name, "w") as f: f.write("plain\\n")
+                    link = os.path.join(spool, ".l%d" % i)
+                    os.symlink(secret, link)
+                    os.rename(link, name)
+                    i += 1
+                """
+            let raced = try Attacker.run(["/usr/bin/env", "python3", "-c", race, sb.spool, secret])
+            #expect(raced.status == 0, "\(raced.stderr)")
+            try await sb.waitFor("some messages handled") { sb.log.lines("ok").count >= 10 }
+            try await sb.waitFor("the daemon to settle what it claimed") { sb.claimed.isEmpty }
+            let leaked = sb.log.lines.filter { $0.raw.lossy.contains("TOPSECRET") }
+            #expect(leaked.isEmpty, "\(leaked.count) log lines hold the secret: \(leaked.prefix(3))")
+            #expect(Files.readText(secret) == "TOPSECRET\n")
         }
     }
 

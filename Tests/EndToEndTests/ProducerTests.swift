@@ -82,7 +82,11 @@ import Testing
                 ("logger -u", ["logger", "-u", spool + "/log.sock", "from logger"], nil),
             ]
             for (label, argv, input) in producers {
-                #expect(try Self.tool(argv, in: sb.root, input: input) == 0, "\(label) failed")
+                let status = try Self.tool(argv, in: sb.root, input: input)
+                // `rsync --inplace` sets the file's times by name after closing it; the daemon may
+                // have claimed it by then (it is complete at its close), and rsync says exit 23.
+                // What matters, that the message arrives once and whole, is checked below.
+                #expect(status == 0 || (label == "rsync --inplace" && status == 23), "\(label) failed: \(status)")
             }
 
             let files = ["cp", "rsync", "inplace", "tar-1", "tar-2", "tmpfile", "curl"].map { "in/\($0).msg" }

@@ -29,12 +29,15 @@ import Testing
 
     @Test func aFileBodyIsReadOnFirstUseAndKept() throws {
         let folder = try TemporaryFolder()
-        let path = folder.path + Array("/body".utf8)
-        try FileSystem.writeAtomically(Array("first".utf8), to: path, temporaryFolder: folder.path)
-        let file = ClaimedFile(id: [], name: [], path: path, size: 5, owner: 0, group: 0)
+        let directory = try Directory.open(folder.path)
+        defer { directory.close() }
+        let body = try directory.open(Array("body".utf8), [.writeOnly, .create, .exclusive])
+        try body.writeAll(Array("first".utf8))
+        body.close()
+        let file = ClaimedFile(id: [], name: [], path: folder.path + Array("/body".utf8), size: 5, owner: 0, group: 0, folder: directory)
         let loader = BodyLoader(.claimedFile(file))
         #expect(try loader.bytes() == Array("first".utf8))
-        try FileSystem.unlink(path)
+        try directory.unlink(Array("body".utf8))
         #expect(try loader.bytes() == Array("first".utf8), "kept after the first read")
         let missing = BodyLoader(.claimedFile(file))
         #expect(throws: SystemError.self) { try missing.bytes() }

@@ -9,7 +9,7 @@ import Testing
         let outside = try TemporaryFolder()
         #expect(symlink(text(outside.path), text(spool.path) + "/inbox") == 0)
         #expect(throws: SystemError.self) { try SpoolLayout.drop(Array("x\n".utf8), as: Array("inbox/a.msg".utf8), in: spool.path) }
-        #expect(try FileSystem.entries(outside.path).isEmpty)
+        #expect(try entriesOf(outside.path).isEmpty)
     }
 
     @Test func aSymlinkAtTheNameIsRefusedNotReplaced() throws {
@@ -32,6 +32,6 @@ import Testing
         #expect(Array(buffer.prefix(max(0, count))) == Array("usb added\n".utf8))
         #expect(throws: SpoolBusError.self) { try SpoolLayout.drop(Array("two\nlines\n".utf8), as: Array("events".utf8), in: spool.path) }
         #expect(try FileSystem.status(spool.path + Array("/events".utf8)).type == .fifo)
-        #expect(try FileSystem.entries(spool.path).map(\.name) == [Array("events".utf8)], "no temporary file, no .spoolbus")
+        #expect(try entriesOf(spool.path).map(\.name) == [Array("events".utf8)], "no temporary file, no .spoolbus")
     }
 }

@@ -64,8 +64,6 @@ struct csb_spawn_request {
 /// Returns 0 and sets *pid, or an errno value (exec failures included).
 int csb_spawn(const struct csb_spawn_request *request, pid_t *pid);
 
-/// renameat2(RENAME_NOREPLACE): fails with EEXIST instead of replacing; a GNU extension.
-int csb_rename_noreplace(const char *from, const char *to);
 /// memfd_create(2) with MFD_CLOEXEC: a seekable in-memory file for a message body.
 int csb_memfd_create(const char *name);
 

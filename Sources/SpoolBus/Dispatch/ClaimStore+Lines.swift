@@ -16,14 +16,12 @@ extension ClaimStore {
         let entry = try entryName(id: id, name: origin.name)
         try layout.work.writeAtomically(body, to: entry, through: layout.temporary)
         try layout.work.descriptor.synchronize()
-        let status = try layout.work.status(entry)
-        return ClaimedFile(id: id, name: origin.name, path: layout.paths.work.appendingPathComponent(entry),
-                           size: body.count, owner: status.owner, group: status.group)
+        return claimedFile(id: id, name: origin.name, entry: entry, status: try layout.work.status(entry))
     }
 
     /// The body of a line kept in `work/`.
     func lineBody(of file: ClaimedFile) throws -> Bytes {
-        let fd = try layout.work.open(file.entry, [.readOnly, .nonBlocking])
+        let fd = try file.open()
         defer { fd.close() }
         return try fd.readAll()
     }
@@ -66,9 +64,7 @@ extension ClaimStore {
         try copySidecar(letter.id, "name", from: layout.failed, to: layout.work)
         try layout.failed.rename(letter.entry, to: layout.work, as: letter.entry, replacing: false)
         for kind in ["reason", "name", "line"] { try layout.failed.removeIfPresent(EntryName.sidecar(letter.id, kind)) }
-        let status = try layout.work.status(letter.entry)
-        return ClaimedFile(id: letter.id, name: letter.name, path: layout.paths.work.appendingPathComponent(letter.entry),
-                           size: status.size, owner: status.owner, group: status.group)
+        return claimedFile(id: letter.id, name: letter.name, entry: letter.entry, status: try layout.work.status(letter.entry))
     }
 
     private func lineOrigin(id: Bytes, name: Bytes, in folder: Directory) -> ChannelOrigin? {

@@ -7,9 +7,14 @@ public struct ClaimedFile: Sendable {
     public let size: Int
     public let owner: UInt32
     public let group: UInt32
+    /// The folder it is in: `work/`. Its body is opened beneath it, never through `path`.
+    let folder: Directory
 
     /// Its file name in `work/` (and later in `failed/` or `done/`).
     var entry: Bytes { path.lastPathComponent }
+
+    /// Opens the body for reading, beneath `work/` and without following a symlink.
+    func open() throws -> FileDescriptor { try folder.open(entry, .readOnly) }
 }
 
 /// Claiming, settling and recovering file messages in the spool's state folders.
@@ -78,16 +83,32 @@ struct ClaimStore {
             try? layout.work.removeIfPresent(EntryName.sidecar(id, "name"))
             return .unavailable
         }
-        return .claimed(ClaimedFile(id: id, name: name, path: layout.paths.work.appendingPathComponent(entry),
-                                    size: status.size, owner: status.owner, group: status.group))
+        // The rename goes by name: a producer may have put something else there since the open.
+        // Only the file that was checked (or another regular file of the spool) is dispatched.
+        let moved = try layout.work.status(entry)
+        if moved.device == status.device && moved.inode == status.inode {
+            return .claimed(claimedFile(id: id, name: name, entry: entry, status: status))
+        }
+        if moved.type == .file {
+            return .claimed(claimedFile(id: id, name: name, entry: entry, status: moved))
+        }
+        try? layout.work.rename(entry, to: folder, as: last, replacing: false)
+        try? layout.work.removeIfPresent(EntryName.sidecar(id, "name"))
+        throw SystemError(errno: SystemError.tooManySymbolicLinks,
+                          operation: "claim (replaced by a \(moved.type?.rawValue ?? "node") while being claimed; put back, not followed)",
+                          path: layout.path(of: name))
+    }
+
+    func claimedFile(id: Bytes, name: Bytes, entry: Bytes, status: FileStatus) -> ClaimedFile {
+        ClaimedFile(id: id, name: name, path: layout.paths.work.appendingPathComponent(entry),
+                    size: status.size, owner: status.owner, group: status.group, folder: layout.work)
     }
 
     /// The messages left in `work/` by a previous run, oldest first.
     func claimedMessages() throws -> [ClaimedFile] {
         try entries(in: layout.work, at: layout.paths.work).compactMap { entry in
             guard let status = try layout.work.statusIfPresent(entry.file), status.type == .file else { return nil }
-            return ClaimedFile(id: entry.id, name: entry.name, path: layout.paths.work.appendingPathComponent(entry.file),
-                               size: status.size, owner: status.owner, group: status.group)
+            return claimedFile(id: entry.id, name: entry.name, entry: entry.file, status: status)
         }
     }
 

@@ -222,7 +222,7 @@ final class ProgramRun: HandlerRun {
     private func standardInput() throws -> FileDescriptor? {
         guard job.rule.stdin == .body else { return nil }
         switch job.message.body {
-        case .claimedFile(let file): return try FileDescriptor.open(file.path, .readOnly)
+        case .claimedFile(let file): return try file.open()
         case .stateFile(let file): return try file.open()
         case .line(let line): return try FileDescriptor.memoryFile(holding: line)
         case .none: return nil

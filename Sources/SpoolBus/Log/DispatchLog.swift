@@ -64,7 +64,8 @@ public final class DispatchLog {
 
     /// Opens the log `name` in the state folder `folder`, never through a symlink. A new log is
     /// made 0640 (not readable by others: it holds message bodies and handler output); an
-    /// existing one keeps its mode and group, so an admin may share it with a group.
+    /// existing one keeps its group and the group's permissions, so an admin may share it with a
+    /// group, but loses any access of others (a log an older version made 0644).
     public convenience init(in folder: Directory, name: Bytes) throws {
         self.init(destination: try Self.openOwnLog(name, in: folder))
     }
@@ -76,9 +77,15 @@ public final class DispatchLog {
             return fd
         } catch let error as SystemError where error.errno == SystemError.exists {
             let fd = try folder.open(name, [.writeOnly, .append, .nonBlocking])
-            guard (try? fd.status())?.type == .file else {
+            do {
+                let status = try fd.status()
+                guard status.type == .file else {
+                    throw SpoolBusError("the dispatch log '\(text(folder.path.appendingPathComponent(name)))' is not a regular file: remove it")
+                }
+                if status.permissions & 0o007 != 0 { try fd.changeMode(status.permissions & ~0o007) }
+            } catch {
                 fd.close()
-                throw SpoolBusError("the dispatch log '\(text(folder.path.appendingPathComponent(name)))' is not a regular file: remove it")
+                throw error
             }
             return fd
         }

@@ -32,28 +32,6 @@ public enum FileSystem {
         }
     }
 
-    public static func rename(_ from: Bytes, to: Bytes) throws {
-        _ = try syscall("rename", path: from) {
-            from.withCPath { f in to.withCPath { t in Glibc.rename(f, t) } }
-        }
-    }
-
-    /// rename that fails with EEXIST rather than replace what is at `to`.
-    public static func renameWithoutReplacing(_ from: Bytes, to: Bytes) throws {
-        _ = try syscall("rename", path: to) {
-            from.withCPath { f in to.withCPath { t in csb_rename_noreplace(f, t) } }
-        }
-    }
-
-    public static func unlink(_ path: Bytes) throws {
-        _ = try syscall("unlink", path: path) { path.withCPath { Glibc.unlink($0) } }
-    }
-
-    /// Removes `path` if it is there; a missing file is not an error.
-    public static func removeIfPresent(_ path: Bytes) throws {
-        do { try unlink(path) } catch let error as SystemError where error.errno == ENOENT {}
-    }
-
     /// mkdir; an existing folder is fine.
     public static func makeDirectory(_ path: Bytes, mode: UInt32 = 0o755) throws {
         do {
@@ -75,23 +53,6 @@ public enum FileSystem {
     public struct Entry: Sendable {
         public var name: Bytes
         public var type: NodeType?
-    }
-
-    /// The entries of a folder, without `.` and `..`, in no particular order.
-    public static func entries(_ path: Bytes) throws -> [Entry] {
-        guard let dir = path.withCPath({ opendir($0) }) else {
-            throw SystemError(errno: errno, operation: "opendir", path: path)
-        }
-        defer { closedir(dir) }
-        var result: [Entry] = []
-        while let entry = readdir(dir) {
-            let name: Bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                Bytes(raw.prefix(while: { $0 != 0 }))
-            }
-            if name == [46] || name == [46, 46] { continue }
-            result.append(Entry(name: name, type: NodeType(directoryEntryType: entry.pointee.d_type)))
-        }
-        return result
     }
 
     /// The absolute form of `path`, against the current directory; symlinks are not resolved.
@@ -126,30 +87,4 @@ public enum FileSystem {
         return try fd.readAll(limit: limit)
     }
 
-    /// Writes `content` to a temporary file in `temporaryFolder`, fsyncs it, and renames it to
-    /// `path`, so a reader sees the whole file or nothing.
-    public static func writeAtomically(_ content: Bytes, to path: Bytes, temporaryFolder: Bytes, mode: UInt32 = 0o644) throws {
-        let temporary = temporaryFolder.appendingPathComponent(uniqueTemporaryName())
-        let fd = try FileDescriptor.open(temporary, [.writeOnly, .create, .exclusive], mode: mode)
-        do {
-            defer { fd.close() }
-            try fd.writeAll(content)
-            try fd.synchronize()
-        } catch {
-            try? removeIfPresent(temporary)
-            throw error
-        }
-        do {
-            try rename(temporary, to: path)
-        } catch {
-            try? removeIfPresent(temporary)
-            throw error
-        }
-    }
-
-    private static func uniqueTemporaryName() -> Bytes {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return "\(getpid())-\(now.tv_sec)\(now.tv_nsec)-\(UInt32.random(in: 0...UInt32.max))".bytes
-    }
 }
