@@ -140,9 +140,6 @@ final class LeftoverRuns {
         waiting[id, default: []].append(work)
     }
 
-    /// The pids of the runs of `id` still going.
-    func pids(of id: Bytes) -> [Int32] { runs.filter { $0.id == id }.map(\.pid) }
-
     private func poll(after delay: Duration) {
         loop.schedule(after: delay) { [weak self] in self?.check() }
     }
