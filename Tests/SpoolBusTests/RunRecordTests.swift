@@ -23,4 +23,13 @@ import Testing
         #expect(LeftoverRun(record: Array("boot".utf8)) == nil)
         #expect(LeftoverRun(record: Array("x.1.2.3".utf8)) == nil, "pid 1 is never a handler")
     }
+
+    @Test func aStartTimeYearsAfterBootGivesADeadlineWithoutOverflow() throws {
+        // 10^8 seconds of uptime (three years): ticks times 10^9 would pass Int64.max.
+        let perSecond = ProcessTable.ticksPerSecond
+        let ticks = UInt64(perSecond) * 100_000_000 + UInt64(perSecond / 2)
+        let run = try #require(LeftoverRun(record: Array("a.4242.\(ticks).1500".utf8)))
+        let half = Duration.nanoseconds(perSecond / 2 * 1_000_000_000 / perSecond)
+        #expect(run.deadline == .seconds(100_000_000) + half + .milliseconds(1500))
+    }
 }

@@ -102,7 +102,10 @@ struct LeftoverRun {
 
     /// When the earlier daemon would have stopped it (SIGTERM at its timeout), since boot.
     var deadline: Duration {
-        .nanoseconds(Int64(startTicks) * 1_000_000_000 / ProcessTable.ticksPerSecond) + timeout
+        // Whole seconds first: ticks times 10^9 passes Int64 after about three years of uptime.
+        let perSecond = UInt64(ProcessTable.ticksPerSecond)
+        let seconds = Duration.seconds(Int64(clamping: startTicks / perSecond))
+        return seconds + .nanoseconds(Int64(startTicks % perSecond) * 1_000_000_000 / Int64(perSecond)) + timeout
     }
 }
 
