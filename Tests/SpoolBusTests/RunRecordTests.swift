@@ -32,4 +32,29 @@ import Testing
         let half = Duration.nanoseconds(perSecond / 2 * 1_000_000_000 / perSecond)
         #expect(run.deadline == .seconds(100_000_000) + half + .milliseconds(1500))
     }
+
+    @Test func aRecordThatCannotBeMadeIsLoggedOncePerEpisode() throws {
+        let folder = try TemporaryFolder()
+        let state = try Directory.open(folder.path)
+        defer { state.close() }
+        let logPath = folder.path + Array("/log".utf8)
+        let log = try DispatchLog(path: logPath)
+        let records = try RunRecords(state: state)
+        _ = LeftoverRuns(records: records, loop: try EventLoop(), log: log)
+        // A name longer than NAME_MAX makes mknod fail (ENAMETOOLONG) without touching the folder.
+        let tooLong = Array(repeating: UInt8(ascii: "i"), count: 300)
+        let id = Array("01a22820e124-000001".utf8)
+        #expect(records.started(id: tooLong, pid: 4242, startTicks: 1, timeout: .seconds(1)) == nil)
+        #expect(records.started(id: tooLong, pid: 4243, startTicks: 1, timeout: .seconds(1)) == nil)
+        let made = try #require(records.started(id: id, pid: 4244, startTicks: 1, timeout: .seconds(1)))
+        records.ended(made)
+        #expect(records.started(id: tooLong, pid: 4245, startTicks: 1, timeout: .seconds(1)) == nil)
+        log.flush()
+        let file = try FileDescriptor.open(logPath, .readOnly)
+        defer { file.close() }
+        let lines = String(decoding: try file.readAll(limit: 1 << 20), as: UTF8.self).split(separator: "\n")
+        let said = lines.filter { $0.contains("error") && $0.contains("cannot record a handler run") }
+        #expect(said.count == 2, "one line per episode: \(lines)")
+        #expect(said.allSatisfy { $0.contains("File name too long") }, "\(said)")
+    }
 }

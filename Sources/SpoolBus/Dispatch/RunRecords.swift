@@ -9,6 +9,11 @@
 /// holds the boot id: start times only compare within one boot.
 final class RunRecords {
     private let folder: Directory
+    /// Where a record that could not be made is said; given by `LeftoverRuns`, which the daemon
+    /// makes with its log right after this.
+    fileprivate var log: DispatchLog?
+    /// Records are failing now: said once when that begins, not once per run.
+    private var failing = false
 
     static let folderName = "runs".bytes
     static let bootName = "boot".bytes
@@ -27,8 +32,13 @@ final class RunRecords {
         let name = id + ".\(pid).\(startTicks).\(timeout.milliseconds)".bytes
         do {
             try folder.makeEmptyFile(name)
+            failing = false
             return name
         } catch {
+            if !failing {
+                failing = true
+                log?.record("error", [("err", "cannot record a handler run in .spoolbus/runs (\(error)): should the daemon be killed, a recovered message could run beside it; said once until a record is made again")])
+            }
             return nil
         }
     }
@@ -128,6 +138,7 @@ final class LeftoverRuns {
         self.records = records
         self.loop = loop
         self.log = log
+        records.log = log
         do {
             runs = try records.leftovers()
         } catch {
