@@ -41,12 +41,9 @@ import Testing
         let giveUp = loop.schedule(after: .seconds(10)) { loop.stop() }
         try loop.run()
         loop.cancel(giveUp)
-        log.flush()
 
         #expect(settled == ["fine", "starved"], "the other rule is not held back, and the starved job ends")
-        let file = try FileDescriptor.open(logPath, .readOnly)
-        defer { file.close() }
-        let lines = String(decoding: try file.readAll(limit: 1 << 20), as: UTF8.self).split(separator: "\n").map(String.init)
+        let lines = try loggedLines(log, at: logPath)
         let fails = lines.filter { $0.contains("fail ") }
         #expect(fails.count == 2, "each attempt is spent once held back too long: \(lines)")
         #expect(fails.allSatisfy { $0.contains("Resource temporarily unavailable") && $0.contains("short of processes for 200ms") }, "\(fails)")

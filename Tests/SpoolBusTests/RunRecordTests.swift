@@ -49,10 +49,7 @@ import Testing
         let made = try #require(records.started(id: id, pid: 4244, startTicks: 1, timeout: .seconds(1)))
         records.ended(made)
         #expect(records.started(id: tooLong, pid: 4245, startTicks: 1, timeout: .seconds(1)) == nil)
-        log.flush()
-        let file = try FileDescriptor.open(logPath, .readOnly)
-        defer { file.close() }
-        let lines = String(decoding: try file.readAll(limit: 1 << 20), as: UTF8.self).split(separator: "\n")
+        let lines = try loggedLines(log, at: logPath)
         let said = lines.filter { $0.contains("error") && $0.contains("cannot record a handler run") }
         #expect(said.count == 2, "one line per episode: \(lines)")
         #expect(said.allSatisfy { $0.contains("File name too long") }, "\(said)")
