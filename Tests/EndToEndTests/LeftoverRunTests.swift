@@ -27,6 +27,9 @@ import Testing
             let first = try await sb.startDaemon()
             try sb.drop("slow.msg", "slow\n")
             try await sb.waitFor("the first run") { Files.exists(sb.out + "/lock") }
+            // The record is made just after the spawn: on a busy machine the handler can be
+            // running before it, and a kill in between leaves a run no daemon can know of.
+            try await sb.waitFor("the first run's record") { Files.list(sb.state("runs")).count == 2 }
             first.signal(SIGKILL)
             try await first.waitForExit()
             #expect(Files.exists(sb.out + "/lock"), "the first run outlives the daemon")
