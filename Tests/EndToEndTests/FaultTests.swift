@@ -43,34 +43,25 @@ import Testing
     /// returns: it is tried again with backoff, without a restart.
     @Test func deadLetterIsBuriedOnceSpaceReturns() async throws {
         guard requireRoot("a spool on a full tmpfs") else { return }
-        try await withSandbox { sb in
-            try await withTmpfs(at: sb.spool, kilobytes: 256) {
-                try sb.writeHandler("gate.sh", """
-                    #!/bin/sh
-                    # Fails, once the test has filled the disk.
-                    while [ ! -e "$OUT/go" ]; do sleep 0.02; done
-                    exit 1
-                    """)
-                try sb.writeRules("inbox/*  file  retries=0  ./h/gate.sh\n")
-                let daemon = try await sb.startDaemon()
-                try sb.drop("inbox/doomed", "doomed\n")
-                try await sb.waitForLine("run of the doomed message") { $0.verb == "run" }
-                try fillFileSystem(with: sb.spool + "/filler")
-                try Files.write(sb.out + "/go", "")
-                let error = try await sb.waitForLine("error burying the dead letter") { $0.verb == "error" && $0["retry"] != nil }
-                #expect(error["err"]?.contains("No space left on device") == true, "\(error)")
-                #expect(sb.claimed.count == 1, "still in work/: \(sb.claimed.map(\.lossy))")
-                #expect(try await sb.statusFacts()["unsettled"] == "1")
+        try await withFullDiskGate(rules: "inbox/*  file  retries=0  ./h/gate.sh\n") { sb in
+            let daemon = try await sb.startDaemon()
+            try sb.drop("inbox/doomed", "doomed\n")
+            try await sb.waitForLine("run of the doomed message") { $0.verb == "run" }
+            try fillFileSystem(with: sb.spool + "/filler")
+            try Files.write(sb.out + "/go", "")
+            let error = try await sb.waitForLine("error burying the dead letter") { $0.verb == "error" && $0["retry"] != nil }
+            #expect(error["err"]?.contains("No space left on device") == true, "\(error)")
+            #expect(sb.claimed.count == 1, "still in work/: \(sb.claimed.map(\.lossy))")
+            #expect(try await sb.statusFacts()["unsettled"] == "1")
 
-                try Files.remove(sb.spool + "/filler")
-                try await sb.waitFor("the dead letter in failed/") {
-                    Files.list(sb.state("failed")).contains { $0.lossy.hasSuffix(".inbox%2Fdoomed") }
-                }
-                #expect(Files.list(sb.state("failed")).contains { $0.lossy.hasSuffix("+reason") })
-                #expect(sb.claimed.isEmpty, "work/ is empty: \(sb.claimed.map(\.lossy))")
-                #expect(try await sb.statusFacts()["unsettled"] == "0")
-                try await daemon.stop()
+            try Files.remove(sb.spool + "/filler")
+            try await sb.waitFor("the dead letter in failed/") {
+                Files.list(sb.state("failed")).contains { $0.lossy.hasSuffix(".inbox%2Fdoomed") }
             }
+            #expect(Files.list(sb.state("failed")).contains { $0.lossy.hasSuffix("+reason") })
+            #expect(sb.claimed.isEmpty, "work/ is empty: \(sb.claimed.map(\.lossy))")
+            #expect(try await sb.statusFacts()["unsettled"] == "0")
+            try await daemon.stop()
         }
     }
 

@@ -20,11 +20,14 @@ import Testing
     }
 
     @Test func resourceShortagesAreToldFromOtherFailures() {
-        for code in [EMFILE, ENFILE, EAGAIN, ENOMEM, ENOSPC] {
-            #expect(SystemError(errno: code, operation: "x").exhaustedResource != nil)
+        // One list for starting handlers, settling messages and accepting clients.
+        for code in [EMFILE, ENFILE, EAGAIN, ENOMEM, ENOBUFS, ENOSPC, EDQUOT] {
+            let error = SystemError(errno: code, operation: "x")
+            #expect(error.exhaustedResource != nil && error.isTemporaryShortage, "errno \(code)")
         }
-        for code in [ENOENT, EACCES, ENOEXEC, EINVAL] {
-            #expect(SystemError(errno: code, operation: "x").exhaustedResource == nil)
+        for code in [ENOENT, EACCES, ENOEXEC, EINVAL, EPIPE] {
+            let error = SystemError(errno: code, operation: "x")
+            #expect(error.exhaustedResource == nil && !error.isTemporaryShortage, "errno \(code)")
         }
     }
 }

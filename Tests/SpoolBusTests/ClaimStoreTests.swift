@@ -20,7 +20,7 @@ import Testing
     /// decodes to itself. Seeded, so a failure names the case that can be run again.
     @Test(arguments: [UInt64(1), 2, 3, 0x5eed])
     func anyBytesRoundTrip(seed: UInt64) throws {
-        var random = SeededRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         for _ in 0..<2000 {
             let count = Int.random(in: 0...64, using: &random)
             let name = (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) }
@@ -163,20 +163,6 @@ private func write(_ content: [UInt8], to path: [UInt8]) throws {
     let fd = try FileDescriptor.open(path, [.writeOnly, .create, .truncate])
     defer { fd.close() }
     try fd.writeAll(content)
-}
-
-/// SplitMix64: a small generator whose sequence a seed fixes.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// Claims a file this test closed. Other tests in this process start programs: a child forked

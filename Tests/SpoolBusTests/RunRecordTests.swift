@@ -23,4 +23,35 @@ import Testing
         #expect(LeftoverRun(record: Array("boot".utf8)) == nil)
         #expect(LeftoverRun(record: Array("x.1.2.3".utf8)) == nil, "pid 1 is never a handler")
     }
+
+    @Test func aStartTimeYearsAfterBootGivesADeadlineWithoutOverflow() throws {
+        // 10^8 seconds of uptime (three years): ticks times 10^9 would pass Int64.max.
+        let perSecond = ProcessTable.ticksPerSecond
+        let ticks = UInt64(perSecond) * 100_000_000 + UInt64(perSecond / 2)
+        let run = try #require(LeftoverRun(record: Array("a.4242.\(ticks).1500".utf8)))
+        let half = Duration.nanoseconds(perSecond / 2 * 1_000_000_000 / perSecond)
+        #expect(run.deadline == .seconds(100_000_000) + half + .milliseconds(1500))
+    }
+
+    @Test func aRecordThatCannotBeMadeIsLoggedOncePerEpisode() throws {
+        let folder = try TemporaryFolder()
+        let state = try Directory.open(folder.path)
+        defer { state.close() }
+        let logPath = folder.path + Array("/log".utf8)
+        let log = try DispatchLog(path: logPath)
+        let records = try RunRecords(state: state)
+        _ = LeftoverRuns(records: records, loop: try EventLoop(), log: log)
+        // A name longer than NAME_MAX makes mknod fail (ENAMETOOLONG) without touching the folder.
+        let tooLong = Array(repeating: UInt8(ascii: "i"), count: 300)
+        let id = Array("01a22820e124-000001".utf8)
+        #expect(records.started(id: tooLong, pid: 4242, startTicks: 1, timeout: .seconds(1)) == nil)
+        #expect(records.started(id: tooLong, pid: 4243, startTicks: 1, timeout: .seconds(1)) == nil)
+        let made = try #require(records.started(id: id, pid: 4244, startTicks: 1, timeout: .seconds(1)))
+        records.ended(made)
+        #expect(records.started(id: tooLong, pid: 4245, startTicks: 1, timeout: .seconds(1)) == nil)
+        let lines = try loggedLines(log, at: logPath)
+        let said = lines.filter { $0.contains("error") && $0.contains("cannot record a handler run") }
+        #expect(said.count == 2, "one line per episode: \(lines)")
+        #expect(said.allSatisfy { $0.contains("File name too long") }, "\(said)")
+    }
 }

@@ -134,7 +134,7 @@ final class SocketListener: ListeningChannel {
             let client: FileDescriptor?
             do {
                 client = try UnixSocket.accept(accepting.descriptor)
-            } catch let error as SystemError where error.isOutOfResources {
+            } catch let error as SystemError where error.isTemporaryShortage {
                 channels.refuse(.client, on: directive.name, reason: "\(error)")
                 coolDown()
                 return

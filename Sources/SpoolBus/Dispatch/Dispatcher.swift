@@ -59,6 +59,8 @@ final class Dispatcher {
         let job: Job
         let delivery: Delivery
         let sequence: UInt64
+        /// When this attempt was first held back by a shortage.
+        var heldSince: MonotonicInstant?
     }
 
     /// The jobs of one rule: waiting in arrival order, retries ahead of new arrivals.
@@ -96,21 +98,28 @@ final class Dispatcher {
     private var unsettled: [ObjectIdentifier: Delivery] = [:]
     /// Set while stopping: called once nothing runs and nothing more can start.
     private var whenIdle: (() -> Void)?
-    /// A resource ran out when a handler was about to start: no job starts until a job ends or
-    /// `resourceTimer` fires.
-    private var waitingForResources = false
+    /// The lanes whose next job lacked a resource to start: none of their jobs starts until a
+    /// job ends or `resourceTimer` fires. Other lanes go on: a shortage of one rule's user (its
+    /// process limit) holds back only that rule, and a shortage of all costs each lane one
+    /// failed start per round.
+    private var held: Set<RuleIdentity> = []
     private var resourceTimer: EventLoop.TimerID?
     private var resourceDelay = Dispatcher.firstResourceDelay
     /// The current shortage: logged once when it begins and once when handlers start again.
     private var shortage: (resource: String, since: MonotonicInstant, deferrals: Int)?
+    /// How long one attempt may be held back before it is spent as a failure: a shortage that
+    /// does not pass for this job (a process limit its user stays at) must not hold it forever.
+    private let shortageLimit: Duration
     static let firstResourceDelay: Duration = .milliseconds(50)
     static let longestResourceDelay: Duration = .seconds(2)
+    static let longestShortage: Duration = .seconds(30)
     /// Called whenever a job ends, so the bus can admit more messages.
     var onJobEnded: () -> Void = {}
 
-    init(context: RunContext, jobLimit: Int, start: @escaping Starter) {
+    init(context: RunContext, jobLimit: Int, shortageLimit: Duration = Dispatcher.longestShortage, start: @escaping Starter) {
         self.context = context
         self.jobLimit = max(1, jobLimit)
+        self.shortageLimit = shortageLimit
         self.start = start
     }
 
@@ -148,9 +157,9 @@ final class Dispatcher {
                 idle()
             }
         }
-        while !graceOver && !waitingForResources && running < jobLimit {
+        while !graceOver && running < jobLimit {
             var best: (key: RuleIdentity, sequence: UInt64)?
-            for (key, lane) in lanes where lane.hasRoom {
+            for (key, lane) in lanes where lane.hasRoom && !held.contains(key) {
                 if let next = lane.next, !stopping || next.job.message.line != nil, best == nil || next.sequence < best!.sequence {
                     best = (key, next.sequence)
                 }
@@ -161,7 +170,7 @@ final class Dispatcher {
             running += 1
             launch(pending)
         }
-        if !waitingForResources && shortage != nil { shortageEnded() }
+        if held.isEmpty && shortage != nil { shortageEnded() }
     }
 
     private func launch(_ pending: Pending) {
@@ -179,30 +188,42 @@ final class Dispatcher {
     }
 
     /// Puts a job that could not start for want of descriptors, processes or memory back at the
-    /// head of its lane, its attempt unspent, and holds every start until a job ends (freeing
-    /// what it held) or a timer with backoff fires.
-    private func deferForResources(_ pending: Pending, _ error: SystemError) {
-        lanes[pending.job.rule.identity]?.running -= 1
-        lanes[pending.job.rule.identity, default: Lane()].retries.insert(pending, at: 0)
+    /// head of its lane, its attempt unspent, and holds that lane until a job ends (freeing what
+    /// it held) or a timer with backoff fires. Returns the outcome to count as a failure instead
+    /// once this attempt has been held back for `shortageLimit`.
+    private func deferForResources(_ pending: Pending, _ error: SystemError) -> RunOutcome? {
+        let now = MonotonicInstant.now()
+        let heldSince = pending.heldSince ?? now
+        let resource = error.exhaustedResource ?? "resources"
+        if now.duration(since: heldSince) >= shortageLimit {
+            let why = "\(error); short of \(resource) for \(formatDuration(shortageLimit))"
+            return RunOutcome(result: .couldNotStart(why), milliseconds: now.duration(since: heldSince).milliseconds)
+        }
+        let key = pending.job.rule.identity
+        var waiting = pending
+        waiting.heldSince = heldSince
+        lanes[key]?.running -= 1
+        lanes[key, default: Lane()].retries.insert(waiting, at: 0)
         queued += 1
+        held.insert(key)
         if shortage == nil {
-            let resource = error.exhaustedResource ?? "resources"
-            shortage = (resource, MonotonicInstant.now(), 0)
+            shortage = (resource, now, 0)
             context.log.record("error", [
                 ("resource", resource),
-                ("err", "\(error); handlers wait to start and are tried again, no attempt is counted"),
+                ("err", "\(error); handlers wait to start and are tried again, no attempt is counted for \(formatDuration(shortageLimit))"),
             ])
         }
         shortage!.deferrals += 1
-        waitingForResources = true
-        if let resourceTimer { context.loop.cancel(resourceTimer) }
+        // One timer for every held lane: each deferral of a round does not double the delay.
+        guard resourceTimer == nil else { return nil }
         resourceTimer = context.loop.schedule(after: resourceDelay) { [weak self] in
             guard let self else { return }
             self.resourceTimer = nil
-            self.waitingForResources = false
+            self.held.removeAll()
             self.pump()
         }
         resourceDelay = min(resourceDelay * 2, Self.longestResourceDelay)
+        return nil
     }
 
     /// A shortage is over once the jobs it held back have all started (or `--jobs` is reached)
@@ -224,13 +245,13 @@ final class Dispatcher {
         let rule = job.rule
         let message = job.message
         running -= 1
+        var outcome = outcome
         if case .lackedResources(let error) = outcome.result {
-            deferForResources(pending, error)
-            return
-        }
-        // What the run held is free again: try the jobs held back by a shortage now.
-        if waitingForResources {
-            waitingForResources = false
+            guard let spent = deferForResources(pending, error) else { return }
+            outcome = spent
+        } else if !held.isEmpty {
+            // What the run held is free again: try the jobs held back by a shortage now.
+            held.removeAll()
             if let resourceTimer { context.loop.cancel(resourceTimer) }
             resourceTimer = nil
         }

@@ -49,7 +49,7 @@ struct RunOutcome {
         case couldNotStart(String)
         case threw(String)
         /// Descriptors, processes or memory ran out before the handler started: the job waits
-        /// and is tried again, without spending an attempt.
+        /// and is tried again, without spending an attempt for up to `Dispatcher.longestShortage`.
         case lackedResources(SystemError)
     }
 

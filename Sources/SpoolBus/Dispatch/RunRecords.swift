@@ -9,6 +9,11 @@
 /// holds the boot id: start times only compare within one boot.
 final class RunRecords {
     private let folder: Directory
+    /// Where a record that could not be made is said; given by `LeftoverRuns`, which the daemon
+    /// makes with its log right after this.
+    fileprivate var log: DispatchLog?
+    /// Records are failing now: said once when that begins, not once per run.
+    private var failing = false
 
     static let folderName = "runs".bytes
     static let bootName = "boot".bytes
@@ -27,8 +32,13 @@ final class RunRecords {
         let name = id + ".\(pid).\(startTicks).\(timeout.milliseconds)".bytes
         do {
             try folder.makeEmptyFile(name)
+            failing = false
             return name
         } catch {
+            if !failing {
+                failing = true
+                log?.record("error", [("err", "cannot record a handler run in .spoolbus/runs (\(error)): should the daemon be killed, a recovered message could run beside it; said once until a record is made again")])
+            }
             return nil
         }
     }
@@ -102,7 +112,10 @@ struct LeftoverRun {
 
     /// When the earlier daemon would have stopped it (SIGTERM at its timeout), since boot.
     var deadline: Duration {
-        .nanoseconds(Int64(startTicks) * 1_000_000_000 / ProcessTable.ticksPerSecond) + timeout
+        // Whole seconds first: ticks times 10^9 passes Int64 after about three years of uptime.
+        let perSecond = UInt64(ProcessTable.ticksPerSecond)
+        let seconds = Duration.seconds(Int64(clamping: startTicks / perSecond))
+        return seconds + .nanoseconds(Int64(startTicks % perSecond) * 1_000_000_000 / Int64(perSecond)) + timeout
     }
 }
 
@@ -125,6 +138,7 @@ final class LeftoverRuns {
         self.records = records
         self.loop = loop
         self.log = log
+        records.log = log
         do {
             runs = try records.leftovers()
         } catch {
@@ -139,9 +153,6 @@ final class LeftoverRuns {
         if waiting.isEmpty { poll(after: delay) }
         waiting[id, default: []].append(work)
     }
-
-    /// The pids of the runs of `id` still going.
-    func pids(of id: Bytes) -> [Int32] { runs.filter { $0.id == id }.map(\.pid) }
 
     private func poll(after delay: Duration) {
         loop.schedule(after: delay) { [weak self] in self?.check() }

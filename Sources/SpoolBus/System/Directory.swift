@@ -193,9 +193,4 @@ extension FileDescriptor {
     public func changeMode(_ mode: UInt32) throws {
         _ = try syscall("fchmod") { fchmod(rawValue, mode) }
     }
-
-    /// fchown of an open file or folder.
-    public func changeOwner(_ owner: UInt32, _ group: UInt32) throws {
-        _ = try syscall("fchown") { fchown(rawValue, owner, group) }
-    }
 }

@@ -216,10 +216,6 @@ enum UnixSocket {
 extension SystemError {
     /// EMSGSIZE: a packet too big for the socket.
     static let messageTooLong = EMSGSIZE
-
-    /// Out of descriptors or kernel memory (EMFILE, ENFILE, ENOBUFS, ENOMEM): a moment later
-    /// may work, retrying at once will not.
-    var isOutOfResources: Bool { [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(errno) }
 }
 
 /// The per-process limit on open descriptors.
