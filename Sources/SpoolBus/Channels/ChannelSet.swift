@@ -34,7 +34,7 @@ struct ChannelCounters {
 /// kernel instead of the daemon queueing without bound.
 final class ChannelSet {
     /// Dispatcher load (jobs queued, running or waiting to retry) past which channels pause.
-    static let loadLimit = Bus.admissionLimit
+    static let loadLimit = FileAdmission.limit
     /// Bytes of channel messages not yet settled past which channels pause.
     static let inFlightByteLimit = 16 * 1024 * 1024
     /// Socket clients at once, all listeners together; more are told `error` and closed.
