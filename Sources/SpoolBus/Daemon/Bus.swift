@@ -56,7 +56,7 @@ final class Bus {
         let presence = try SpoolPresence(root: layout.root)
         let watchRetry = FolderWatchRetry(loop: loop, log: log)
         let claims = ClaimStore(layout: layout)
-        let settlement = Settlement(claims: claims, retry: SettleRetry(loop: loop, log: log))
+        let settlement = Settlement(claims: claims, retry: SettleRetry(loop: loop, log: log), log: log)
         let ids = MessageIDs(MessageIDGenerator(now: WallClock.milliseconds(), notBefore: claims.largestIDPrefix()))
         let runRecords = try RunRecords(state: layout.state)
         let context = RunContext(loop: loop, log: log, layout: layout, workingDirectory: rulesFile.directory,
@@ -64,7 +64,7 @@ final class Bus {
                                  runRecords: runRecords)
         let dispatcher = Dispatcher(context: context, jobLimit: options.jobs, start: Self.starter(context: context, handlers: handlers))
         rules = CurrentRules(file: rulesFile, text: rulesText, rules: ruleSet, handlers: handlers, log: log)
-        channels = ChannelSet(loop: loop, log: log, layout: layout, settleRetry: settlement.retry, dispatcher: dispatcher,
+        channels = ChannelSet(loop: loop, log: log, layout: layout, settlement: settlement, dispatcher: dispatcher,
                               rules: ruleSet, maxLine: options.maxLine, rulesPath: rulesFile.path)
         let nextID = ids.next
         admission = FileAdmission(rules: rules, claims: claims, watcher: watcher, dispatcher: dispatcher, settlement: settlement,
@@ -74,7 +74,7 @@ final class Bus {
         changes = SpoolChanges(loop: loop, log: log, layout: layout, watcher: watcher, watchRetry: watchRetry, rules: rules,
                                admission: admission, channels: channels, dispatcher: dispatcher, nextID: nextID,
                                isStopping: { [unowned shutdown] in shutdown.isStopping })
-        recovery = ClaimRecovery(claims: claims, rules: rules, admission: admission, channels: channels, settlement: settlement,
+        recovery = ClaimRecovery(claims: claims, rules: rules, admission: admission, lines: channels.lines, settlement: settlement,
                                  dispatcher: dispatcher, leftovers: LeftoverRuns(records: runRecords, loop: loop, log: log), log: log)
         rules.changed = { [unowned admission, unowned channels] rules in
             admission.rulesChanged()
@@ -84,12 +84,13 @@ final class Bus {
             changes.scheduleScan()
             channels.jobEnded()
         }
-        channels.nextID = nextID
+        channels.lines.nextID = nextID
+        settlement.isStopping = { [unowned channels] in channels.isStopping }
         channels.busFacts = { [log] in
             [("log_lost", log.lostLines), ("unwatched", watchRetry.count), ("unsettled", settlement.retry.count)]
         }
         watchRetry.rescan = { [unowned changes] folders in changes.rescan(folders, isNew: false) }
-        channels.expectOwnCreation = { [unowned watcher] in watcher.expectOwnCreation(of: $0) }
+        channels.nodes.expectOwnCreation = { [unowned watcher] in watcher.expectOwnCreation(of: $0) }
     }
 
     /// Serves the spool until the daemon is stopped; throws why it stopped on its own.

@@ -4,7 +4,8 @@ struct ClaimRecovery {
     let claims: ClaimStore
     let rules: CurrentRules
     let admission: FileAdmission
-    let channels: ChannelSet
+    /// Lines of `durable` channels go back to their channel.
+    let lines: LineSubmission
     let settlement: Settlement
     let dispatcher: Dispatcher
     /// Handler runs a killed daemon left: their messages wait for them.
@@ -21,7 +22,7 @@ struct ClaimRecovery {
         }
         for file in files {
             if let origin = claims.lineOrigin(of: file) {
-                channels.recover(file, from: origin)
+                lines.recover(file, from: origin)
                 continue
             }
             // Delivered to whatever file rules match it now; if none does any more, it becomes

@@ -53,7 +53,7 @@ final class SpoolChanges {
             switch change {
             case .fileReady(let name):
                 // A writer closing a FIFO looks like a file written and closed.
-                if channels.isFifoEvent(name) { continue }
+                if channels.fifos.isFifoEvent(name) { continue }
                 if admission.hasRoom {
                     admission.admit(name, foundByScan: false)
                 } else {
@@ -61,7 +61,7 @@ final class SpoolChanges {
                 }
             case .nodeAppeared(let name, let type):
                 if type == .dir { rescan([name], isNew: true) }
-                if type == .fifo { channels.fifoAppeared(name) }
+                if type == .fifo { channels.fifos.appeared(name) }
                 deliverNodeEvent(name, type: type, event: .node)
             case .gone(let name, let isDirectory):
                 if channels.nodeGone(name) { continue }
@@ -110,7 +110,7 @@ final class SpoolChanges {
             switch found.type {
             case .file: admission.admit(found.name, foundByScan: true)
             case .fifo:
-                channels.fifoAppeared(found.name)
+                channels.fifos.appeared(found.name)
                 if found.isNew { deliverNodeEvent(found.name, type: .fifo, event: .node) }
             default: if found.isNew { deliverNodeEvent(found.name, type: found.type, event: .node) }
             }
