@@ -91,7 +91,7 @@ final class ClientConnection: MessageSource {
         io.close()
         readyReplies.removeAll()
         outbox = FIFOQueue()
-        channels.connectionClosed(self)
+        channels.sockets.connectionClosed(self)
     }
 
     // MARK: - Reading
@@ -152,10 +152,10 @@ final class ClientConnection: MessageSource {
         }
         let ticket = reserveTicket()
         if packet.length > channels.maxLine {
-            channels.refuseTooLong(packet.length, from: origin, reply: replier(ticket))
+            channels.lines.refuseTooLong(packet.length, from: origin, reply: replier(ticket))
         } else {
             let body = Bytes(UnsafeRawBufferPointer(rebasing: buffer[..<packet.count]))
-            channels.submit(body, from: origin, by: self, reply: replier(ticket))
+            channels.lines.submit(body, from: origin, by: self, reply: replier(ticket))
         }
     }
 
@@ -166,8 +166,8 @@ final class ClientConnection: MessageSource {
             let ticket = reserveTicket()
             switch framed {
             case .line(let line):
-                channels.submit(line, from: origin, by: self, reply: replier(ticket))
-            case .tooLong(let length): channels.refuseTooLong(length, from: origin, reply: replier(ticket))
+                channels.lines.submit(line, from: origin, by: self, reply: replier(ticket))
+            case .tooLong(let length): channels.lines.refuseTooLong(length, from: origin, reply: replier(ticket))
             }
         }
         batching = false

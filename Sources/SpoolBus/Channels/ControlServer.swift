@@ -27,7 +27,7 @@ final class ControlServer {
         // The spool lock is ours, so a control socket already there is a leftover, replaced.
         let layout = channels.layout
         socket = try SocketFile.create(.stream, named: SpoolLayout.controlSocketName, in: layout.state, shown: layout.controlSocket,
-                                       staging: layout.temporary, as: channels.stagingName("socket"), mode: mode)
+                                       staging: layout.temporary, as: channels.nodes.stagingName("socket"), mode: mode)
         accepting = LoopInterest(loop: channels.loop, descriptor: socket.descriptor) { [unowned self] _ in self.acceptClients() }
         try accepting.set(.readable)
     }
@@ -144,7 +144,7 @@ final class ControlServer {
         for letter in letters where all || names.contains(letter.name) {
             do {
                 if let origin = store.lineOrigin(of: letter) {
-                    channels.recover(try store.requeueLine(letter), from: origin)
+                    channels.lines.recover(try store.requeueLine(letter), from: origin)
                 } else {
                     try store.resurrect(letter)
                 }

@@ -74,7 +74,7 @@ final class FifoChannel: MessageSource {
             count = try reading.descriptor.read(into: channels.scratch)
         } catch {
             channels.log.record("error", name: name, [("name", name), ("err", "\(error)"), ("closed", "fifo")])
-            channels.fifoFailed(self)
+            channels.fifos.failed(self)
             return
         }
         // Nothing, or end of file, which holding a write end rules out: wait for more.
@@ -89,9 +89,9 @@ final class FifoChannel: MessageSource {
         while all || (!channels.isPaused && unsettled.hasRoom), let framed = framer.nextLine() {
             switch framed {
             case .line(let line):
-                channels.submit(line, from: origin, by: self, reply: nil)
+                channels.lines.submit(line, from: origin, by: self, reply: nil)
             case .tooLong(let length):
-                channels.refuseTooLong(length, from: origin, reply: nil)
+                channels.lines.refuseTooLong(length, from: origin, reply: nil)
             }
         }
     }

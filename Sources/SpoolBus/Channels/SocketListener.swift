@@ -135,7 +135,7 @@ final class SocketListener: ListeningChannel {
             do {
                 client = try UnixSocket.accept(accepting.descriptor)
             } catch let error as SystemError where error.isTemporaryShortage {
-                channels.refuse(.client, on: directive.name, reason: "\(error)")
+                channels.sockets.refuse(.client, on: directive.name, reason: "\(error)")
                 coolDown()
                 return
             } catch {
@@ -143,7 +143,7 @@ final class SocketListener: ListeningChannel {
                 continue
             }
             guard let client else { return }
-            channels.accepted(client, on: self)
+            channels.sockets.accepted(client, on: self)
         }
     }
 
@@ -207,10 +207,10 @@ final class DatagramChannel: ListeningChannel, MessageSource {
             let origin = ChannelOrigin(name: directive.name, event: .socket, type: .socket, peer: peer)
             let reply = packet.sender.isBound ? replier(to: packet.sender) : nil
             if packet.length > channels.maxLine {
-                channels.refuseTooLong(packet.length, from: origin, reply: reply)
+                channels.lines.refuseTooLong(packet.length, from: origin, reply: reply)
             } else {
                 let body = Bytes(UnsafeRawBufferPointer(rebasing: buffer[..<packet.count]))
-                channels.submit(body, from: origin, by: self, reply: reply)
+                channels.lines.submit(body, from: origin, by: self, reply: reply)
             }
         }
         refreshInterest()

@@ -1,7 +1,7 @@
 /// The messages one channel handed to the bus that are not settled yet, so that channel alone
 /// stops being read once it has `ChannelSet.unsettledLimitPerReader` of them, and reads again
 /// (on the next turn of the loop, outside the dispatcher's own call) once one settles.
-/// `ChannelSet.submit` does the counting for every `MessageSource`.
+/// `LineSubmission.submit` does the counting for every `MessageSource`.
 final class UnsettledCount {
     private(set) var count = 0
 

@@ -1,0 +1,129 @@
+/// Turns a line or packet of a channel into a message: matches it against the rules, keeps it
+/// on disk first for a `durable` channel, hands it to the dispatcher with its settling attached,
+/// and answers the client (at once, or when a `reply` rule's handler ends). It also counts what
+/// is in flight, so the channels pause when the dispatcher is saturated.
+final class LineSubmission {
+    private unowned let channels: ChannelSet
+    /// Lines kept on disk: `durable` ones, and those a previous run left in `work/`.
+    private let claims: ClaimStore
+    private let settlement: Settlement
+    /// Bytes of messages handed to the dispatcher and not settled yet.
+    private(set) var inFlightBytes = 0
+    /// Gives message ids (the bus's generator).
+    var nextID: () -> Bytes = { [] }
+
+    init(channels: ChannelSet, settlement: Settlement) {
+        self.channels = channels
+        claims = ClaimStore(layout: channels.layout)
+        self.settlement = settlement
+    }
+
+    /// Hands a line or packet to the rules it matches. `reply` (nil when nobody can be answered)
+    /// is called once: at once with `ok ID` or `error …`, or when a `reply` rule's handler ends.
+    /// A line of a `durable` channel is on disk before that. A message counts against `source`'s
+    /// room for unsettled messages until all its rules are done; the source reads again once it
+    /// has room.
+    func submit(_ body: Bytes, from origin: ChannelOrigin, by source: MessageSource, reply: ((Bytes) -> Void)?) {
+        let matching = channels.rules.rules(for: origin.name, event: origin.event)
+        guard !matching.isEmpty else {
+            channels.dispatcher.countNoMatch()
+            channels.log.record("nomatch", name: origin.name, [("name", origin.name), ("event", origin.event.rawValue), ("size", body.count)])
+            reply?(ChannelReply.refused("no rule takes \(origin.event.rawValue) messages from \(text(origin.name))"))
+            return
+        }
+        let id = nextID()
+        var kept: ClaimedFile?
+        if isDurable(origin) {
+            do {
+                kept = try claims.keepLine(body, id: id, origin: origin)
+            } catch {
+                channels.log.record("error", name: origin.name, [("id", id), ("name", origin.name), ("err", "cannot keep the line on disk: \(error)")])
+                // A client is told and may send again; a FIFO line, already read, is dispatched anyway.
+                if let reply { return reply(ChannelReply.refused("cannot keep the message on disk: \(error)")) }
+            }
+        }
+        dispatch(body, id: id, from: origin, kept: kept, to: matching, by: source, reply: reply)
+    }
+
+    /// A line a previous run kept in `work/` (a `durable` channel's, or one put back into the
+    /// spool by `retry`): dispatched as a line of its channel again, to the rules that match it
+    /// now; a dead letter again when none does.
+    func recover(_ file: ClaimedFile, from origin: ChannelOrigin) {
+        let body: Bytes
+        do {
+            body = try claims.lineBody(of: file)
+        } catch {
+            return channels.log.record("error", name: file.name, [("id", file.id), ("name", file.name), ("err", "\(error)")])
+        }
+        let matching = channels.rules.rules(for: origin.name, event: origin.event)
+        guard !matching.isEmpty else {
+            channels.dispatcher.countNoMatch()
+            channels.log.record("nomatch", name: file.name, [("id", file.id), ("name", file.name), ("event", origin.event.rawValue)])
+            settlement.buryLine(file, reason: "no rule takes \(origin.event.rawValue) messages from \(text(file.name)) any more\n".bytes)
+            return
+        }
+        dispatch(body, id: file.id, from: origin, kept: file, to: matching, by: nil, reply: nil)
+    }
+
+    /// A line or packet longer than `--max-line`: dropped, counted, logged.
+    func refuseTooLong(_ length: Int, from origin: ChannelOrigin, reply: ((Bytes) -> Void)?) {
+        channels.counters.linesTooLong += 1
+        channels.log.record("error", name: origin.name, [
+            ("name", origin.name), ("event", origin.event.rawValue), ("size", length),
+            ("err", "longer than the \(channels.maxLine)-byte limit (--max-line); dropped"),
+        ])
+        reply?(ChannelReply.refused("message of \(length) bytes is longer than the \(channels.maxLine)-byte limit"))
+    }
+
+    private func isDurable(_ origin: ChannelOrigin) -> Bool {
+        switch origin.event {
+        case .fifo: return channels.rules.fifos.contains { $0.name == origin.name && $0.durable }
+        case .socket: return channels.sockets.isDurable(origin.name)
+        default: return false
+        }
+    }
+
+    private func dispatch(_ body: Bytes, id: Bytes, from origin: ChannelOrigin, kept: ClaimedFile?, to matching: [Rule],
+                          by source: MessageSource?, reply: ((Bytes) -> Void)?) {
+        let message = Message(id: id, name: origin.name, event: origin.event, type: origin.type, body: .line(body), peer: origin.peer)
+        var fields: [(String, any LogValue)] = [("id", id), ("name", origin.name), ("event", origin.event.rawValue), ("size", body.count)]
+        if let peer = origin.peer {
+            if let pid = peer.pid { fields.append(("peer_pid", pid)) }
+            fields.append(("peer_uid", peer.uid))
+        }
+        if kept != nil { fields.append(("durable", 1)) }
+        if source == nil { fields.append(("recovered", 1)) }
+        channels.dispatcher.countReceived()
+        channels.log.record("recv", name: origin.name, fields)
+        let replies = matching.contains { $0.reply }
+        let size = body.count
+        inFlightBytes += size
+        // Counted before it is dispatched: an inline handler settles it inside `deliver`.
+        if let source, source.unsettled.add() { channels.counters.throttles += 1 }
+        let delivery = Delivery(message: message, ruleCount: matching.count, deadLetterName: nil) { [unowned self, weak source] delivery in
+            self.inFlightBytes -= size
+            self.settlement.settleLine(delivery, body: body, origin: origin, kept: kept)
+            if replies { reply?(Self.reply(to: delivery)) }
+            guard let source, source.unsettled.settle() else { return }
+            // Room again: read on, on the next turn of the loop, not inside the dispatcher.
+            self.channels.loop.schedule(after: .zero) { [weak source] in
+                guard let source, !source.isClosed else { return }
+                source.resume()
+            }
+        }
+        delivery.putBack = { [settlement] delivery in settlement.putBackLine(delivery, body: body, origin: origin, kept: kept) }
+        if !replies { reply?(ChannelReply.accepted(id)) }
+        channels.dispatcher.deliver(delivery, to: matching)
+        channels.pauseIfSaturated()
+    }
+
+    private static func reply(to delivery: Delivery) -> Bytes {
+        let id = delivery.message.id
+        if let failure = delivery.failures.first(where: { $0.rule.reply }) {
+            var reason = failure.outcome.cause
+            if let line = failure.outcome.lastErrorLines.last, !line.isEmpty { reason += ": " + text(line) }
+            return ChannelReply.failed(id, reason)
+        }
+        return ChannelReply.output(id, delivery.replies.flatMap { $0 })
+    }
+}

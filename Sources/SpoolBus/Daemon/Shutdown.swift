@@ -1,0 +1,71 @@
+/// How the daemon comes to stop, and what its signals mean: SIGTERM and SIGINT stop it, SIGHUP
+/// reloads the rules, and losing the spool (moved, deleted, unmounted) stops it as SIGTERM does,
+/// then makes it exit 1 so that a supervisor starts it again on the spool's path.
+final class Shutdown {
+    private let loop: EventLoop
+    private let log: DispatchLog
+    private let root: Bytes
+    private let watcher: SpoolWatcher
+    private let presence: SpoolPresence
+    private let channels: ChannelSet
+    private let dispatcher: Dispatcher
+    private let rules: CurrentRules
+    private let grace: Duration
+    private var signals: FileDescriptor?
+    private(set) var isStopping = false
+    /// The signal that stopped the daemon, for the `stop` log line.
+    private(set) var stopSignal: Int32?
+    /// Why the daemon stops on its own (the spool went away): `Bus.run` throws it, the exit is 1.
+    private(set) var failure: SpoolBusError?
+
+    init(loop: EventLoop, log: DispatchLog, root: Bytes, watcher: SpoolWatcher, presence: SpoolPresence,
+         channels: ChannelSet, dispatcher: Dispatcher, rules: CurrentRules, grace: Duration) {
+        self.loop = loop
+        self.log = log
+        self.root = root
+        self.watcher = watcher
+        self.presence = presence
+        self.channels = channels
+        self.dispatcher = dispatcher
+        self.rules = rules
+        self.grace = grace
+    }
+
+    /// Listens for the signals (blocked since `Daemon.run`) and for the spool's loss.
+    func start() throws {
+        let signals = try KernelNotifiers.signalDescriptor(for: [ProcessSignal.hangUp, ProcessSignal.terminate, ProcessSignal.interrupt])
+        self.signals = signals
+        try loop.register(signals, for: .readable) { [unowned self] _ in self.signalsArrived() }
+        try loop.register(presence.inotify.descriptor, for: .readable) { [unowned self] _ in self.spoolLost() }
+    }
+
+    private func signalsArrived() {
+        guard let signals, let received = try? KernelNotifiers.readSignals(signals) else { return }
+        for signal in received {
+            if signal == ProcessSignal.hangUp {
+                rules.reload(always: true)
+            } else {
+                stop(signal)
+            }
+        }
+    }
+
+    private func spoolLost() {
+        guard let what = presence.readLoss(), failure == nil else { return }
+        let failure = SpoolBusError("the spool \(text(root)) \(what) while the daemon served it; stopping (exit 1) so that a supervisor starts it again")
+        self.failure = failure
+        log.record("error", [("spool", root), ("err", failure.description)])
+        loop.unregister(presence.inotify.descriptor)
+        stop(nil)
+    }
+
+    /// Stops taking messages; the loop ends once running handlers are done or the grace is over.
+    private func stop(_ signal: Int32?) {
+        guard !isStopping else { return }
+        isStopping = true
+        stopSignal = signal
+        loop.unregister(watcher.inotify.descriptor)
+        channels.stop()
+        dispatcher.shutdown(grace: grace) { [unowned self] in self.loop.stop() }
+    }
+}
