@@ -272,6 +272,41 @@ extension ChannelTests {
         }
 
         // `durable`: a line answered `ok` (or read from the FIFO) survives `kill -9`.
+        /// After kill -9, a durable line waits for the run of it the killed daemon left, as a file does.
+        @Test func aRecoveredDurableLineWaitsForItsLeftoverRun() async throws {
+            try await withChanSandbox { box in
+                try box.script("slow.sh", """
+                    echo $$ > ./left.pid.tmp && mv ./left.pid.tmp ./left.pid
+                    sleep 2
+                    touch ./left.done
+                    """)
+                try await box.start("""
+                    listen ask.sock durable
+                    ask.sock  socket  ./h/slow.sh
+                    """)
+                let client = try ChanSocket(connectingTo: box.spool + "/ask.sock")
+                client.send("once at a time\n")
+                #expect(try #require(client.readLine()).hasPrefix("ok "))
+                _ = try await box.waitForPid(in: "left.pid")
+                try await chanWait("the run's record", details: box.report()) {
+                    ((try? FileManager.default.contentsOfDirectory(atPath: box.spool + "/.spoolbus/runs")) ?? []).count == 2
+                }
+                box.signal(SIGKILL)
+                _ = try await box.waitForExit()
+
+                try box.script("check.sh", "if [ -e ./left.done ]; then echo after; else echo beside; fi > ./order")
+                try await box.restart("""
+                    listen ask.sock durable
+                    ask.sock  socket  ./h/check.sh
+                    """)
+                try await chanWait("the recovered line's run", details: box.report()) {
+                    FileManager.default.fileExists(atPath: box.root + "/order")
+                }
+                let order = try String(contentsOfFile: box.root + "/order", encoding: .utf8)
+                #expect(order == "after\n", "the recovered line ran beside the leftover run of itself")
+            }
+        }
+
         @Test func durableLinesSurviveKillNine() async throws {
             try await withChanSandbox { box in
                 try box.script("block.sh", """

@@ -22,7 +22,8 @@ struct ClaimRecovery {
         }
         for file in files {
             if let origin = claims.lineOrigin(of: file) {
-                lines.recover(file, from: origin)
+                // A durable line's leftover run is waited for as a file's is.
+                leftovers.afterLeftovers(of: file.id) { [lines] in lines.recover(file, from: origin) }
                 continue
             }
             // Delivered to whatever file rules match it now; if none does any more, it becomes
