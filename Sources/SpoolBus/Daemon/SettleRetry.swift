@@ -1,5 +1,5 @@
-/// Settling steps of file messages (keeping a dead letter in `failed/`, archiving or removing a
-/// finished message) that a temporary shortage stopped, ENOSPC above all. They are kept and tried
+/// Settling steps of messages, files and lines alike (keeping a dead letter in `failed/`,
+/// archiving or removing a finished message) that a temporary shortage stopped, ENOSPC above all. They are kept and tried
 /// again, oldest first, with backoff, so a dead letter reaches `failed/` once space returns
 /// instead of waiting in `work/` for a restart. Each one is logged once when it first fails.
 final class SettleRetry {
