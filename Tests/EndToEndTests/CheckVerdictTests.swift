@@ -13,12 +13,16 @@ import Testing
         ("an unknown user", "a  file  user=no-such-user-4711 ./h/record.sh\n", "no such user 'no-such-user-4711'"),
         ("an unknown Swift handler", "a  file  swift:no-such-handler\n", "no Swift handler named 'no-such-handler'"),
         ("a syntax error", "a  flie  ./h/record.sh\n", "unknown event 'flie'"),
+        ("a handler program others may write (as root)", "a  file  ./h/open.sh\n", "may be changed by others"),
     ]
 
     @Test(arguments: 0..<refused.count)
     func checkFailsExactlyWhereRunFails(_ index: Int) async throws {
         let (what, rules, message) = Self.refused[index]
+        guard requireRoot("the verdicts of a root daemon") else { return }
         try await withSandbox { sb in
+            try sb.writeHandler("open.sh", "#!/bin/sh\nexit 0\n")
+            try Files.chmod(sb.handlers + "/open.sh", 0o777)
             try sb.writeRules(rules)
             let check = try await sb.spoolbus(["check", sb.rulesPath])
             let run = try await sb.spoolbus(["run", sb.rulesPath, "--spool", sb.spool, "--log", sb.logPath])
@@ -26,6 +30,22 @@ import Testing
             #expect(run.status == .exited(2), "run, \(what): \(run)")
             #expect(check.err.contains(message), "check, \(what): \(check)")
             #expect(check.err == run.err, "check and run disagree on \(what)")
+        }
+    }
+
+    /// `user=` works only for a root daemon: a daemon of another user would fail every run of the
+    /// rule, so `check` and `run` by that user refuse it.
+    @Test func userOptionIsRefusedWhenNotRoot() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            try sb.writeRules("a  file  user=nobody  ./h/record.sh\n")
+            try Files.chmod(sb.rulesPath, 0o644)
+            let check = try Attacker.run([spoolbusBinary, "check", sb.rulesPath])
+            #expect(check.status == 2, "\(check)")
+            #expect(check.stderr.contains("user= needs the daemon to run as root"), "\(check.stderr)")
+            let asRoot = try await sb.spoolbus(["check", sb.rulesPath])
+            #expect(asRoot.status == .exited(0), "\(asRoot)")
         }
     }
 

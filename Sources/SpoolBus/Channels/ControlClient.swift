@@ -7,7 +7,11 @@ final class ControlClient {
         let cause: SystemError
 
         var description: String {
-            "no daemon serves spool '\(text(spool))' (\(cause))"
+            if cause.errno == SystemError.permissionDenied {
+                return "the control socket of spool '\(text(spool))' is not open to this user (\(cause)); "
+                    + "the daemon's --control-mode decides who may use status, watch and retry"
+            }
+            return "no daemon serves spool '\(text(spool))' (\(cause))"
         }
     }
 

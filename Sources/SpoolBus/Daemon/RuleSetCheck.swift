@@ -15,7 +15,9 @@ enum RuleSetCheck {
         }
         for rule in rules.rules {
             if let user = rule.user {
-                if Credentials.lookUp(user: user.user, group: nil) == nil {
+                if !SystemInfo.isRoot {
+                    report(rule, at: "user=".bytes, "user= needs the daemon to run as root (this is uid \(SystemInfo.userID))")
+                } else if Credentials.lookUp(user: user.user, group: nil) == nil {
                     report(rule, at: "user=".bytes, "no such user '\(user.user)'")
                 } else if let group = user.group, Credentials.lookUp(user: user.user, group: group) == nil {
                     report(rule, at: "user=".bytes, "no such group '\(group)'")
@@ -59,6 +61,24 @@ enum RuleSetCheck {
         if status.type == .dir { return "handler program '\(text(shown))' is a folder, not a program" }
         if status.type != .file { return "handler program '\(text(shown))' is not a regular file" }
         if !FileSystem.isExecutable(path) { return "handler program '\(text(shown))' is not executable (chmod +x)" }
+        if SystemInfo.isRoot { return writableByOthers(path, shown: shown, status: status) }
+        return nil
+    }
+
+    /// A root daemon runs its handler programs as root unless `user=` says otherwise: one that
+    /// another user may rewrite, or replace in its folder, would run that user's code as root.
+    private static func writableByOthers(_ path: Bytes, shown: Bytes, status: FileStatus) -> String? {
+        if status.owner != 0 || status.permissions & 0o022 != 0 {
+            return "handler program '\(text(shown))' may be changed by others (owner uid \(status.owner), mode "
+                + "0\(String(status.permissions, radix: 8))): a root daemon runs only programs root owns and only root "
+                + "may write (chown root, chmod go-w)"
+        }
+        let folder = path.deletingLastPathComponent
+        if let holder = try? FileSystem.statusFollowingLinks(folder.isEmpty ? ".".bytes : folder),
+           holder.permissions & 0o002 != 0 && holder.permissions & 0o1000 == 0 {
+            return "handler program '\(text(shown))' sits in a folder anyone may write: another user could put "
+                + "their program in its place (chmod o-w or +t that folder)"
+        }
         return nil
     }
 

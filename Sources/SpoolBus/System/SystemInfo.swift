@@ -6,6 +6,8 @@ public enum SystemInfo {
     public static var processorCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
     public static var processID: Int32 { getpid() }
     public static var isRoot: Bool { geteuid() == 0 }
+    /// The effective user id.
+    public static var userID: UInt32 { geteuid() }
 
     /// The process environment, as `KEY=value` byte strings.
     public static var environment: [Bytes] {
