@@ -272,6 +272,38 @@ extension ChannelTests {
         }
 
         // `durable`: a line answered `ok` (or read from the FIFO) survives `kill -9`.
+        /// A durable FIFO's lines are on disk once the daemon has read them, including those
+        /// back-pressure holds back (a FIFO has 128 unsettled lines at most in the bus): one
+        /// write of 200 lines, a blocked handler, kill -9, and all 200 come back.
+        @Test func durableFifoLinesHeldBackByBackPressureSurviveKillNine() async throws {
+            try await withChanSandbox { box in
+                try box.script("block.sh", "exec sleep 1000")
+                try await box.start("""
+                    mkfifo events durable
+                    events    fifo    ./h/block.sh
+                    """)
+                let fd = try #require(chanOpenFifoWriter(box.spool + "/events"))
+                chanWrite(fd, (1...200).map { "line \($0)\n" }.joined())
+                try await chanWait("every line kept in work/", details: box.report()) {
+                    let work = (try? FileManager.default.contentsOfDirectory(atPath: box.spool + "/.spoolbus/work")) ?? []
+                    return work.filter { !$0.contains("+") }.count == 200
+                }
+                box.signal(SIGKILL)
+                _ = try await box.waitForExit()
+                close(fd)
+                for pid in Leftovers.processes(of: box.root) { kill(pid, SIGKILL) }
+
+                try await box.restart("""
+                    mkfifo events durable
+                    events    fifo    ./h/record.sh fifo
+                    """)
+                try await chanWait("all 200 lines handled after the restart", timeout: .seconds(120), details: box.report()) {
+                    box.records().count == 200
+                }
+                #expect(Set(box.records().map(\.body)) == Set((1...200).map { "line \($0)" }))
+            }
+        }
+
         /// After kill -9, a durable line waits for the run of it the killed daemon left, as a file does.
         @Test func aRecoveredDurableLineWaitsForItsLeftoverRun() async throws {
             try await withChanSandbox { box in

@@ -9,6 +9,8 @@ final class FifoChannel: MessageSource {
     private var reading: LoopInterest!
     private let writeEnd: FileDescriptor
     private var framer: LineFramer
+    /// Lines read and taken (on disk for a `durable` FIFO) that back-pressure holds back.
+    private var held: [LineSubmission.Accepted] = []
     let unsettled = UnsettledCount()
     private var closed = false
     var isClosed: Bool { closed }
@@ -44,7 +46,7 @@ final class FifoChannel: MessageSource {
 
     func refreshInterest() {
         guard !closed else { return }
-        let wanted: EventLoop.Readiness = channels.isPaused || !unsettled.hasRoom || framer.hasLine ? [] : .readable
+        let wanted: EventLoop.Readiness = channels.isPaused || !unsettled.hasRoom || !held.isEmpty ? [] : .readable
         do {
             try reading.set(wanted)
         } catch {
@@ -84,16 +86,23 @@ final class FifoChannel: MessageSource {
         refreshInterest()
     }
 
-    /// Hands the complete lines read to the bus while there is room, or `all` of them.
+    /// Takes every complete line read (a FIFO has no writer to answer, so nothing is gained by
+    /// leaving them in memory unkept), then hands them to the bus while there is room, or `all`.
     private func deliverBuffered(all: Bool = false) {
-        while all || (!channels.isPaused && unsettled.hasRoom), let framed = framer.nextLine() {
+        while let framed = framer.nextLine() {
             switch framed {
             case .line(let line):
-                channels.lines.submit(line, from: origin, by: self, reply: nil)
+                if let accepted = channels.lines.accept(line, from: origin, reply: nil) { held.append(accepted) }
             case .tooLong(let length):
                 channels.lines.refuseTooLong(length, from: origin, reply: nil)
             }
         }
+        var next = 0
+        while next < held.count && (all || (!channels.isPaused && unsettled.hasRoom)) {
+            channels.lines.dispatch(held[next], by: self, reply: nil)
+            next += 1
+        }
+        held.removeFirst(next)
     }
 
 }

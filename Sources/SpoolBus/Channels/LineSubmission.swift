@@ -18,18 +18,38 @@ final class LineSubmission {
         self.settlement = settlement
     }
 
+    /// A line the bus took: it matches rules, has its id, and is on disk when its channel is
+    /// `durable`; not dispatched yet.
+    struct Accepted {
+        let body: Bytes
+        let id: Bytes
+        let origin: ChannelOrigin
+        let kept: ClaimedFile?
+        let matching: [Rule]
+    }
+
     /// Hands a line or packet to the rules it matches. `reply` (nil when nobody can be answered)
     /// is called once: at once with `ok ID` or `error …`, or when a `reply` rule's handler ends.
     /// A line of a `durable` channel is on disk before that. A message counts against `source`'s
     /// room for unsettled messages until all its rules are done; the source reads again once it
     /// has room.
     func submit(_ body: Bytes, from origin: ChannelOrigin, by source: MessageSource, reply: ((Bytes) -> Void)?) {
+        guard let accepted = accept(body, from: origin, reply: reply) else { return }
+        dispatch(accepted, by: source, reply: reply)
+    }
+
+    /// The first half of `submit`: matches the line, gives it an id and, for a `durable`
+    /// channel, writes it to disk. Nil when no rule takes it (`reply` has been told) or when a
+    /// client's durable line could not be kept (likewise). A FIFO has no one to tell: it takes
+    /// every line it reads at once, so that a `durable` FIFO's lines are on disk from the moment
+    /// they leave the kernel's pipe, even those back-pressure holds back.
+    func accept(_ body: Bytes, from origin: ChannelOrigin, reply: ((Bytes) -> Void)?) -> Accepted? {
         let matching = channels.rules.rules(for: origin.name, event: origin.event)
         guard !matching.isEmpty else {
             channels.dispatcher.countNoMatch()
             channels.log.record("nomatch", name: origin.name, [("name", origin.name), ("event", origin.event.rawValue), ("size", body.count)])
             reply?(ChannelReply.refused("no rule takes \(origin.event.rawValue) messages from \(text(origin.name))"))
-            return
+            return nil
         }
         let id = nextID()
         var kept: ClaimedFile?
@@ -39,10 +59,19 @@ final class LineSubmission {
             } catch {
                 channels.log.record("error", name: origin.name, [("id", id), ("name", origin.name), ("err", "cannot keep the line on disk: \(error)")])
                 // A client is told and may send again; a FIFO line, already read, is dispatched anyway.
-                if let reply { return reply(ChannelReply.refused("cannot keep the message on disk: \(error)")) }
+                if let reply {
+                    reply(ChannelReply.refused("cannot keep the message on disk: \(error)"))
+                    return nil
+                }
             }
         }
-        dispatch(body, id: id, from: origin, kept: kept, to: matching, by: source, reply: reply)
+        return Accepted(body: body, id: id, origin: origin, kept: kept, matching: matching)
+    }
+
+    /// The second half of `submit`: hands an accepted line to the dispatcher.
+    func dispatch(_ accepted: Accepted, by source: MessageSource, reply: ((Bytes) -> Void)?) {
+        dispatch(accepted.body, id: accepted.id, from: accepted.origin, kept: accepted.kept, to: accepted.matching,
+                 by: source, reply: reply)
     }
 
     /// A line a previous run kept in `work/` (a `durable` channel's, or one put back into the
