@@ -1,0 +1,86 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Attacks by an unprivileged producer on a root daemon serving a shared spool, each reproduced
+/// as the producer would run it. Each test fails while the daemon can be turned that way.
+@Suite(.serialized) struct AttackTests {
+    /// Publishes `x` (a regular file) in FOLDER and swaps it again and again with `.y` (a
+    /// symlink to TARGET, or a FIFO) by `renameat2(RENAME_EXCHANGE)`, paced so that the
+    /// daemon's inotify queue does not overflow, so that the daemon may
+    /// open and check a regular file, then rename whatever stands at the name by then. Ends at
+    /// the first claim of the swapped-in node (exit 0: the regular file is left at `.y`), or
+    /// after SECONDS (exit 1).
+    static let swapper = """
+        import ctypes, os, stat, sys, time
+        libc = ctypes.CDLL(None, use_errno=True)
+        folder, target, kind, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+        d = os.open(folder, os.O_DIRECTORY)
+        end = time.time() + seconds
+        while time.time() < end:
+            try: os.unlink(".y", dir_fd=d)
+            except FileNotFoundError: pass
+            if kind == "fifo": os.mkfifo(".y", 0o666, dir_fd=d)
+            else: os.symlink(target, ".y", dir_fd=d)
+            fd = os.open(".x", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=d)
+            os.write(fd, b"harmless\\n"); os.close(fd)
+            os.rename(".x", "x", src_dir_fd=d, dst_dir_fd=d)
+            stop = time.time() + 0.5
+            while time.time() < stop:
+                if any(libc.renameat2(d, b"x", d, b".y", 2) != 0 for _ in range(20)): break
+                time.sleep(0.001)
+            try:
+                if stat.S_ISREG(os.stat(".y", dir_fd=d, follow_symlinks=False).st_mode): sys.exit(0)
+            except FileNotFoundError: pass
+            try: os.unlink("x", dir_fd=d)
+            except FileNotFoundError: pass
+        sys.exit(1)
+        """
+
+    /// A shared spool with `in/` made by the attacker, and a handler that copies its stdin and
+    /// `SPOOL_PATH` into `out/`.
+    private func prepare(_ sb: Sandbox) throws {
+        try sb.shareSpoolWithOthers()
+        try sb.writeHandler("copy.sh", "#!/bin/sh\ncat >> \"$OUT/stdin\"\ncat \"$SPOOL_PATH\" >> \"$OUT/path\" 2>/dev/null\nexit 0\n")
+        try sb.writeHandler("swap.py", Self.swapper)
+        try sb.writeRules("in/*  file  ./h/copy.sh\n")
+        #expect(try Attacker.run(["mkdir", sb.spool + "/in"]).status == 0)
+    }
+
+    /// The claim checks a regular file through a descriptor, then renames the name: a producer
+    /// who swaps a symlink in between has the symlink claimed into `work/`, and the handler's
+    /// stdin (opened by path) and `SPOOL_PATH` then read a root-only file outside the spool.
+    @Test func aSymlinkSwappedInDuringTheClaimIsNeverFollowed() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try prepare(sb)
+            let secret = sb.root + "/secret"
+            try Files.write(secret, "TOPSECRET\n", mode: 0o600)
+            try await sb.startDaemon()
+
+            let swap = try Attacker.run(["/usr/bin/python3", sb.handlers + "/swap.py", sb.spool + "/in", secret, "symlink", "20"])
+            try await sb.waitFor("the claimed messages settled") {
+                Files.list(sb.state("work")).isEmpty && sb.log.lines("run").count == sb.log.lines("ok").count + sb.log.lines("fail").count
+            }
+            let leaked = (Files.readText(sb.out + "/stdin") ?? "") + (Files.readText(sb.out + "/path") ?? "")
+            #expect(!leaked.contains("TOPSECRET"), "a handler read a root-only file outside the spool (swapper status \(swap.status))")
+            #expect(Files.readText(secret) == "TOPSECRET\n")
+        }
+    }
+
+    /// The same swap with a FIFO: the claimed FIFO is opened (blocking) as the handler's stdin,
+    /// and the whole daemon hangs in open(2): nothing is dispatched any more, by anyone.
+    @Test func aFifoSwappedInDuringTheClaimDoesNotHangTheDaemon() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try prepare(sb)
+            try await sb.startDaemon()
+
+            let swap = try Attacker.run(["/usr/bin/python3", sb.handlers + "/swap.py", sb.spool + "/in", "-", "fifo", "20"])
+            try sb.drop("in/after", "still served?\n")
+            try await sb.waitFor("in/after handled after the swap (swapper status \(swap.status))", timeout: .seconds(20)) {
+                (Files.readText(sb.out + "/stdin") ?? "").contains("still served?")
+            }
+        }
+    }
+}
