@@ -83,4 +83,28 @@ import Testing
             }
         }
     }
+
+    /// Every symlink (or folder, FIFO, removal) a producer makes is a `node`/`gone` job held in
+    /// the daemon's memory until its handler runs: unlike files (1,024 in flight, the rest wait
+    /// on disk) nothing bounds them, so a producer swapping names in a loop grew a root daemon
+    /// to 1.8 GB in a minute. What waits in memory must stay within the admission limit.
+    @Test func nodeEventsFromAProducerAreBoundedInMemory() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            try sb.writeHandler("hold.sh", "#!/bin/sh\nwhile [ ! -e \"$OUT/release\" ]; do sleep 0.05; done\n")
+            try sb.writeRules("**  node  concurrency=1  ./h/hold.sh\n")
+            try await sb.startDaemon()
+            let made = try Attacker.run(["/usr/bin/python3", "-c", """
+                import os, sys
+                os.mkdir(sys.argv[1])
+                for i in range(3000): os.symlink("/", "%s/%d" % (sys.argv[1], i))
+                """, sb.spool + "/n"])
+            #expect(made.status == 0, "\(made.stderr)")
+            let facts = try await sb.waitForStatus("the 3,001 node events read") { Int($0["received"] ?? "") ?? 0 >= 3001 }
+            defer { try? Files.write(sb.out + "/release", "") }
+            let held = (Int(facts["queued"] ?? "") ?? 0) + (Int(facts["running"] ?? "") ?? 0)
+            #expect(held <= 1024, "node jobs held in the daemon's memory: \(facts)")
+        }
+    }
 }
