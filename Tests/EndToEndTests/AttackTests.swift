@@ -107,4 +107,37 @@ import Testing
             #expect(held <= 1024, "node jobs held in the daemon's memory: \(facts)")
         }
     }
+
+    /// Each FIFO a producer makes at a name a `fifo` rule's pattern matches is opened and held
+    /// open by the daemon, with no bound: enough of them use up the daemon's descriptors, and
+    /// then nothing is claimed and `status` gets no answer. (Here under `ulimit -n 512`, so
+    /// 600 FIFOs are enough; the daemon's default limit, 20,000 here, took 21,000.)
+    @Test func fifosMadeByAProducerDoNotUseUpTheDaemonsDescriptors() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            try sb.writeHandler("copy.sh", "#!/bin/sh\ncat >> \"$OUT/stdin\"\n")
+            try sb.writeRules("fifos/*  fifo  ./h/copy.sh\nin/*  file  ./h/copy.sh\n")
+            let daemon = try await sb.startDaemonThroughShell("ulimit -n 512")
+            do {
+                let made = try Attacker.run(["/usr/bin/python3", "-c", """
+                    import os, sys
+                    os.mkdir(sys.argv[1])
+                    for i in range(600): os.mkfifo("%s/f%d" % (sys.argv[1], i))
+                    """, sb.spool + "/fifos"])
+                #expect(made.status == 0, "\(made.stderr)")
+                // The FIFOs' events come before the file's: the file is seen after them.
+                try sb.drop("in/after", "still served?\n")
+                try await sb.waitFor("in/after handled", timeout: .seconds(20)) {
+                    (Files.readText(sb.out + "/stdin") ?? "").contains("still served?")
+                }
+                let status = try await sb.spoolbus(["status", "--spool", sb.spool], timeout: .seconds(20))
+                #expect(status.status == .exited(0), "\(status)")
+            } catch {
+                try await daemon.stop()
+                throw error
+            }
+            try await daemon.stop()
+        }
+    }
 }
