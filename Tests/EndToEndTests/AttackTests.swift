@@ -140,4 +140,47 @@ import Testing
             try await daemon.stop()
         }
     }
+
+    /// `send` run by root onto a name where a producer planted a FIFO (not the daemon's: no
+    /// `mkfifo` names it, and it belongs to the producer) writes the body into it and says it
+    /// was sent: the producer reading the FIFO takes the message, and no daemon ever sees it.
+    @Test func sendNeverHandsABodyToAProducersFifo() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            try sb.writeRules("in/*  file  ./h/record.sh\n")
+            try await sb.startDaemon()
+            #expect(try Attacker.run(["mkdir", sb.spool + "/in"]).status == 0)
+            #expect(try Attacker.run(["mkfifo", sb.spool + "/in/report"]).status == 0)
+            let stolen = sb.root + "/stolen"
+            try Files.write(stolen, "", mode: 0o666)
+            let ready = sb.root + "/reader-ready"
+            try Files.chmod(sb.root, 0o1777)
+            // The producer holds its FIFO open for reading and copies what comes to `stolen`.
+            let reader = try Spawner.spawn(
+                ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", "/usr/bin/python3", "-c", """
+                    import os, select, sys, time
+                    fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+                    open(sys.argv[3], "w").close()
+                    end = time.time() + 20
+                    while time.time() < end:
+                        if select.select([fd], [], [], 0.1)[0]:
+                            data = os.read(fd, 65536)
+                            if data:
+                                with open(sys.argv[2], "ab") as f: f.write(data)
+                    """, sb.spool + "/in/report", stolen, ready].map { Bytes(text: $0) },
+                environment: [:], directory: "/", stdin: "/dev/null", stdout: "/dev/null", stderr: "/dev/null",
+                label: "the producer's FIFO reader")
+            defer { reader.killAndReap() }
+            try await sb.waitFor("the producer's reader on its FIFO") { Files.exists(ready) }
+            let result = try await sb.spoolbus(["send", "in/report", "quarterly numbers", "--spool", sb.spool])
+            if result.status == .exited(0) {
+                try await sb.waitFor("the body in the producer's FIFO, where send put it", timeout: .seconds(10)) {
+                    (Files.readText(stolen) ?? "").contains("quarterly numbers")
+                }
+            }
+            #expect(!(Files.readText(stolen) ?? "").contains("quarterly numbers"),
+                    "root's message went to the producer's FIFO; send said: \(result)")
+        }
+    }
 }
