@@ -183,4 +183,55 @@ import Testing
                     "root's message went to the producer's FIFO; send said: \(result)")
         }
     }
+
+    /// A dgram sender's reply goes to the address it bound, by path, as root: a producer that
+    /// sends and then puts a symlink at its address has the daemon write the reply (here its
+    /// own words, echoed by a `reply` handler) into a root-only socket it could never reach,
+    /// with root's credentials.
+    @Test func aDatagramReplyNeverFollowsASymlinkAtTheSendersAddress() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            try sb.writeHandler("echo.sh", "#!/bin/sh\necho \"you said: $SPOOL_MESSAGE\"\n")
+            try sb.writeRules("listen echo.sock mode=0666 type=dgram\necho.sock  socket  reply  ./h/echo.sh\n")
+            try await sb.startDaemon()
+
+            // A root-only datagram socket, in a folder only root may enter.
+            let privateFolder = sb.root + "/private"
+            try Files.makeDirectories(privateFolder)
+            try Files.chmod(privateFolder, 0o700)
+            let privateSocket = privateFolder + "/root-only.sock"
+            let got = privateFolder + "/got"
+            let receiver = try Spawner.spawn(
+                ["/usr/bin/python3", "-c", """
+                    import os, socket, sys
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                    s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o600)
+                    open(sys.argv[2] + ".ready", "w").close()
+                    data = s.recv(65536)
+                    open(sys.argv[2], "wb").write(data)
+                    """, privateSocket, got].map { Bytes(text: $0) },
+                environment: [:], directory: "/", stdin: "/dev/null", stdout: "/dev/null", stderr: "/dev/null",
+                label: "a root-only datagram socket")
+            defer { receiver.killAndReap() }
+            try await sb.waitFor("the root-only socket") { Files.exists(got + ".ready") }
+
+            let attackerFolder = sb.root + "/attacker"
+            try Files.makeDirectories(attackerFolder)
+            #expect(chown(attackerFolder, Attacker.uid, 0) == 0)
+            let sent = try Attacker.run(["/usr/bin/python3", "-c", """
+                import os, socket, sys
+                me, bus, target = sys.argv[1], sys.argv[2], sys.argv[3]
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                s.bind(me)
+                s.sendto(b"INJECTED", bus)
+                os.unlink(me); os.symlink(target, me)
+                """, attackerFolder + "/me.sock", sb.spool + "/echo.sock", privateSocket])
+            #expect(sent.status == 0, "\(sent.stderr)")
+            _ = try await sb.waitForLine("the echo handler done") { $0.verb == "ok" }
+            // The reply is sent once the handler is done: give it a moment to arrive, if it goes.
+            try? await waitFor("a datagram in the root-only socket", timeout: .seconds(3)) { Files.exists(got) }
+            #expect(!Files.exists(got), "the root-only socket got: \(Files.readText(got) ?? "")")
+        }
+    }
 }
