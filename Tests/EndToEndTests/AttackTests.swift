@@ -234,4 +234,40 @@ import Testing
             #expect(!Files.exists(got), "the root-only socket got: \(Files.readText(got) ?? "")")
         }
     }
+
+    /// A producer who may write in a shared topic folder makes `.spoolbus/lock` in it and holds
+    /// a flock on it: the root daemon then takes the folder for another daemon's spool and
+    /// leaves it alone (until it restarts without the lock held), so nobody's files there are
+    /// dispatched. A nested spool counts only when it is really served, by the folder's owner
+    /// or the daemon's own user.
+    @Test func aLockHeldByAProducerDoesNotTakeASharedFolderAway() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            let shared = sb.spool + "/shared"
+            try Files.makeDirectories(shared)
+            try Files.chmod(shared, 0o1777)
+            try sb.writeHandler("copy.sh", "#!/bin/sh\ncat >> \"$OUT/stdin\"\n")
+            try sb.writeRules("shared/*  file  ./h/copy.sh\n")
+            let ready = shared + "/.locked"
+            let holder = try Spawner.spawn(
+                ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", "/usr/bin/python3", "-c", """
+                    import fcntl, os, sys, time
+                    os.mkdir(sys.argv[1] + "/.spoolbus", 0o711)
+                    fd = os.open(sys.argv[1] + "/.spoolbus/lock", os.O_RDWR | os.O_CREAT, 0o600)
+                    os.write(fd, b"1\\n"); fcntl.flock(fd, fcntl.LOCK_EX)
+                    open(sys.argv[1] + "/.locked", "w").close()
+                    time.sleep(60)
+                    """, shared].map { Bytes(text: $0) },
+                environment: [:], directory: "/", stdin: "/dev/null", stdout: "/dev/null", stderr: "/dev/null",
+                label: "the producer holding a lock")
+            defer { holder.killAndReap() }
+            try await sb.waitFor("the producer's lock") { Files.exists(ready) }
+            try await sb.startDaemon()
+            try sb.drop("shared/report", "for the bus\n")
+            try await sb.waitFor("shared/report handled", timeout: .seconds(15)) {
+                (Files.readText(sb.out + "/stdin") ?? "").contains("for the bus")
+            }
+        }
+    }
 }
