@@ -78,8 +78,21 @@ struct ClaimStore {
             try? layout.work.removeIfPresent(EntryName.sidecar(id, "name"))
             return .unavailable
         }
+        // The rename takes whatever stands at the name by then: a producer may have swapped a
+        // symlink or a FIFO in since the check. Only `work/` is out of its reach, so what was
+        // moved is checked there. Another regular file moved in is complete: it is the message.
+        // Anything else goes back where it came from, or, when that name was taken meanwhile,
+        // is removed (a symlink or a FIFO holds no message).
+        let moved = try layout.work.status(entry)
+        guard moved.type == .file else {
+            if (try? layout.work.rename(entry, to: folder, as: last, replacing: false)) == nil {
+                try? layout.work.removeIfPresent(entry)
+            }
+            try? layout.work.removeIfPresent(EntryName.sidecar(id, "name"))
+            return .unavailable
+        }
         return .claimed(ClaimedFile(id: id, name: name, path: layout.paths.work.appendingPathComponent(entry),
-                                    size: status.size, owner: status.owner, group: status.group))
+                                    size: moved.size, owner: moved.owner, group: moved.group))
     }
 
     /// The messages left in `work/` by a previous run, oldest first.
