@@ -58,7 +58,7 @@ import Testing
             try Files.write(secret, "TOPSECRET\n", mode: 0o600)
             try await sb.startDaemon()
 
-            let swap = try Attacker.run(["/usr/bin/python3", sb.handlers + "/swap.py", sb.spool + "/in", secret, "symlink", "20"])
+            let swap = try Attacker.run(["/usr/bin/python3", sb.handlers + "/swap.py", sb.spool + "/in", secret, "symlink", "8"])
             try await sb.waitFor("the claimed messages settled") {
                 Files.list(sb.state("work")).isEmpty && sb.log.lines("run").count == sb.log.lines("ok").count + sb.log.lines("fail").count
             }
@@ -76,7 +76,7 @@ import Testing
             try prepare(sb)
             try await sb.startDaemon()
 
-            let swap = try Attacker.run(["/usr/bin/python3", sb.handlers + "/swap.py", sb.spool + "/in", "-", "fifo", "20"])
+            let swap = try Attacker.run(["/usr/bin/python3", sb.handlers + "/swap.py", sb.spool + "/in", "-", "fifo", "8"])
             try sb.drop("in/after", "still served?\n")
             try await sb.waitFor("in/after handled after the swap (swapper status \(swap.status))", timeout: .seconds(20)) {
                 (Files.readText(sb.out + "/stdin") ?? "").contains("still served?")
