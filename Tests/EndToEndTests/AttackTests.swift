@@ -270,4 +270,25 @@ import Testing
             }
         }
     }
+
+    /// A producer who makes the `mkfifo` name first (its own FIFO, mode 0666, in a folder of
+    /// its own) has the root daemon adopt it silently: the FIFO stays the producer's, readable
+    /// by all, so the producer can read the lines others write for the bus, and change its mode
+    /// at will. The daemon must serve only a FIFO of its own with the mode the rules give,
+    /// or say why not.
+    @Test func aFifoPlantedAtTheMkfifoNameIsNotAdoptedSilently() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            try sb.writeRules("mkfifo  events/ev\nevents/ev  fifo  ./h/record.sh\n")
+            #expect(try Attacker.run(["/bin/sh", "-c", "mkdir \"$0\" && mkfifo -m 0666 \"$0/ev\"", sb.spool + "/events"]).status == 0)
+            try await sb.startDaemon()
+            let path = sb.spool + "/events/ev"
+            var st = stat()
+            #expect(lstat(path, &st) == 0)
+            let own = st.st_mode & S_IFMT == S_IFIFO && st.st_uid == 0 && st.st_mode & 0o7777 == 0o622
+            let said = sb.log.lines("error").contains { $0["name"] == "events/ev" }
+            #expect(own || said, "the daemon serves a FIFO of uid \(st.st_uid), mode \(String(st.st_mode & 0o7777, radix: 8)), and says nothing")
+        }
+    }
 }
