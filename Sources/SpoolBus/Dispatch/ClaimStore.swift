@@ -92,7 +92,11 @@ struct ClaimStore {
         if moved.type == .file {
             return .claimed(claimedFile(id: id, name: name, entry: entry, status: moved))
         }
-        try? layout.work.rename(entry, to: folder, as: last, replacing: false)
+        // Anything else goes back where it came from, or, when that name was taken meanwhile, is
+        // removed (a symlink or a FIFO holds no message).
+        if (try? layout.work.rename(entry, to: folder, as: last, replacing: false)) == nil {
+            try? layout.work.removeIfPresent(entry)
+        }
         try? layout.work.removeIfPresent(EntryName.sidecar(id, "name"))
         throw SystemError(errno: SystemError.tooManySymbolicLinks,
                           operation: "claim (replaced by a \(moved.type?.rawValue ?? "node") while being claimed; put back, not followed)",
