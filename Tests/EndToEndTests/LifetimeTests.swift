@@ -90,6 +90,22 @@ import Testing
         }
     }
 
+    /// What a daemon killed mid-write left in `tmp/` (a half-written sidecar, a socket being
+    /// made) is removed by the next start, and the `start` line says how much.
+    @Test func staleTemporariesAreRemovedAtStart() async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("x  file  ./h/record.sh\n")
+            let first = try await sb.startDaemon()
+            try await first.stop()
+            try Files.write(sb.state("tmp") + "/4242-1795971879443-3839756030", "half a sidecar")
+            try Files.write(sb.state("tmp") + "/4242-1795971879444-1", "another")
+            try await sb.startDaemon()
+            let start = try #require(sb.log.lines("start").last)
+            #expect(start["tmp_removed"] == "2", "\(start)")
+            #expect(Files.list(sb.state("tmp")).isEmpty)
+        }
+    }
+
     @Test func killNineInTheMiddleOfABurstLosesNothing() async throws {
         try await withSandbox { sb in
             try sb.writeHandler("mark.sh", """

@@ -104,12 +104,15 @@ final class Bus {
         } catch let error as SystemError where error.isInotifyWatchLimit {
             throw SpoolBusError(FolderWatchRetry.limitMessage(error.path ?? layout.root))
         }
+        let staleTemporaries = layout.clearTemporary()
         channels.start(controlMode: options.controlMode)
         // Has the channels follow the rules: `mkfifo` FIFOs made, `listen` sockets opened.
         channels.apply(rules.rules)
-        log.record("start", [
+        var startFields: [(String, any LogValue)] = [
             ("pid", SystemInfo.processID), ("spool", layout.root), ("rules", rulesFile.path), ("version", spoolBusVersion),
-        ])
+        ]
+        if staleTemporaries > 0 { startFields.append(("tmp_removed", staleTemporaries)) }
+        log.record("start", startFields)
         recovery.recoverClaimedMessages()
         changes.rescan([[]], isNew: false)
         try loop.run()

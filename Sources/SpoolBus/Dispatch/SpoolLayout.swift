@@ -187,6 +187,17 @@ public final class SpoolLayout: @unchecked Sendable {
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 
+    /// Empties `tmp/` of what a daemon killed mid-write left there (half-written sidecars,
+    /// sockets and FIFOs being made); only the lock's holder may, as nothing of its own is there
+    /// yet. Returns how many entries it removed.
+    func clearTemporary() -> Int {
+        var removed = 0
+        for entry in (try? temporary.entries()) ?? [] where entry.type != .dir {
+            if (try? temporary.unlink(entry.name)) != nil { removed += 1 }
+        }
+        return removed
+    }
+
     /// Closes every folder (for commands and tests; the daemon holds them until it exits).
     public func close() {
         for folder in [spool, state, temporary, work, failed, done] { folder.close() }
