@@ -7,17 +7,7 @@ import Testing
 @Suite struct RulesParserPropertyTests {
     /// Valid files that exercise every construct, mutated below.
     static let corpus: [[UInt8]] = [
-        """
-        # spoolbus.rules
-        listen  ask.sock  mode=0666
-        mkfifo  events
-
-        inbox/*.msg   file             timeout=10s  ./handlers/notify.sh {name}
-        **/*.json     file             then=archive swift:log
-        events        fifo             concurrency=1 ./handlers/on-event.sh
-        ask.sock      socket           reply        ./handlers/answer.sh
-        **            node,gone                     ./handlers/audit.sh
-        """,
+        specExampleRules,
         """
         listen  "a b.sock"  mode=600 type=seqpacket
         listen  d.sock type=dgram

@@ -3,17 +3,7 @@ import Testing
 
 struct RulesParserTests {
     @Test func specExampleParses() throws {
-        let text = """
-        # spoolbus.rules
-        listen  ask.sock  mode=0666
-        mkfifo  events
-
-        inbox/*.msg   file             timeout=10s  ./handlers/notify.sh {name}
-        **/*.json     file             then=archive swift:log
-        events        fifo             concurrency=1 ./handlers/on-event.sh
-        ask.sock      socket           reply        ./handlers/answer.sh
-        **            node,gone                     ./handlers/audit.sh
-        """
+        let text = specExampleRules
         let set = try parseRules(text).get()
         #expect(set.rules.map(\.line) == [5, 6, 7, 8, 9])
         #expect(set.listens.map(\.name) == [bytes("ask.sock")])

@@ -27,3 +27,16 @@ func diagnostics(_ text: String) -> [String] {
 func shown(_ template: ArgumentTemplate) -> String {
     String(decoding: template.expand { Array("<\($0.rawValue)>".utf8) }, as: UTF8.self)
 }
+
+/// The rules file of the specification's example: every directive and kind of rule.
+let specExampleRules = """
+    # spoolbus.rules
+    listen  ask.sock  mode=0666
+    mkfifo  events
+
+    inbox/*.msg   file             timeout=10s  ./handlers/notify.sh {name}
+    **/*.json     file             then=archive swift:log
+    events        fifo             concurrency=1 ./handlers/on-event.sh
+    ask.sock      socket           reply        ./handlers/answer.sh
+    **            node,gone                     ./handlers/audit.sh
+    """
