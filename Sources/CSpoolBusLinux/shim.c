@@ -92,6 +92,14 @@ unsigned int csb_rename_noreplace_flag(void) { return RENAME_NOREPLACE; }
 
 int csb_o_path(void) { return O_PATH; }
 
+int csb_open_path_no_symlinks(const char *path) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (unsigned long long)(O_PATH | O_CLOEXEC | O_NOFOLLOW);
+    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+}
+
 int csb_kernel_release(char *buf, int len) {
     struct utsname u;
     if (uname(&u) != 0) return -1;

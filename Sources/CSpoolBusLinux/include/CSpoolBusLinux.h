@@ -76,6 +76,9 @@ int csb_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *n
 unsigned int csb_rename_noreplace_flag(void);
 /// O_PATH, O_TMPFILE: GNU names.
 int csb_o_path(void);
+/// An O_PATH descriptor of `path` (absolute, or relative to the working folder) itself, by
+/// openat2 with RESOLVE_NO_SYMLINKS: ELOOP when any component, the last included, is a symlink.
+int csb_open_path_no_symlinks(const char *path);
 /// uname(2)'s release field copied into `buf`.
 int csb_kernel_release(char *buf, int len);
 

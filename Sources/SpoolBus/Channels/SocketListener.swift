@@ -205,7 +205,7 @@ final class DatagramChannel: ListeningChannel, MessageSource {
             guard let packet else { return }
             let peer = packet.credentials.map { Peer(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
             let origin = ChannelOrigin(name: directive.name, event: .socket, type: .socket, peer: peer)
-            let reply = packet.sender.isBound ? replier(to: packet.sender) : nil
+            let reply = packet.sender.isBound ? replier(to: packet.sender, uid: packet.credentials?.uid) : nil
             if packet.length > channels.maxLine {
                 channels.lines.refuseTooLong(packet.length, from: origin, reply: reply)
             } else {
@@ -217,12 +217,43 @@ final class DatagramChannel: ListeningChannel, MessageSource {
     }
 
     /// Replies go back as one datagram each; one that cannot be sent at once (the sender's
-    /// queue is full, or it is gone) is dropped and counted, never waited for.
-    private func replier(to sender: SocketAddress) -> (Bytes) -> Void {
+    /// queue is full, or it is gone) is dropped and counted, never waited for. One refused
+    /// because the sender's address is no longer its own socket is also said in an `error` line.
+    private func replier(to sender: SocketAddress, uid: UInt32?) -> (Bytes) -> Void {
         { [weak self] reply in
             guard let self, !self.closed else { return }
-            let sent = try? reply.withUnsafeBytes { try UnixSocket.send(self.receiving.descriptor, $0, to: sender) }
-            if sent == nil { self.channels.counters.repliesDropped += 1 }
+            do {
+                let sent = try reply.withUnsafeBytes { try self.send($0, to: sender, uid: uid) }
+                if sent == nil { self.channels.counters.repliesDropped += 1 }
+            } catch {
+                self.channels.counters.repliesDropped += 1
+                if error is SpoolBusError {
+                    self.channels.log.record("error", name: self.directive.name, [("name", self.directive.name), ("err", "\(error)")])
+                }
+            }
         }
+    }
+
+    /// Sends to an abstract address as it is. A path the sender bound is resolved again when
+    /// the reply goes, by a daemon that may be root: it could be a symlink by now, or another
+    /// socket, and a reply sent by path would reach a socket the sender could never write to,
+    /// with the daemon's credentials. So the path is opened without following any symlink,
+    /// must be a socket owned by the sender's uid (SCM_CREDENTIALS), and the reply goes to that
+    /// very node.
+    private func send(_ bytes: UnsafeRawBufferPointer, to sender: SocketAddress, uid: UInt32?) throws -> Int? {
+        guard let path = sender.path else { return try UnixSocket.send(receiving.descriptor, bytes, to: sender) }
+        let node: FileDescriptor
+        do {
+            node = try UnixSocket.openNode(path)
+        } catch let error as SystemError where error.errno == SystemError.symlinkRefused {
+            throw SpoolBusError("reply not sent to '\(text(path))': a symlink is there or on the way")
+        }
+        defer { node.close() }
+        let status = try node.status()
+        guard status.type == .socket, let uid, status.owner == uid else {
+            throw SpoolBusError("reply not sent to '\(text(path))': not a socket of the sender's uid \(uid.map(String.init) ?? "?")"
+                                + " (a \(status.type?.rawValue ?? "node") of uid \(status.owner))")
+        }
+        return try UnixSocket.send(receiving.descriptor, bytes, toNode: node)
     }
 }

@@ -118,10 +118,17 @@ final class SpoolChanges {
         if budget == 0 { scheduleScan() }
     }
 
-    /// Watches a folder the scan is about to list, unless it is another daemon's spool.
+    /// Watches a folder the scan is about to list, unless it is another daemon's spool. A lock
+    /// that proves nothing (see `SpoolNesting`) is said in an error line, and the folder served.
     private func watchFolder(_ folder: Bytes, _ directory: Directory) throws {
-        if !folder.isEmpty, let pid = SpoolNesting.servingDaemon(of: folder, in: layout.spool) {
-            throw SpoolBusError("folder \(text(folder)) is a spool served by pid \(pid); it is left to that daemon")
+        if !folder.isEmpty, let claim = SpoolNesting.claim(on: directory) {
+            switch claim {
+            case .served(let pid):
+                throw SpoolBusError("folder \(text(folder)) is a spool served by pid \(pid); it is left to that daemon")
+            case .unproven(let pid, let reason):
+                log.record("error", name: folder, [("name", folder), ("err", "folder \(text(folder)) has a lock held by pid \(pid), "
+                    + "but \(reason): a fake spool, ignored; the folder is served here")])
+            }
         }
         try watcher.watchFolder(folder, directory)
         if watchRetry.watched(folder) { log.record("rescan", name: folder, [("reason", "watch"), ("name", folder)]) }

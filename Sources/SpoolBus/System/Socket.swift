@@ -34,6 +34,19 @@ struct SocketAddress: Sendable {
 
     /// Whether the sender had an address at all (an unbound datagram socket has none).
     var isBound: Bool { Int(length) > MemoryLayout<sa_family_t>.size }
+
+    /// The file-system path the sender bound, as it gave it; nil for an abstract address
+    /// (which starts with a NUL byte) or none.
+    var path: Bytes? {
+        guard isBound else { return nil }
+        var storage = storage
+        let count = Int(length) - MemoryLayout<sa_family_t>.size
+        return withUnsafeBytes(of: &storage.sun_path) { raw -> Bytes? in
+            let name = raw.prefix(min(count, raw.count))
+            guard let first = name.first, first != 0 else { return nil }
+            return Bytes(name.prefix { $0 != 0 })
+        }
+    }
 }
 
 /// One datagram or seqpacket packet, as received.
@@ -121,6 +134,28 @@ enum UnixSocket {
                 }
             }
         }
+    }
+
+    /// An O_PATH descriptor of the node at `path` (absolute, or relative to the working
+    /// folder), reached by openat2(RESOLVE_NO_SYMLINKS): a symlink anywhere on the way, the
+    /// last component included, is ELOOP. Opening a socket this way neither connects to it nor
+    /// needs write permission on it.
+    static func openNode(_ path: Bytes) throws -> FileDescriptor {
+        let fd = try syscall("open", path: path) { path.withCPath { csb_open_path_no_symlinks($0) } }
+        return FileDescriptor(rawValue: fd)
+    }
+
+    /// sendto(2) of one datagram to the socket that `node` (from `openNode`) holds, named
+    /// `/proc/self/fd/N`, MSG_NOSIGNAL | MSG_DONTWAIT; nil when the receiver's queue is full.
+    /// The datagram reaches that very node, whatever stands at its old path by now.
+    static func send(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, toNode node: FileDescriptor) throws -> Int? {
+        var sent: Int?
+        try withAddress(of: "/proc/self/fd/\(node.rawValue)".bytes, operation: "sendto") { address, length in
+            sent = try nonBlockingSyscall("sendto") {
+                Glibc.sendto(fd.rawValue, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT), address, length)
+            }
+        }
+        return sent
     }
 
     /// recvmsg(2) of one packet with its credentials and sender; nil when none is waiting.
@@ -216,6 +251,8 @@ enum UnixSocket {
 extension SystemError {
     /// EMSGSIZE: a packet too big for the socket.
     static let messageTooLong = EMSGSIZE
+    /// ELOOP: a symlink where none may be followed.
+    static let symlinkRefused = ELOOP
 }
 
 /// The per-process limit on open descriptors.
