@@ -24,6 +24,8 @@ final class ChannelNodes {
     }
 
     /// Makes the FIFOs of `directives` that are missing; a failure is logged, the others are made.
+    /// A FIFO already at the name is left there: whether it is the daemon's own, and so read, is
+    /// checked on the descriptor that reads it (`FifoChannel.open`).
     func makeFifos(_ directives: [MkfifoDirective]) {
         for directive in directives {
             do {

@@ -43,6 +43,10 @@ final class ChannelSet {
     /// Messages of one FIFO, socket or client not yet settled, at most, before that one channel
     /// stops being read: a slow rule backs up its own writers, not every channel of the bus.
     static let unsettledLimitPerReader = 128
+    /// FIFOs that no `mkfifo` names read at once, at most (anyone who may create files in the
+    /// spool can make them, and each takes two descriptors); an eighth of the descriptor limit
+    /// when that is less.
+    static let othersFifoLimit = 1024
 
     let loop: EventLoop
     let log: DispatchLog
@@ -59,6 +63,8 @@ final class ChannelSet {
     private(set) var isPaused = false
     private(set) var isStopping = false
     let started = MonotonicInstant.now()
+    /// The soft limit on open descriptors, once `start` has raised it.
+    private(set) var descriptorLimit: UInt64 = 1024
 
     /// Facts of the bus's own for `status`: faults it is riding out (log lines lost, folders
     /// without a watch, messages waiting to be settled).
@@ -91,7 +97,7 @@ final class ChannelSet {
 
     /// Opens the control socket; a failure is logged, the bus runs without it.
     func start(controlMode: UInt32) {
-        DescriptorLimit.raise(upTo: 65536)
+        descriptorLimit = DescriptorLimit.raise(upTo: 65536)
         do {
             control = try ControlServer(channels: self, mode: controlMode)
         } catch {

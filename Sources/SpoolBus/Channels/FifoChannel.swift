@@ -16,13 +16,23 @@ final class FifoChannel: MessageSource {
     var isClosed: Bool { closed }
 
     /// Opens the FIFO `name` beneath `spool` (through no symlink); nil when what is there is not
-    /// a FIFO (any more).
-    static func open(name: Bytes, in spool: Directory, channels: ChannelSet) throws -> FifoChannel? {
+    /// a FIFO (any more). At the name of a `mkfifo` directive (`mkfifoMode`), only the daemon's
+    /// own FIFO is read, given exactly the directive's mode: one that another user planted there
+    /// keeps its owner's hold on it (a mode that lets it read other writers' lines, changed at
+    /// will), so it is refused, never adopted.
+    static func open(name: Bytes, in spool: Directory, mkfifoMode: UInt32?, channels: ChannelSet) throws -> FifoChannel? {
         let readEnd = try spool.open(name, [.readOnly, .nonBlocking])
         do {
-            guard try readEnd.status().type == .fifo else {
+            let status = try readEnd.status()
+            guard status.type == .fifo else {
                 readEnd.close()
                 return nil
+            }
+            if let mode = mkfifoMode {
+                guard status.owner == SystemInfo.userID else {
+                    throw NotTheDaemons(owner: status.owner, mode: status.permissions)
+                }
+                if status.permissions != mode { try readEnd.changeMode(mode) }
             }
             // The write end is opened through the read end, so both are the same FIFO even if
             // the name was replaced in between.
@@ -31,6 +41,15 @@ final class FifoChannel: MessageSource {
         } catch {
             readEnd.close()
             throw error
+        }
+    }
+
+    /// What stands at a `mkfifo` directive's name is a FIFO another user made.
+    struct NotTheDaemons: Error, CustomStringConvertible {
+        let owner: UInt32
+        let mode: UInt32
+        var description: String {
+            "mkfifo: a FIFO of uid \(owner) (mode \(octalMode(mode))) is at the name, not the daemon's: not read; remove it, and the next start or reload makes the daemon's own"
         }
     }
 

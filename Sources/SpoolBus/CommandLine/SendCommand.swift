@@ -3,7 +3,7 @@ enum SendCommand: Subcommand {
     static let spec = CommandSpec(
         "send",
         abstract: "Drop a message into the spool, atomically.",
-        discussion: "The body is the TEXT words joined by single spaces, plus a newline; with no TEXT, or TEXT exactly -, it is read from stdin. The message is written to a hidden temporary file (a dot name the daemon ignores) in the target's folder, synced to disk and renamed to SPOOL/NAME (creating its folders), so the daemon never sees half of it. Onto a FIFO (a daemon's mkfifo), the body is written as one line instead; a socket or anything else that is not a file is never replaced. Prints the path it created.",
+        discussion: "The body is the TEXT words joined by single spaces, plus a newline; with no TEXT, or TEXT exactly -, it is read from stdin. The message is written to a hidden temporary file (a dot name the daemon ignores) in the target's folder, synced to disk and renamed to SPOOL/NAME (creating its folders), so the daemon never sees half of it. Onto a FIFO (a daemon's mkfifo), the body is written as one line instead, but only into a FIFO of the daemon's user (the owner of SPOOL/.spoolbus/) or of yours, since whoever made a FIFO may read it; a socket or anything else that is not a file is never replaced. Prints the path it created.",
         arguments: [
             ArgumentSpec("NAME", help: "The message name, relative to the spool (inbox/hello.msg)."),
             ArgumentSpec("TEXT", help: "The body's words.", optional: true, repeating: true),

@@ -238,7 +238,9 @@ public final class SpoolLayout: @unchecked Sendable {
                         continue
                     }
                 case .fifo?:
-                    return try writeLine(body, intoFifo: last, in: folder, shown: target)
+                    let daemon = try spool.statusIfPresent(stateName)?.owner
+                    return try writeLine(body, intoFifo: last, in: folder, shown: target,
+                                         ownedByOneOf: [SystemInfo.effectiveUserID] + (daemon.map { [$0] } ?? []))
                 case let type?:
                     throw SpoolBusError("'\(text(target))' is a \(type == .dir ? "folder" : type.rawValue), not a message file: nothing was written\(type == .socket ? " (send a line to a socket with a socket client, e.g. nc -U)" : "")")
                 }
@@ -261,8 +263,11 @@ public final class SpoolLayout: @unchecked Sendable {
     }
 
     /// Writes `body` into the FIFO `name` as one line, with one write (whole, or not at all up
-    /// to the pipe's atomic size); no reader is an error, never a wait.
-    private static func writeLine(_ body: Bytes, intoFifo name: Bytes, in folder: Directory, shown: Bytes) throws {
+    /// to the pipe's atomic size); no reader is an error, never a wait. Only into a FIFO of one
+    /// of `owners` (the daemon's, or the sender's own): whoever made a FIFO may read it, so a
+    /// FIFO a producer planted at the name would hand it the body, and no daemon would see it.
+    private static func writeLine(_ body: Bytes, intoFifo name: Bytes, in folder: Directory, shown: Bytes,
+                                  ownedByOneOf owners: [UInt32]) throws {
         var line = body.last == UInt8(ascii: "\n") ? Bytes(body.dropLast()) : body
         guard !line.contains(UInt8(ascii: "\n")) else {
             throw SpoolBusError("'\(text(shown))' is a FIFO, whose messages are single lines; the body holds several: nothing was written")
@@ -275,8 +280,12 @@ public final class SpoolLayout: @unchecked Sendable {
             throw SpoolBusError("'\(text(shown))' is a FIFO that no one reads (is the daemon running?): nothing was written")
         }
         defer { fifo.close() }
-        guard try fifo.status().type == .fifo else {
+        let status = try fifo.status()
+        guard status.type == .fifo else {
             throw SpoolBusError("'\(text(shown))' changed while it was opened: nothing was written")
+        }
+        guard owners.contains(status.owner) else {
+            throw SpoolBusError("'\(text(shown))' is a FIFO of uid \(status.owner), neither the daemon's (the owner of \(text(stateName))/) nor yours: whoever made it may read it, so nothing was written")
         }
         try fifo.writeAll(line)
     }
