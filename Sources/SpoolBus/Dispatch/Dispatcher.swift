@@ -278,6 +278,7 @@ final class Dispatcher {
         if stopping {
             // Not retried now: the message is put back once every handler has ended.
             lanes[rule.identity]?.running -= 1
+            if message.isNodeEvent { nodeEventJobs -= 1 }
             if graceOver {
                 pending.delivery.interrupted.append(rule)
             } else {
