@@ -87,7 +87,8 @@ import Testing
     /// Every symlink (or folder, FIFO, removal) a producer makes is a `node`/`gone` job held in
     /// the daemon's memory until its handler runs: unlike files (1,024 in flight, the rest wait
     /// on disk) nothing bounds them, so a producer swapping names in a loop grew a root daemon
-    /// to 1.8 GB in a minute. What waits in memory must stay within the admission limit.
+    /// to 1.8 GB in a minute. What waits in memory must stay within the admission limit: past
+    /// it, new events are dropped, counted and logged.
     @Test func nodeEventsFromAProducerAreBoundedInMemory() async throws {
         guard Attacker.available() else { return }
         try await withSandbox { sb in
@@ -101,10 +102,21 @@ import Testing
                 for i in range(3000): os.symlink("/", "%s/%d" % (sys.argv[1], i))
                 """, sb.spool + "/n"])
             #expect(made.status == 0, "\(made.stderr)")
-            let facts = try await sb.waitForStatus("the 3,001 node events read") { Int($0["received"] ?? "") ?? 0 >= 3001 }
+            func count(_ facts: [String: String], _ key: String) -> Int { Int(facts[key] ?? "") ?? 0 }
+            let facts = try await sb.waitForStatus("the 3,001 node events read") {
+                count($0, "received") + count($0, "node_events_dropped") >= 3001
+            }
             defer { try? Files.write(sb.out + "/release", "") }
-            let held = (Int(facts["queued"] ?? "") ?? 0) + (Int(facts["running"] ?? "") ?? 0)
-            #expect(held <= 1024, "node jobs held in the daemon's memory: \(facts)")
+            #expect(count(facts, "queued") + count(facts, "running") <= 1024, "node jobs held in the daemon's memory: \(facts)")
+            // Dropping is said once as it starts, and once with its count when half are done.
+            #expect(sb.log.lines("error").filter { $0["limit"] == "1024" }.count == 1, "\(sb.log.tail(5))")
+            try Files.write(sb.out + "/release", "")
+            try await sb.waitFor("the end of the dropping logged", timeout: .seconds(30)) {
+                sb.log.lines("error").contains { $0["dropped"] != nil }
+            }
+            let dropped = sb.log.lines("error").first { $0["dropped"] != nil }?["dropped"]
+            #expect(dropped == (try await sb.statusFacts())["node_events_dropped"])
+            #expect(Int(dropped ?? "") ?? 0 >= 3001 - 1024)
         }
     }
 

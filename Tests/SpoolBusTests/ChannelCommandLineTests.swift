@@ -93,7 +93,7 @@ import Testing
             ("rules_loaded", "3"), ("received", "10"), ("ok", "8"), ("failed", "1"), ("dead", "1"), ("nomatch", "0"),
             ("running", "1"), ("queued", "2"), ("retrying", "0"), ("fifos", "1"), ("sockets", "2"), ("clients", "3"),
             ("watchers", "1"), ("paused", "no"), ("pauses", "0"), ("throttles", "4"), ("too_long", "1"),
-            ("clients_refused", "0"), ("replies_dropped", "2"), ("watchers_dropped", "0"),
+            ("clients_refused", "0"), ("replies_dropped", "2"), ("watchers_dropped", "0"), ("node_events_dropped", "5"),
             ("log_lost", "7"), ("unwatched", "0"), ("unsettled", "1"),
         ].map { ($0.0, Array($0.1.utf8)) }
         #expect(StatusCommand.summary(facts) == """
@@ -105,7 +105,7 @@ import Testing
             in flight  running 1, queued 2, retrying 0
             channels   fifos 1, sockets 2, clients 3, watchers 1
             paused     no (pauses 0, throttles 4)
-            refused    too_long 1, clients_refused 0, replies_dropped 2, watchers_dropped 0
+            refused    too_long 1, clients_refused 0, replies_dropped 2, watchers_dropped 0, node_events_dropped 5
             faults     log_lost 7, unwatched 0, unsettled 1
 
             """)

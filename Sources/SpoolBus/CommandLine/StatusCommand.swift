@@ -49,7 +49,7 @@ enum StatusCommand: Subcommand {
             ("in flight", list(["running", "queued", "retrying"])),
             ("channels", list(["fifos", "sockets", "clients", "watchers"])),
             ("paused", "\(value("paused")) (\(list(["pauses", "throttles"])))"),
-            ("refused", list(["too_long", "clients_refused", "replies_dropped", "watchers_dropped"])),
+            ("refused", list(["too_long", "clients_refused", "replies_dropped", "watchers_dropped", "node_events_dropped"])),
             ("faults", list(["log_lost", "unwatched", "unsettled"])),
         ]
         return rows.map { label, text in label + String(repeating: " ", count: 11 - label.count) + text + "\n" }.joined()

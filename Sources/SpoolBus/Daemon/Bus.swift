@@ -82,12 +82,14 @@ final class Bus {
         }
         dispatcher.onJobEnded = { [unowned changes, unowned channels] in
             changes.scheduleScan()
+            changes.nodeEvents.jobEnded()
             channels.jobEnded()
         }
         channels.lines.nextID = nextID
         settlement.isStopping = { [unowned channels] in channels.isStopping }
-        channels.busFacts = { [log] in
-            [("log_lost", log.lostLines), ("unwatched", watchRetry.count), ("unsettled", settlement.retry.count)]
+        channels.busFacts = { [log, unowned changes] in
+            [("node_events_dropped", changes.nodeEvents.dropped),
+             ("log_lost", log.lostLines), ("unwatched", watchRetry.count), ("unsettled", settlement.retry.count)]
         }
         watchRetry.rescan = { [unowned changes] folders in changes.rescan(folders, isNew: false) }
         channels.nodes.expectOwnCreation = { [unowned watcher] in watcher.expectOwnCreation(of: $0) }

@@ -15,8 +15,8 @@ final class SpoolChanges {
     private let rules: CurrentRules
     private let admission: FileAdmission
     private let channels: ChannelSet
-    private let dispatcher: Dispatcher
-    private let nextID: () -> Bytes
+    /// `node` and `gone` events, within their bound.
+    let nodeEvents: NodeEvents
     /// No change means anything once the daemon stops.
     private let isStopping: () -> Bool
     /// Why the spool must be scanned again (`overflow`, `backlog`), nil when it need not.
@@ -35,8 +35,7 @@ final class SpoolChanges {
         self.rules = rules
         self.admission = admission
         self.channels = channels
-        self.dispatcher = dispatcher
-        self.nextID = nextID
+        nodeEvents = NodeEvents(rules: rules, dispatcher: dispatcher, log: log, nextID: nextID)
         self.isStopping = isStopping
     }
 
@@ -62,11 +61,11 @@ final class SpoolChanges {
             case .nodeAppeared(let name, let type):
                 if type == .dir { rescan([name], isNew: true) }
                 if type == .fifo { channels.fifos.appeared(name) }
-                deliverNodeEvent(name, type: type, event: .node)
+                nodeEvents.deliver(name, type: type, event: .node)
             case .gone(let name, let isDirectory):
                 if channels.nodeGone(name) { continue }
                 admission.fileGone(name)
-                deliverNodeEvent(name, type: isDirectory ? .dir : .file, event: .gone)
+                nodeEvents.deliver(name, type: isDirectory ? .dir : .file, event: .gone)
             case .overflow:
                 log.record("overflow", [("err", "inotify queue overflowed; events were lost")])
                 rescanReason = "overflow"
@@ -82,7 +81,10 @@ final class SpoolChanges {
     /// Queues `folders` (relative to the spool; `[]` is the spool itself) to be walked.
     /// `isNew`: they just appeared, so what is in them is news to `node` rules.
     func rescan(_ folders: [Bytes], isNew: Bool) {
-        for folder in folders { scanner.enqueue(folder, isNew: isNew) }
+        for folder in folders where !scanner.enqueue(folder, isNew: isNew) {
+            // What is in it is found, but not as news: its nodes get no `node` events.
+            rescanReason = rescanReason ?? "backlog"
+        }
         scheduleScan()
     }
 
@@ -111,8 +113,8 @@ final class SpoolChanges {
             case .file: admission.admit(found.name, foundByScan: true)
             case .fifo:
                 channels.fifos.appeared(found.name)
-                if found.isNew { deliverNodeEvent(found.name, type: .fifo, event: .node) }
-            default: if found.isNew { deliverNodeEvent(found.name, type: found.type, event: .node) }
+                if found.isNew { nodeEvents.deliver(found.name, type: .fifo, event: .node) }
+            default: if found.isNew { nodeEvents.deliver(found.name, type: found.type, event: .node) }
             }
         }
         if budget == 0 { scheduleScan() }
@@ -143,17 +145,5 @@ final class SpoolChanges {
         // A folder removed while it was being walked is not news.
         if let error = error as? SystemError, error.errno == SystemError.noEntry { return }
         log.record("error", name: folder, [("name", folder), ("err", "\(error)")])
-    }
-
-    /// A `node` or `gone` event: a message without a body, to the rules that take it.
-    private func deliverNodeEvent(_ name: Bytes, type: NodeType, event: EventKind) {
-        guard SpoolLayout.isDispatchable(name) else { return }
-        let matching = rules.rules.rules(for: name, event: event)
-        guard !matching.isEmpty else { return }
-        let id = nextID()
-        let message = Message(id: id, name: name, event: event, type: type, body: .none, peer: nil)
-        dispatcher.countReceived()
-        log.record("recv", name: name, [("id", id), ("name", name), ("event", event.rawValue), ("type", type.rawValue)])
-        dispatcher.deliver(Delivery(message: message, ruleCount: matching.count, deadLetterName: nil) { _ in }, to: matching)
     }
 }

@@ -88,6 +88,9 @@ final class Dispatcher {
     private(set) var running = 0
     private(set) var queued = 0
     private(set) var waitingForRetry = 0
+    /// Jobs of `node` and `gone` events not finished (queued, running or waiting to be
+    /// retried): they have a bound of their own (`NodeEvents`), so they are left out of `load`.
+    private(set) var nodeEventJobs = 0
     private(set) var counters = DispatchCounters()
     /// SIGTERM: no new file message starts; lines (which have no file to wait in) still do.
     private var stopping = false
@@ -123,8 +126,10 @@ final class Dispatcher {
         self.start = start
     }
 
-    /// Jobs queued, running or waiting to be retried.
-    var load: Int { running + queued + waitingForRetry }
+    /// Jobs of files and lines queued, running or waiting to be retried: what holds back the
+    /// admission of files and the reading of channels. A flood of `node` events (which nothing
+    /// can find again later) must not stall them, nor be stalled by them.
+    var load: Int { running + queued + waitingForRetry - nodeEventJobs }
 
     func countReceived() { counters.received += 1 }
     func countNoMatch() { counters.nomatch += 1 }
@@ -132,6 +137,7 @@ final class Dispatcher {
     /// Queues one job per rule; `delivery.settle` runs once all of them succeeded or gave up.
     func deliver(_ delivery: Delivery, to rules: [Rule]) {
         if !rules.isEmpty { unsettled[ObjectIdentifier(delivery)] = delivery }
+        if delivery.message.isNodeEvent { nodeEventJobs += rules.count }
         for rule in rules {
             sequence += 1
             // Mutated in place: a copy of the lane would copy its whole queue.
@@ -272,6 +278,7 @@ final class Dispatcher {
         if stopping {
             // Not retried now: the message is put back once every handler has ended.
             lanes[rule.identity]?.running -= 1
+            if message.isNodeEvent { nodeEventJobs -= 1 }
             if graceOver {
                 pending.delivery.interrupted.append(rule)
             } else {
@@ -305,6 +312,7 @@ final class Dispatcher {
     /// Counts a rule as done with the message; once the message is settled (its dead letter,
     /// if any, in place), each rule that gave up is logged `dead`.
     private func finish(_ delivery: Delivery, _ rule: Rule, _ outcome: RunOutcome, attempts: Int) {
+        if delivery.message.isNodeEvent { nodeEventJobs -= 1 }
         guard delivery.ruleFinished(rule, outcome, attempts: attempts) else { return }
         unsettled[ObjectIdentifier(delivery)] = nil
         let message = delivery.message

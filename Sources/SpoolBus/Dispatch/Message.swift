@@ -60,6 +60,9 @@ struct Message {
         }
     }
 
+    /// A `node` or `gone` event: it lives only in memory, and nothing finds it again later.
+    var isNodeEvent: Bool { event == .node || event == .gone }
+
     /// The line, for `fifo` and `socket` messages (`SPOOL_MESSAGE`).
     var line: Bytes? {
         if case .line(let bytes) = body { return bytes }

@@ -21,6 +21,10 @@ final class SpoolScanner {
         let isNew: Bool
     }
 
+    /// Folders waiting to be walked at most: a producer making folders in a loop while the walk
+    /// waits for room must not grow the queue without end.
+    static let pendingLimit = 1024
+
     private let spool: Directory
     private var stack: [Frame] = []
     private var pendingFolders: [(Bytes, Bool)] = []
@@ -30,9 +34,13 @@ final class SpoolScanner {
     /// Whether there is anything left to walk.
     var isActive: Bool { !stack.isEmpty || !pendingFolders.isEmpty }
 
-    /// Queues the folder `name` (relative; empty for the whole spool) to be walked.
-    func enqueue(_ name: Bytes, isNew: Bool) {
+    /// Queues the folder `name` (relative; empty for the whole spool) to be walked. Returns
+    /// false when the queue is full: a walk of the whole spool must then cover the folder.
+    @discardableResult
+    func enqueue(_ name: Bytes, isNew: Bool) -> Bool {
+        guard pendingFolders.count < Self.pendingLimit else { return false }
         pendingFolders.append((name, isNew))
+        return true
     }
 
     /// The next entry of the walk; `watch` is called for each folder (its name, and the folder

@@ -35,6 +35,8 @@ final class SpoolWatcher {
     private var openCreations: [Int32: Set<Bytes>] = [:]
     /// Names tracked in `openCreations` at most; past it, a placeholder close rescans its folder.
     private static let openCreationLimit = 4096
+    /// Changes one `readChanges` collects before it returns.
+    private static let batchLimit = 4096
     private var openCreationCount = 0
 
     /// No IN_DONT_FOLLOW: the watch is added through `/proc/self/fd/N`, a link the kernel must
@@ -76,17 +78,23 @@ final class SpoolWatcher {
     /// The next creation of `name` is the daemon's own (a FIFO or socket of a directive).
     func expectOwnCreation(of name: Bytes) { ownCreations.insert(name) }
 
-    /// Reads what the kernel queued and returns it as changes, in order.
+    /// Reads what the kernel queued and returns it as changes, in order. A producer making
+    /// names as fast as they are read must not grow one batch without end: past
+    /// `batchLimit`, the rest waits in the kernel's queue (bounded; an overflow is reported)
+    /// for the next call.
     func readChanges() throws -> [Change] {
         var changes: [Change] = []
-        while true {
+        var offered: Set<Int32> = []
+        while changes.count < Self.batchLimit {
             let events = try inotify.readEvents(into: &buffer)
-            if events.isEmpty { return changes }
-            for event in events { translate(event, into: &changes) }
+            if events.isEmpty { break }
+            for event in events { translate(event, into: &changes, offered: &offered) }
         }
+        return changes
     }
 
-    private func translate(_ event: Inotify.Event, into changes: inout [Change]) {
+    /// `offered`: the watches whose open creations a placeholder close offered in this batch.
+    private func translate(_ event: Inotify.Event, into changes: inout [Change], offered: inout Set<Int32>) {
         let mask = event.mask
         if mask.contains(.overflow) {
             changes.append(.overflow)
@@ -121,7 +129,7 @@ final class SpoolWatcher {
             changes.append(.gone(name, isDirectory: isDirectory))
         } else if mask.contains(.closeWrite) {
             if event.name.first == UInt8(ascii: "#"), (try? spool.statusIfPresent(name)) == nil {
-                placeholderClosed(in: event.watch, folder: folder, into: &changes)
+                placeholderClosed(in: event.watch, folder: folder, into: &changes, offered: &offered)
             } else {
                 changes.append(.fileReady(name))
             }
@@ -133,8 +141,10 @@ final class SpoolWatcher {
 
     /// An `O_TMPFILE` file was closed: it is one of the files created in its folder and not
     /// closed yet. Each is offered; the claim's lease check leaves those still being written.
-    private func placeholderClosed(in watch: Int32, folder: Bytes, into changes: inout [Change]) {
-        guard openCreationCount < Self.openCreationLimit else {
+    /// A folder's files are offered once per batch: each further close there, which a producer
+    /// can repeat cheaply, has its folder listed instead of offering up to 4,096 names again.
+    private func placeholderClosed(in watch: Int32, folder: Bytes, into changes: inout [Change], offered: inout Set<Int32>) {
+        guard openCreationCount < Self.openCreationLimit, offered.insert(watch).inserted else {
             changes.append(.folderNeedsScan(folder))
             return
         }
