@@ -23,7 +23,7 @@ struct SpoolLock {
             locked = try fd.tryLockExclusive()
         }
         guard locked else {
-            let digits = (try? fd.readAll(limit: 32)).map { text($0).filter(\.isNumber) } ?? ""
+            let digits = (try? fd.readAll(limit: 32)).map { text($0.filter { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) } ?? ""
             fd.close()
             throw SpoolBusError("spool \(text(layout.root)) is already served by pid \(digits.isEmpty ? "?" : digits)")
         }

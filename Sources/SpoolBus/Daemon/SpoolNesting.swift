@@ -59,7 +59,7 @@ enum SpoolNesting {
     /// file holds its pid.
     private static func holder(of lock: FileDescriptor) -> String? {
         guard (try? lock.status())?.type == .file, let free = try? lock.tryLockExclusive(), !free else { return nil }
-        let digits = (try? lock.readAll(limit: 32)).map { text($0).filter(\.isNumber) } ?? ""
+        let digits = (try? lock.readAll(limit: 32)).map { text($0.filter { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) } ?? ""
         return digits.isEmpty ? "?" : digits
     }
 }

@@ -40,7 +40,10 @@ public enum SystemInfo {
 
     /// Whether `release` ("MAJOR.MINOR…") is at least `minimumKernel`.
     public static func isSupportedKernel(_ release: String) -> Bool {
-        let numbers = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+        // Bytes, not Characters: Character properties pull Unicode tables into an idle daemon.
+        let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        let numbers = release.utf8.split(whereSeparator: { !isDigit($0) }).prefix(2)
+            .compactMap { Int(String(decoding: $0, as: UTF8.self)) }
         guard numbers.count == 2 else { return false }
         return (numbers[0], numbers[1]) >= (minimumKernel.major, minimumKernel.minor)
     }
