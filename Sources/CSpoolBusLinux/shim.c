@@ -107,6 +107,22 @@ int csb_kernel_release(char *buf, int len) {
     return 0;
 }
 
+int csb_page_out_file_mappings(void) {
+    FILE *maps = fopen("/proc/self/maps", "re");
+    if (!maps) return -1;
+    char line[4096];
+    int advised = 0;
+    while (fgets(line, sizeof line, maps)) {
+        unsigned long start, end, inode;
+        char perms[5];
+        if (sscanf(line, "%lx-%lx %4s %*s %*s %lu", &start, &end, perms, &inode) != 4) continue;
+        if (inode == 0 || perms[1] == 'w') continue;
+        if (madvise((void *)start, end - start, MADV_PAGEOUT) == 0) advised++;
+    }
+    fclose(maps);
+    return advised;
+}
+
 int csb_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
 int csb_exited(int status) { return WIFEXITED(status); }

@@ -85,6 +85,12 @@ int csb_kernel_release(char *buf, int len);
 /// fcntl(F_SETPIPE_SZ): a pipe's capacity; returns the capacity set, or -1. A GNU name.
 int csb_set_pipe_size(int fd, int size);
 
+/// madvise(MADV_PAGEOUT) over every read-only or executable file mapping of the process (its
+/// own code above all), as /proc/self/maps lists them: pages only start-up touched leave its
+/// resident set and come back from the page cache if they are used again. Writable and
+/// anonymous mappings are left alone. Returns how many mappings were advised, or -1.
+int csb_page_out_file_mappings(void);
+
 /// signal(sig, SIG_IGN); SIG_IGN is a cast macro Swift cannot import.
 int csb_ignore_signal(int sig);
 

@@ -5,6 +5,9 @@
 /// `Settlement`. `ClaimRecovery` picks up what an earlier daemon left; `CurrentRules` reloads
 /// the rules; `Shutdown` turns signals and the spool's loss into a stop.
 final class Bus {
+    /// How long after start the start-up code's pages are handed back (`releaseStartupPages`).
+    static let startupPagesReleaseDelay: Duration = .seconds(2)
+
     struct StartupError: Error {
         let message: String
         let status: Int32
@@ -117,6 +120,8 @@ final class Bus {
         log.record("start", startFields)
         recovery.recoverClaimedMessages()
         changes.rescan([[]], isNew: false)
+        // Once, a little after start: the code that loaded and checked everything is cold now.
+        _ = loop.schedule(after: Self.startupPagesReleaseDelay) { SystemInfo.releaseStartupPages() }
         try loop.run()
         channels.close()
         var fields: [(String, any LogValue)] = [("pid", SystemInfo.processID)]

@@ -48,6 +48,13 @@ public enum SystemInfo {
         return (numbers[0], numbers[1]) >= (minimumKernel.major, minimumKernel.minor)
     }
 
+    /// Lets the kernel take back the pages of code and read-only data that only start-up used
+    /// (parsing and checking the rules, preparing the spool): an idle daemon then holds little
+    /// more than its loop. Pages used again come back from the page cache, without disk I/O.
+    public static func releaseStartupPages() {
+        _ = csb_page_out_file_mappings()
+    }
+
     /// Prints `text` to stderr as is.
     public static func printError(_ text: String) {
         try? FileDescriptor.standardError.writeAll(text.bytes)
