@@ -49,6 +49,31 @@ import Testing
         }
     }
 
+    /// A bare program name is checked where the spawn would find it: the first executable copy
+    /// in PATH, not any copy that passes; and a `user=` rule may run a program of its own user.
+    @Test func programsAreCheckedWhereTheSpawnFindsThem() async throws {
+        guard requireRoot("the verdicts of a root daemon") && Attacker.available() else { return }
+        try await withSandbox { sb in
+            let early = sb.root + "/early", late = sb.root + "/late"
+            try Files.makeDirectories(early)
+            try Files.makeDirectories(late)
+            try Files.write(early + "/prog-4711", "#!/bin/sh\nexit 0\n", mode: 0o777)
+            try Files.chmod(early + "/prog-4711", 0o777)
+            try Files.write(late + "/prog-4711", "#!/bin/sh\nexit 0\n", mode: 0o755)
+            try sb.writeRules("a  file  prog-4711\n")
+            let path = ["PATH": "\(early):\(late):/usr/bin:/bin"]
+            let firstCopy = try await sb.runProgram([spoolbusBinary, "check", sb.rulesPath], extra: path)
+            #expect(firstCopy.status == .exited(2) && firstCopy.err.contains("may be changed by others"), "\(firstCopy)")
+
+            try sb.writeHandler("theirs.sh", "#!/bin/sh\nexit 0\n")
+            #expect(chown(sb.handlers + "/theirs.sh", Attacker.uid, gid_t(65534)) == 0)
+            try sb.writeRules("a  file  user=nobody  ./h/theirs.sh\nb  file  ./h/theirs.sh\n")
+            let owned = try await sb.spoolbus(["check", sb.rulesPath])
+            #expect(owned.status == .exited(2), "\(owned)")
+            #expect(owned.err.contains(":2:") && !owned.err.contains(":1:"), "only the rule run as root is refused: \(owned)")
+        }
+    }
+
     @Test func everyErrorOfAFileIsInOneReport() async throws {
         try await withSandbox { sb in
             try sb.writeRules("""

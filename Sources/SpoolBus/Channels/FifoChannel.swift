@@ -116,12 +116,11 @@ final class FifoChannel: MessageSource {
                 channels.lines.refuseTooLong(length, from: origin, reply: nil)
             }
         }
-        var next = 0
-        while next < held.count && (all || (!channels.isPaused && unsettled.hasRoom)) {
-            channels.lines.dispatch(held[next], by: self, reply: nil)
-            next += 1
+        // Each line leaves `held` before it is dispatched: a job may end inside `dispatch` and
+        // resume this FIFO, which must not see the line again.
+        while !held.isEmpty && (all || (!channels.isPaused && unsettled.hasRoom)) {
+            channels.lines.dispatch(held.removeFirst(), by: self, reply: nil)
         }
-        held.removeFirst(next)
     }
 
 }

@@ -82,6 +82,8 @@ final class FifoChannels {
     /// Closes the FIFO read at `name`; a FIFO waiting for room takes its place.
     private func close(_ name: Bytes) {
         guard let fifo = fifos.removeValue(forKey: name) else { return }
+        // Lines already taken from it are dispatched, not dropped with it.
+        fifo.deliverEverything()
         fifo.close()
         guard others.remove(name) != nil else { return }
         while others.count < othersLimit, !channels.isStopping, let next = waiting.popFirst() {

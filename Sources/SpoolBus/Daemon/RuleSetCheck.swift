@@ -30,7 +30,11 @@ enum RuleSetCheck {
                     report(rule, at: rule.handlerWord, "no Swift handler named '\(name)' in this binary (\(known))")
                 }
             case .program(let program, _):
-                if let problem = programProblem(program, directory: directory) { report(rule, at: rule.handlerWord, problem) }
+                // A `user=` handler runs as that user: a program of that user's own is no way in.
+                let runsAs = rule.user.flatMap { Credentials.lookUp(user: $0.user, group: nil)?.uid }
+                if let problem = programProblem(program, directory: directory, runsAs: runsAs) {
+                    report(rule, at: rule.handlerWord, problem)
+                }
             }
         }
         return problems
@@ -38,14 +42,26 @@ enum RuleSetCheck {
 
     /// Why `program` could not be started, or nil when it could: a path is checked as it is, a
     /// bare word is looked up in PATH as the spawn looks it up (glibc's `/bin:/usr/bin` when PATH
-    /// is unset).
-    static func programProblem(_ program: Bytes, directory: Bytes) -> String? {
-        guard !program.contains(UInt8(ascii: "/")) else { return fileProblem(program, shown: program) }
+    /// is unset): the first executable regular file found is the one that would run, so it is
+    /// the one checked, and for a root daemon no folder searched before it may be open to
+    /// everyone (anyone could put a program of that name there first).
+    static func programProblem(_ program: Bytes, directory: Bytes, runsAs: UInt32? = nil) -> String? {
+        guard !program.contains(UInt8(ascii: "/")) else { return fileProblem(program, shown: program, runsAs: runsAs) }
+        var firstProblem: String?
         for folder in searchPath {
-            let candidate = (folder.isEmpty ? directory : folder).appendingPathComponent(program)
-            if fileProblem(candidate, shown: program) == nil { return nil }
+            let place = folder.isEmpty ? directory : folder
+            if SystemInfo.isRoot, let status = try? FileSystem.statusFollowingLinks(place), status.permissions & 0o002 != 0 {
+                return "handler program '\(text(program))' is looked up in PATH through '\(text(place))', which anyone may "
+                    + "write: a root daemon would run whatever someone put there first (name the program by its path)"
+            }
+            let candidate = place.appendingPathComponent(program)
+            guard let status = try? FileSystem.statusFollowingLinks(candidate) else { continue }
+            if status.type == .file && FileSystem.isExecutable(candidate) {
+                return fileProblem(candidate, shown: program, runsAs: runsAs)
+            }
+            firstProblem = firstProblem ?? fileProblem(candidate, shown: program, runsAs: runsAs)
         }
-        return "handler program '\(text(program))' not found in PATH"
+        return firstProblem ?? "handler program '\(text(program))' not found in PATH"
     }
 
     private static var searchPath: [Bytes] {
@@ -54,21 +70,22 @@ enum RuleSetCheck {
         return value.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false).map(Bytes.init)
     }
 
-    private static func fileProblem(_ path: Bytes, shown: Bytes) -> String? {
+    private static func fileProblem(_ path: Bytes, shown: Bytes, runsAs: UInt32?) -> String? {
         guard let status = try? FileSystem.statusFollowingLinks(path) else {
             return "handler program '\(text(shown))' does not exist"
         }
         if status.type == .dir { return "handler program '\(text(shown))' is a folder, not a program" }
         if status.type != .file { return "handler program '\(text(shown))' is not a regular file" }
         if !FileSystem.isExecutable(path) { return "handler program '\(text(shown))' is not executable (chmod +x)" }
-        if SystemInfo.isRoot { return writableByOthers(path, shown: shown, status: status) }
+        if SystemInfo.isRoot { return writableByOthers(path, shown: shown, status: status, runsAs: runsAs) }
         return nil
     }
 
     /// A root daemon runs its handler programs as root unless `user=` says otherwise: one that
     /// another user may rewrite, or replace in its folder, would run that user's code as root.
-    private static func writableByOthers(_ path: Bytes, shown: Bytes, status: FileStatus) -> String? {
-        if status.owner != 0 || status.permissions & 0o022 != 0 {
+    /// Root's own programs pass, and so do those of the user a `user=` rule runs as.
+    private static func writableByOthers(_ path: Bytes, shown: Bytes, status: FileStatus, runsAs: UInt32?) -> String? {
+        if (status.owner != 0 && status.owner != runsAs) || status.permissions & 0o022 != 0 {
             return "handler program '\(text(shown))' may be changed by others (owner uid \(status.owner), mode "
                 + "0\(String(status.permissions, radix: 8))): a root daemon runs only programs root owns and only root "
                 + "may write (chown root, chmod go-w)"

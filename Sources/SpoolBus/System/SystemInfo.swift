@@ -50,7 +50,9 @@ public enum SystemInfo {
 
     /// Lets the kernel take back the pages of code and read-only data that only start-up used
     /// (parsing and checking the rules, preparing the spool): an idle daemon then holds little
-    /// more than its loop. Pages used again come back from the page cache, without disk I/O.
+    /// more than its loop. The kernel never drops modified data this way (copied-on-write pages
+    /// go to swap or stay) and skips pages other processes map; a page used again is read back,
+    /// from the page cache or, if it was evicted meanwhile, from disk.
     public static func releaseStartupPages() {
         _ = csb_page_out_file_mappings()
     }
