@@ -3,6 +3,24 @@ import Testing
 
 /// Lines kept on disk: a durable line in `work/`, its dead letter in `failed/`, and back.
 @Suite struct ClaimStoreLinesTests {
+    /// A daemon killed after writing a line's `ID+line` and before the line leaves the sidecar
+    /// alone in `work/`: the next start removes it, and only it.
+    @Test func sidecarsWithoutTheirMessageAreRemovedAtStart() throws {
+        let root = try TemporaryFolder()
+        let layout = try SpoolLayout.prepare(root.path)
+        defer { layout.close() }
+        let store = ClaimStore(layout: layout)
+        let origin = ChannelOrigin(name: Array("events".utf8), event: .fifo, type: .fifo, peer: nil)
+        _ = try store.keepLine(Array("kept".utf8), id: MessageIDGenerator.format(prefix: 0x1a2b3c, counter: 1), origin: origin)
+        let orphan = EntryName.sidecar(MessageIDGenerator.format(prefix: 0x1a2b3c, counter: 2), "line")
+        try layout.work.writeAtomically(Array("fifo\nevents\n".utf8), to: orphan, through: layout.temporary)
+
+        #expect(store.removeOrphanSidecars() == 1)
+        #expect(try layout.work.statusIfPresent(orphan) == nil)
+        #expect(try store.claimedMessages().count == 1, "the kept line and its sidecar stay")
+        #expect(try store.claimedMessages().first.flatMap { store.lineOrigin(of: $0) } != nil)
+    }
+
     @Test func aLineGoesToWorkToFailedAndBackKeepingWhereItCameFrom() throws {
         let root = try TemporaryFolder()
         let layout = try SpoolLayout.prepare(root.path)

@@ -13,6 +13,11 @@ struct ClaimRecovery {
     let log: DispatchLog
 
     func recoverClaimedMessages() {
+        let orphans = claims.removeOrphanSidecars()
+        if orphans > 0 {
+            log.record("error", [("err", "removed \(orphans) sidecar file(s) in work/ without their message: "
+                                   + "a daemon was killed between writing the two; no message was kept there")])
+        }
         let files: [ClaimedFile]
         do {
             files = try claims.claimedMessages()

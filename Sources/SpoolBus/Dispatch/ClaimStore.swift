@@ -203,6 +203,28 @@ struct ClaimStore {
         return result.sorted { $0.id.lexicographicallyPrecedes($1.id) }
     }
 
+    /// Removes the sidecars in `work/` whose message is not there: a daemon killed between
+    /// writing a sidecar and its message (a durable line's `ID+line`, a long name's `ID+name`
+    /// go first) leaves them, and nothing else would ever take them away. Only for the start,
+    /// before anything is claimed or kept. Returns how many it removed.
+    func removeOrphanSidecars() -> Int {
+        guard let items = try? layout.work.entries() else { return 0 }
+        var ids = Set<Bytes>()
+        var sidecars: [Bytes] = []
+        for item in items {
+            switch EntryName.parse(item.name) {
+            case .message(let id, _), .longName(let id): ids.insert(id)
+            case .sidecar: sidecars.append(item.name)
+            case .unknown: continue
+            }
+        }
+        var removed = 0
+        for sidecar in sidecars where !ids.contains(Bytes(sidecar.prefix { $0 != UInt8(ascii: "+") })) {
+            if (try? layout.work.unlink(sidecar)) != nil { removed += 1 }
+        }
+        return removed
+    }
+
     func entryName(id: Bytes, name: Bytes) throws -> Bytes {
         if let entry = EntryName.make(id: id, name: name) { return entry }
         try layout.work.writeAtomically(name, to: EntryName.sidecar(id, "name"), through: layout.temporary)
