@@ -123,6 +123,8 @@ int csb_page_out_file_mappings(void) {
     return advised;
 }
 
+int csb_syncfs(int fd) { return syncfs(fd); }
+
 int csb_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
 int csb_exited(int status) { return WIFEXITED(status); }

@@ -3,6 +3,22 @@ import Testing
 
 /// Lines kept on disk: a durable line in `work/`, its dead letter in `failed/`, and back.
 @Suite struct ClaimStoreLinesTests {
+    /// The lines of one FIFO read are kept together: each with its body and origin, recovered
+    /// as lines of their channel.
+    @Test func linesKeptTogetherAreEachRecovered() throws {
+        let root = try TemporaryFolder()
+        let layout = try SpoolLayout.prepare(root.path)
+        defer { layout.close() }
+        let store = ClaimStore(layout: layout)
+        let origin = ChannelOrigin(name: Array("events".utf8), event: .fifo, type: .fifo, peer: nil)
+        let lines = (1...3).map { (body: Array("line \($0)".utf8), id: MessageIDGenerator.format(prefix: 0x1a2b3c, counter: $0)) }
+        let kept = try store.keepLines(lines, origin: origin)
+        #expect(kept.map(\.id) == lines.map(\.id))
+        let recovered = try store.claimedMessages()
+        #expect(try recovered.map { try store.lineBody(of: $0) } == lines.map(\.body))
+        #expect(recovered.allSatisfy { store.lineOrigin(of: $0)?.event == .fifo })
+    }
+
     /// A daemon killed after writing a line's `ID+line` and before the line leaves the sidecar
     /// alone in `work/`: the next start removes it, and only it.
     @Test func sidecarsWithoutTheirMessageAreRemovedAtStart() throws {

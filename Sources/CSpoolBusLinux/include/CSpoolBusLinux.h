@@ -91,6 +91,9 @@ int csb_set_pipe_size(int fd, int size);
 /// anonymous mappings are left alone. Returns how many mappings were advised, or -1.
 int csb_page_out_file_mappings(void);
 
+/// syncfs(2): flushes the filesystem holding `fd`; a GNU extension.
+int csb_syncfs(int fd);
+
 /// signal(sig, SIG_IGN); SIG_IGN is a cast macro Swift cannot import.
 int csb_ignore_signal(int sig);
 

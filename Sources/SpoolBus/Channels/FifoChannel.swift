@@ -108,14 +108,14 @@ final class FifoChannel: MessageSource {
     /// Takes every complete line read (a FIFO has no writer to answer, so nothing is gained by
     /// leaving them in memory unkept), then hands them to the bus while there is room, or `all`.
     private func deliverBuffered(all: Bool = false) {
+        var lines: [Bytes] = []
         while let framed = framer.nextLine() {
             switch framed {
-            case .line(let line):
-                if let accepted = channels.lines.accept(line, from: origin, reply: nil) { held.append(accepted) }
-            case .tooLong(let length):
-                channels.lines.refuseTooLong(length, from: origin, reply: nil)
+            case .line(let line): lines.append(line)
+            case .tooLong(let length): channels.lines.refuseTooLong(length, from: origin, reply: nil)
             }
         }
+        held += channels.lines.acceptAll(lines, from: origin)
         // Each line leaves `held` before it is dispatched: a job may end inside `dispatch` and
         // resume this FIFO, which must not see the line again.
         while !held.isEmpty && (all || (!channels.isPaused && unsettled.hasRoom)) {

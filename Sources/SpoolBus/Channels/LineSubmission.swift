@@ -68,6 +68,33 @@ final class LineSubmission {
         return Accepted(body: body, id: id, origin: origin, kept: kept, matching: matching)
     }
 
+    /// `accept` for the lines of one FIFO read, all at once: a `durable` FIFO's lines are
+    /// written together and made durable with one syncfs (`ClaimStore.keepLines`), so none
+    /// waits behind the others' fsyncs while a kill could take it.
+    func acceptAll(_ bodies: [Bytes], from origin: ChannelOrigin) -> [Accepted] {
+        guard !bodies.isEmpty else { return [] }
+        let matching = channels.rules.rules(for: origin.name, event: origin.event)
+        guard !matching.isEmpty else {
+            for body in bodies { _ = accept(body, from: origin, reply: nil) }
+            return []
+        }
+        let lines = bodies.map { (body: $0, id: nextID()) }
+        var kept: [ClaimedFile?] = Array(repeating: nil, count: lines.count)
+        if isDurable(origin) {
+            do {
+                kept = try claims.keepLines(lines, origin: origin)
+            } catch {
+                // Already read from the FIFO: dispatched anyway, without the promise.
+                channels.log.record("error", name: origin.name, [
+                    ("name", origin.name), ("lines", lines.count), ("err", "cannot keep the lines on disk: \(error)"),
+                ])
+            }
+        }
+        return zip(lines, kept).map { line, kept in
+            Accepted(body: line.body, id: line.id, origin: origin, kept: kept, matching: matching)
+        }
+    }
+
     /// The second half of `submit`: hands an accepted line to the dispatcher.
     func dispatch(_ accepted: Accepted, by source: MessageSource, reply: ((Bytes) -> Void)?) {
         dispatch(accepted.body, id: accepted.id, from: accepted.origin, kept: accepted.kept, to: accepted.matching,

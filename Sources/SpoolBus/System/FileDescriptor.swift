@@ -106,6 +106,12 @@ public final class FileDescriptor: Hashable, @unchecked Sendable {
         _ = try syscall("fsync") { Glibc.fsync(rawValue) }
     }
 
+    /// syncfs: everything written to this descriptor's filesystem reaches the disk, in one call
+    /// (what many small files written together need, instead of an fsync each).
+    public func synchronizeFileSystem() throws {
+        _ = try syscall("syncfs") { csb_syncfs(rawValue) }
+    }
+
     public func status() throws -> FileStatus {
         var st = stat()
         _ = try syscall("fstat") { fstat(rawValue, &st) }
