@@ -56,7 +56,7 @@ final class Bus {
         }
         loop = try EventLoop()
         watcher = try SpoolWatcher(spool: layout.spool)
-        let presence = try SpoolPresence(root: layout.root)
+        let presence = try SpoolPresence(spool: layout.spool)
         let watchRetry = FolderWatchRetry(loop: loop, log: log)
         let claims = ClaimStore(layout: layout)
         let settlement = Settlement(claims: claims, retry: SettleRetry(loop: loop, log: log), log: log)

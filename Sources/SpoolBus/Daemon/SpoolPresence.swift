@@ -13,17 +13,19 @@
 ///   that keeps a second daemon away.
 final class SpoolPresence {
     let inotify: Inotify
-    private let root: Bytes
+    private let spool: Directory
     private var buffer = Bytes(repeating: 0, count: 16 * 1024)
     private static let stateFolder = ".spoolbus".bytes
 
-    init(root: Bytes) throws {
+    /// Watches `spool`, the folder the daemon holds open: through its descriptor
+    /// (`/proc/self/fd/N`, a link the kernel must follow), never through its name again.
+    init(spool: Directory) throws {
         inotify = try Inotify()
-        self.root = root
+        self.spool = spool
         do {
-            _ = try inotify.addWatch(root, mask: [.moveSelf, .deleteSelf, .delete, .movedFrom, .onlyDirectory, .dontFollow])
+            _ = try inotify.addWatch(spool.procPath(), mask: [.moveSelf, .deleteSelf, .delete, .movedFrom, .onlyDirectory])
         } catch let error as SystemError where error.isInotifyWatchLimit {
-            throw SpoolBusError(FolderWatchRetry.limitMessage(root))
+            throw SpoolBusError(FolderWatchRetry.limitMessage(spool.path))
         }
     }
 
@@ -55,7 +57,7 @@ final class SpoolPresence {
 
     private var stateFolderIsGone: Bool {
         do {
-            return try FileSystem.statusIfPresent(root.appendingPathComponent(Self.stateFolder)) == nil
+            return try spool.statusIfPresent(Self.stateFolder) == nil
         } catch {
             return false
         }
