@@ -15,7 +15,7 @@ import Testing
         let kept = try store.keepLines(lines, origin: origin)
         #expect(kept.map(\.id) == lines.map(\.id))
         let recovered = try store.claimedMessages()
-        #expect(try recovered.map { try store.lineBody(of: $0) } == lines.map(\.body))
+        #expect(try recovered.map { try $0.read() } == lines.map(\.body))
         #expect(recovered.allSatisfy { store.lineOrigin(of: $0)?.event == .fifo })
     }
 

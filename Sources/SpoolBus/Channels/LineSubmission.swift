@@ -107,7 +107,7 @@ final class LineSubmission {
     func recover(_ file: ClaimedFile, from origin: ChannelOrigin) {
         let body: Bytes
         do {
-            body = try claims.lineBody(of: file)
+            body = try file.read()
         } catch {
             return channels.log.record("error", name: file.name, [("id", file.id), ("name", file.name), ("err", "\(error)")])
         }

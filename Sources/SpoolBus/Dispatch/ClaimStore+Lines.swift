@@ -38,13 +38,6 @@ extension ClaimStore {
         }
     }
 
-    /// The body of a line kept in `work/`.
-    func lineBody(of file: ClaimedFile) throws -> Bytes {
-        let fd = try file.open()
-        defer { fd.close() }
-        return try fd.readAll()
-    }
-
     /// Where a claimed message in `work/` came from when it is a line; nil for a file message.
     func lineOrigin(of file: ClaimedFile) -> ChannelOrigin? {
         lineOrigin(id: file.id, name: file.name, in: layout.work)

@@ -15,6 +15,9 @@ public struct ClaimedFile: Sendable {
 
     /// Opens the body for reading, beneath `work/` and without following a symlink.
     func open() throws -> FileDescriptor { try folder.open(entry, .readOnly) }
+
+    /// The whole body, read the same way.
+    func read() throws -> Bytes { try folder.read(entry) }
 }
 
 /// Claiming, settling and recovering file messages in the spool's state folders.
@@ -232,9 +235,7 @@ struct ClaimStore {
     }
 
     func readSidecar(_ id: Bytes, _ kind: String, in folder: Directory) throws -> Bytes {
-        let fd = try folder.open(EntryName.sidecar(id, kind), .readOnly)
-        defer { fd.close() }
-        return try fd.readAll()
+        try folder.read(EntryName.sidecar(id, kind))
     }
 
     private func moveSidecar(of id: Bytes, to folder: Directory) throws {

@@ -52,14 +52,7 @@ final class RunRecords {
     /// others (and all of them after a reboot) are removed.
     func leftovers() throws -> [LeftoverRun] {
         let boot = ProcessTable.bootID ?? []
-        let recordedBoot = try? folder.open(Self.bootName, .readOnly)
-        let sameBoot: Bool
-        if let recordedBoot {
-            sameBoot = (try? recordedBoot.readAll(limit: 64)) == boot
-            recordedBoot.close()
-        } else {
-            sameBoot = false
-        }
+        let sameBoot = (try? folder.read(Self.bootName, limit: 64)) == boot
         if !sameBoot {
             try? folder.removeIfPresent(Self.bootName)
             let fd = try folder.open(Self.bootName, [.writeOnly, .create, .exclusive], mode: 0o600)

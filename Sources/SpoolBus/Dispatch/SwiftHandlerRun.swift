@@ -96,10 +96,7 @@ extension MessageBody: @unchecked Sendable {
     /// The body's bytes: read from the file for file messages (off the event loop).
     func read() throws -> [UInt8] {
         switch self {
-        case .claimedFile(let file):
-            let fd = try file.open()
-            defer { fd.close() }
-            return try fd.readAll()
+        case .claimedFile(let file): return try file.read()
         case .stateFile(let file):
             let fd = try file.open()
             defer { fd.close() }

@@ -171,6 +171,13 @@ public final class Directory: @unchecked Sendable {
         return name.isEmpty ? base : base.appendingPathComponent(name)
     }
 
+    /// The whole content of the file `name` beneath this folder (`FileSystem.read`, by descriptor).
+    public func read(_ name: Bytes, limit: Int = .max) throws -> Bytes {
+        let fd = try open(name, .readOnly)
+        defer { fd.close() }
+        return try fd.readAll(limit: limit)
+    }
+
     // MARK: - Listing
 
     /// The entries of this folder, without `.` and `..`, in no particular order.
