@@ -429,7 +429,8 @@ final class Sandbox {
     /// Kills everything this sandbox started (and what that left behind) and removes the folder.
     func tearDown() {
         for child in children { child.killAndReap() }
-        for _ in 0..<50 {
+        // Up to 5 s: on a loaded machine a killed process can take well over the 0.5 s this was.
+        for _ in 0..<500 {
             let left = Leftovers.processes(of: root).filter { !Leftovers.isGone($0) }
             if left.isEmpty { break }
             for pid in left { kill(pid, SIGKILL) }
