@@ -12,7 +12,7 @@ public struct DaemonOptions: Sendable {
 
     /// The rules file; relative paths are resolved against the current directory.
     public var rulesFile: Bytes
-    /// `--spool DIR`; nil means `spool/` beside the rules file.
+    /// `--spool DIR`; nil means `$SPOOLBUS_SPOOL`, else `./spool` (see `spoolbus help run`).
     public var spool: Bytes?
     public var log: LogDestination
     /// `--jobs N`: handlers running at once, all rules together.

@@ -364,18 +364,21 @@ final class Sandbox {
 
     // MARK: Processes
 
-    /// The environment handlers and commands get: ours, plus OUT.
+    /// The environment handlers and commands get: ours (without a SPOOLBUS_SPOOL that would
+    /// move a test's default spool), plus OUT.
     var environment: [String: String] {
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SPOOL_") }
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SPOOL_") && $0.key != "SPOOLBUS_SPOOL" }
         environment["OUT"] = out
         return environment
     }
 
     /// Starts `spoolbus run RULES --spool SPOOL --log LOG` (or `arguments` when given, plus
-    /// `extra`) in `directory` (default ROOT) and waits for a new `start` line in `log`.
+    /// `extra`) in `directory` (default ROOT), with `variables` added to the environment, and
+    /// waits for a new `start` line in `log`.
     @discardableResult
     func startDaemon(
-        _ extra: [String] = [], arguments: [String]? = nil, directory: String? = nil, log: DispatchLog? = nil
+        _ extra: [String] = [], arguments: [String]? = nil, directory: String? = nil, log: DispatchLog? = nil,
+        variables: [String: String] = [:]
     ) async throws -> Daemon {
         let log = log ?? self.log
         let before = log.lines("start").count
@@ -384,7 +387,7 @@ final class Sandbox {
         // Handlers get only a few of the daemon's variables; the recorder needs OUT.
         let argv = [spoolbusBinary] + (arguments ?? ["run", rulesPath, "--spool", spool, "--log", logPath]) + ["--env", "OUT"] + extra
         let child = try Spawner.spawn(
-            argv.map { Bytes(text: $0) }, environment: environment, directory: directory ?? root,
+            argv.map { Bytes(text: $0) }, environment: environment.merging(variables) { $1 }, directory: directory ?? root,
             stdin: "/dev/null", stdout: root + "/daemon-\(number).stdout", stderr: stderrPath,
             label: "spoolbus run #\(number)")
         children.append(child)
@@ -399,15 +402,18 @@ final class Sandbox {
         return daemon
     }
 
-    /// Runs `spoolbus ARGS…` to completion (stdin from `stdin` or /dev/null).
+    /// Runs `spoolbus ARGS…` to completion (stdin from `stdin` or /dev/null), in `directory`
+    /// (default ROOT), with `variables` added to the environment.
     func spoolbus(
-        _ arguments: [String], stdin: Bytes? = nil, directory: String? = nil, timeout: Duration = .seconds(60)
+        _ arguments: [String], stdin: Bytes? = nil, directory: String? = nil, variables: [String: String] = [:],
+        timeout: Duration = .seconds(60)
     ) async throws -> CommandResult {
-        try await spoolbus(bytes: arguments.map { Bytes(text: $0) }, stdin: stdin, directory: directory, timeout: timeout)
+        try await spoolbus(bytes: arguments.map { Bytes(text: $0) }, stdin: stdin, directory: directory, variables: variables, timeout: timeout)
     }
 
     func spoolbus(
-        bytes arguments: [Bytes], stdin: Bytes? = nil, directory: String? = nil, timeout: Duration = .seconds(60)
+        bytes arguments: [Bytes], stdin: Bytes? = nil, directory: String? = nil, variables: [String: String] = [:],
+        timeout: Duration = .seconds(60)
     ) async throws -> CommandResult {
         let number = next()
         let base = root + "/command-\(number)"
@@ -417,7 +423,7 @@ final class Sandbox {
             try Files.write(Bytes(text: input), stdin)
         }
         let child = try Spawner.spawn(
-            [Bytes(text: spoolbusBinary)] + arguments, environment: environment, directory: directory ?? root,
+            [Bytes(text: spoolbusBinary)] + arguments, environment: environment.merging(variables) { $1 }, directory: directory ?? root,
             stdin: input, stdout: base + ".stdout", stderr: base + ".stderr",
             label: "spoolbus " + arguments.map { $0.lossy }.joined(separator: " "))
         children.append(child)

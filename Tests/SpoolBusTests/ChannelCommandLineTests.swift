@@ -18,7 +18,8 @@ import Testing
         USAGE: spoolbus status [--spool DIR] [--raw]
 
         OPTIONS:
-          --spool DIR             The spool folder. (default: ./spool)
+          --spool DIR             The spool folder. (default: $SPOOLBUS_SPOOL, else
+                                  ./spool)
           --raw                   Print the daemon's key=value lines as they came.
           -h, --help              Show help information.
 
@@ -39,7 +40,8 @@ import Testing
           PATTERN                 A rules-file glob over message names. (default: **)
 
         OPTIONS:
-          --spool DIR             The spool folder. (default: ./spool)
+          --spool DIR             The spool folder. (default: $SPOOLBUS_SPOOL, else
+                                  ./spool)
           -h, --help              Show help information.
 
         """

@@ -114,7 +114,7 @@ private func parseError(_ words: [String]) -> UsageError? {
         let report = UsageError("unknown option '--nme'", suggestion: "--name").report(for: ExplainCommand.spec)
         #expect(report == """
             spoolbus: error: unknown option '--nme'; did you mean '--name'?
-            Usage: spoolbus explain NAME [--on EVENT] [--rules FILE]
+            Usage: spoolbus explain NAME [--on EVENT] [--rules FILE] [--spool DIR]
             See 'spoolbus help explain'.
 
             """)
@@ -202,8 +202,8 @@ private func parseError(_ words: [String]) -> UsageError? {
           RULES                   The rules file. (default: ./spoolbus.rules)
 
         OPTIONS:
-          --spool DIR             The spool folder, created if missing. (default: spool/
-                                  beside the rules file)
+          --spool DIR             The spool folder, created if missing. (default:
+                                  $SPOOLBUS_SPOOL, else ./spool)
           --log FILE|-            Where the dispatch log goes; - for stdout. (default:
                                   SPOOL/.spoolbus/dispatch.log)
           --jobs N                Handlers running at once, all rules together.
@@ -314,5 +314,22 @@ private func parseError(_ words: [String]) -> UsageError? {
     ] as [([UInt8], String)])
     func quoting(_ word: [UInt8], _ expected: String) {
         #expect(ShellQuoting.quote(word) == expected)
+    }
+}
+
+@Suite struct SpoolLocationRuleTests {
+    @Test func explicitThenEnvironmentThenCurrentFolder() {
+        let cwd = FileSystem.currentDirectory()
+        #expect(SpoolLocation.resolve(explicit: Array("/srv/a".utf8), environment: [Array("SPOOLBUS_SPOOL=/srv/b".utf8)]) == Array("/srv/a".utf8))
+        #expect(SpoolLocation.resolve(explicit: nil, environment: [Array("SPOOLBUS_SPOOL=/srv/b".utf8)]) == Array("/srv/b".utf8))
+        #expect(SpoolLocation.resolve(explicit: nil, environment: [Array("SPOOLBUS_SPOOL=".utf8)]) == cwd + Array("/spool".utf8))
+        #expect(SpoolLocation.resolve(explicit: nil, environment: []) == cwd + Array("/spool".utf8))
+        #expect(SpoolLocation.resolve(explicit: nil, environment: [Array("SPOOLBUS_SPOOL=rel".utf8)]) == cwd + Array("/rel".utf8))
+    }
+
+    @Test func everyCommandThatReachesASpoolTakesTheSameOption() {
+        let spoolOptions = SpoolBusCommandLine.subcommands.compactMap { $0.spec.options.first { $0.name == "spool" } }
+        #expect(spoolOptions.count >= 6, "run, explain, send, status, watch, retry")
+        for option in spoolOptions { #expect(option.defaultText == "$SPOOLBUS_SPOOL, else ./spool") }
     }
 }

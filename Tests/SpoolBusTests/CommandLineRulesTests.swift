@@ -95,7 +95,7 @@ import Testing
         let folder = try folderWithRules()
         defer { folder.cleanUp() }
         let root = folder.path
-        let outcome = runCommandLine(["explain", "inbox/a.msg", "--rules", folder.join("spoolbus.rules")])
+        let outcome = runCommandLine(["explain", "inbox/a.msg", "--rules", folder.join("spoolbus.rules"), "--spool", folder.join("spool")])
         #expect(outcome.status == 0)
         #expect(outcome.errorText == "")
         #expect(outcome.outputText == """

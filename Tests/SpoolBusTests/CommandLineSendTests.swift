@@ -8,7 +8,7 @@ import Testing
         defer { folder.cleanUp() }
         let outcome = runCommandLine(["send", "inbox/deep/hello.msg", "hi", "there", "--spool", folder.join("spool")])
         #expect(outcome.status == 0)
-        #expect(outcome.errorText == "")
+        #expect(outcome.errorText.hasPrefix("spoolbus: warning: no daemon has served '\(folder.join("spool"))'"), "a likely typo")
         #expect(outcome.outputText == folder.join("spool/inbox/deep/hello.msg") + "\n")
         #expect(try folder.read("spool/inbox/deep/hello.msg") == "hi there\n")
         #expect(!folder.exists("spool/.spoolbus"), "send never creates the daemon's state folder")
@@ -93,7 +93,7 @@ import Testing
         try folder.write("spool/inbox", "a file where a folder is needed")
         let outcome = runCommandLine(["send", "inbox/x", "hi", "--spool", folder.join("spool")])
         #expect(outcome.status == 1)
-        #expect(outcome.errorText.hasPrefix("spoolbus: error: cannot send 'inbox/x': "))
+        #expect(outcome.errorText.contains("spoolbus: error: cannot send 'inbox/x': "))
         #expect(outcome.errorText.hasSuffix("(errno 17)\n") || outcome.errorText.hasSuffix("(errno 20)\n"))
         #expect(!outcome.errorText.contains("Usage:"))
     }
@@ -202,7 +202,7 @@ import Testing
         #expect(event.status == 2)
         #expect(event.errorText.hasPrefix("""
             spoolbus: error: invalid value 'fil' for '--on': expected file, fifo, socket, node or gone; did you mean 'file'?
-            Usage: spoolbus explain NAME [--on EVENT] [--rules FILE]
+            Usage: spoolbus explain NAME [--on EVENT] [--rules FILE] [--spool DIR]
 
             """))
         let absolute = runCommandLine(["explain", "/x", "--rules", "/nonexistent"])

@@ -11,6 +11,7 @@ enum ExplainCommand: Subcommand {
         options: [
             OptionSpec("on", value: "EVENT", help: "The event: file, fifo, socket, node or gone.", default: "file"),
             OptionSpec("rules", value: "FILE", help: "The rules file.", default: "./spoolbus.rules"),
+            .spool(),
         ])
 
     static func execute(_ arguments: ParsedArguments, in context: CommandContext) throws -> Int32 {
@@ -20,7 +21,7 @@ enum ExplainCommand: Subcommand {
             throw UsageError("invalid message name \(TokenDisplay.quoted(name)): names are relative to the spool")
         }
         let loaded = try LoadedRules.load(arguments.value("rules") ?? LoadedRules.defaultPath, checkingSystem: false, in: context)
-        context.output(report(name: name, event: event, rules: loaded.ruleSet, spool: loaded.defaultSpool))
+        context.output(report(name: name, event: event, rules: loaded.ruleSet, spool: SpoolLocation.resolve(arguments)))
         return 0
     }
 

@@ -9,7 +9,7 @@ enum RetryCommand: Subcommand {
         ],
         options: [
             OptionSpec("all", help: "Put back every dead letter."),
-            OptionSpec("spool", value: "DIR", help: "The spool folder.", default: "./spool"),
+            .spool(),
         ])
 
     static func execute(_ arguments: ParsedArguments, in context: CommandContext) throws -> Int32 {
@@ -17,7 +17,7 @@ enum RetryCommand: Subcommand {
         let names = arguments.positionals
         if all && !names.isEmpty { throw UsageError("give NAMEs or --all, not both") }
         if !all && names.isEmpty { throw UsageError("nothing to retry: give NAMEs or --all") }
-        let layout = SpoolPaths(root: FileSystem.absolute(arguments.value("spool") ?? "spool".bytes))
+        let layout = SpoolPaths(root: SpoolLocation.resolve(arguments))
         if let daemon = try? ControlClient(layout) {
             return try retry(through: daemon, names: all ? nil : names, layout: layout, in: context)
         }

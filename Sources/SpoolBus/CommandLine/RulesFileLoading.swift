@@ -1,14 +1,9 @@
 /// A rules file loaded for `check` and `explain`, through `RulesFile.load` as `run` loads it.
 struct LoadedRules {
     let ruleSet: RuleSet
-    /// The rules file's folder, absolute: relative programs and the default spool hang off it.
-    let directory: Bytes
 
     /// `./spoolbus.rules`, where `check` and `explain` look when not told (as `run` does).
     static let defaultPath: Bytes = "spoolbus.rules".bytes
-
-    /// The default spool: `spool/` beside the rules file.
-    var defaultSpool: Bytes { directory.appendingPathComponent("spool".bytes) }
 
     /// Loads `path`; with `checkingSystem`, with every check `run` makes (`check`), else only
     /// parsed (`explain`, a dry run). On failure writes every problem to stderr (one
@@ -18,7 +13,7 @@ struct LoadedRules {
         let file = RulesFile(path)
         do {
             let (_, rules) = try file.load(handlers: context.handlers, checkingSystem: checkingSystem)
-            return LoadedRules(ruleSet: rules, directory: file.directory)
+            return LoadedRules(ruleSet: rules)
         } catch let error as RulesFile.Refused {
             throw CommandFailure(status: 2, message: error.description)
         } catch let error as RulesError {

@@ -8,7 +8,7 @@ enum RunCommand: Subcommand {
             ArgumentSpec("RULES", help: "The rules file.", optional: true, default: "./spoolbus.rules"),
         ],
         options: [
-            OptionSpec("spool", value: "DIR", help: "The spool folder, created if missing.", default: "spool/ beside the rules file"),
+            .spool("The spool folder, created if missing."),
             OptionSpec("log", value: "FILE|-", help: "Where the dispatch log goes; - for stdout.", default: "SPOOL/.spoolbus/dispatch.log"),
             OptionSpec("jobs", value: "N", help: "Handlers running at once, all rules together.", default: "twice the processors"),
             OptionSpec("grace", value: "DURATION", help: "How long running handlers may finish after SIGTERM.", default: "10s"),
@@ -25,7 +25,7 @@ enum RunCommand: Subcommand {
     static func options(from arguments: ParsedArguments) throws -> DaemonOptions {
         var options = DaemonOptions()
         if let rules = arguments.positionals.first { options.rulesFile = rules }
-        options.spool = arguments.value("spool")
+        options.spool = arguments.value(OptionSpec.spoolName)
         if let log = arguments.value("log") {
             options.log = log == "-".bytes ? .standardOutput : .file(log)
         }

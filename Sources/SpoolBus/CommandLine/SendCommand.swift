@@ -9,19 +9,23 @@ enum SendCommand: Subcommand {
             ArgumentSpec("TEXT", help: "The body's words.", optional: true, repeating: true),
         ],
         options: [
-            OptionSpec("spool", value: "DIR", help: "The spool folder.", default: "./spool"),
+            .spool(),
         ])
 
     static func execute(_ arguments: ParsedArguments, in context: CommandContext) throws -> Int32 {
         let name = arguments.positionals[0]
         try validate(name)
         let texts = Array(arguments.positionals.dropFirst())
-        let spool = arguments.value("spool") ?? "spool".bytes
+        let spool = SpoolLocation.resolve(arguments)
         let content: Bytes
         do {
             content = try body(texts: texts, readInput: context.readInput)
         } catch let error as SystemError {
             throw CommandFailure(status: 1, message: "cannot read the body from stdin: \(error)")
+        }
+        if !wasServed(spool) {
+            context.printError("spoolbus: warning: no daemon has served '\(TokenDisplay.escaped(spool))' (it has no \(text(SpoolLayout.stateName))/): "
+                               + "is it the spool you meant? (--spool DIR or \(SpoolLocation.environmentVariable)); sending anyway\n")
         }
         do {
             let path = try send(name: name, body: content, spool: spool)
@@ -61,9 +65,17 @@ enum SendCommand: Subcommand {
         return Bytes(texts.joined(separator: " ".bytes)) + "\n".bytes
     }
 
+    /// Whether a daemon ever prepared `spool`: a folder without `.spoolbus/` is more likely a
+    /// typo, or the wrong current directory, than a spool whose daemon has yet to start.
+    static func wasServed(_ spool: Bytes) -> Bool {
+        guard let folder = try? Directory.open(spool) else { return false }
+        defer { folder.close() }
+        return (try? folder.statusIfPresent(SpoolLayout.stateName))??.type == .dir
+    }
+
     /// Drops `body` as `SPOOL/NAME` (see `SpoolLayout.drop`), creating folders as needed but
-    /// never `.spoolbus/`. Returns the absolute path of the message.
+    /// never `.spoolbus/`; `spool` is absolute. Returns the absolute path of the message.
     static func send(name: Bytes, body: Bytes, spool: Bytes) throws -> Bytes {
-        try SpoolLayout.drop(body, as: name, in: FileSystem.absolute(spool))
+        try SpoolLayout.drop(body, as: name, in: spool)
     }
 }

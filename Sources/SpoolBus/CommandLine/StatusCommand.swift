@@ -5,12 +5,12 @@ enum StatusCommand: Subcommand {
         abstract: "Show what the running daemon is doing.",
         discussion: "Asks the daemon serving the spool, over SPOOL/.spoolbus/control.sock: its pid and uptime, the rules it loaded, how many messages it received and how they ended, what runs and waits now, its open FIFOs, sockets, clients and watchers, and the faults it is riding out (dispatch-log lines lost, folders without an inotify watch, messages not yet settled). Exits 1 when no daemon serves the spool.",
         options: [
-            OptionSpec("spool", value: "DIR", help: "The spool folder.", default: "./spool"),
+            .spool(),
             OptionSpec("raw", help: "Print the daemon's key=value lines as they came."),
         ])
 
     static func execute(_ arguments: ParsedArguments, in context: CommandContext) throws -> Int32 {
-        let layout = SpoolPaths(root: FileSystem.absolute(arguments.value("spool") ?? "spool".bytes))
+        let layout = SpoolPaths(root: SpoolLocation.resolve(arguments))
         var facts: [(key: String, value: Bytes)] = []
         do {
             let client = try ControlClient(layout)

@@ -8,7 +8,7 @@ enum WatchCommand: Subcommand {
             ArgumentSpec("PATTERN", help: "A rules-file glob over message names.", optional: true, default: "**"),
         ],
         options: [
-            OptionSpec("spool", value: "DIR", help: "The spool folder.", default: "./spool"),
+            .spool(),
         ])
 
     static func execute(_ arguments: ParsedArguments, in context: CommandContext) throws -> Int32 {
@@ -20,7 +20,7 @@ enum WatchCommand: Subcommand {
                 throw UsageError("invalid pattern \(TokenDisplay.quoted(pattern)): \(error.message)")
             }
         }
-        let layout = SpoolPaths(root: FileSystem.absolute(arguments.value("spool") ?? "spool".bytes))
+        let layout = SpoolPaths(root: SpoolLocation.resolve(arguments))
         do {
             let client = try ControlClient(layout)
             try client.send(["watch".bytes] + (pattern.map { [$0] } ?? []))

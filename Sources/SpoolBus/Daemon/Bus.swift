@@ -37,7 +37,7 @@ final class Bus {
         } catch let error as RulesFile.Refused {
             throw StartupError(message: error.description, status: 2)
         }
-        let spool = options.spool.map(FileSystem.absolute) ?? rulesFile.directory.appendingPathComponent("spool".bytes)
+        let spool = SpoolLocation.resolve(explicit: options.spool)
         let absolute = (try? FileSystem.realPath(spool)) ?? FileSystem.absolute(spool)
         if let served = SpoolNesting.servedAncestor(of: absolute) {
             throw StartupError(message: "spool \(text(absolute)) is inside the spool \(text(served.folder)), served by pid \(served.pid); "
