@@ -94,6 +94,31 @@ extension ChannelTests {
             }
         }
 
+        @Test func aFailingReplyRuleAnswersAtOnceUnlessItAsksForRetries() async throws {
+            try await withChanSandbox { box in
+                try box.script("fail.sh", #"echo "$SPOOL_ATTEMPT" >> "$OUT/attempts.$SPOOL_RULE"; echo "no" >&2; exit 3"#)
+                try await box.start("""
+                    listen ask.sock
+                    listen patient.sock
+                    ask.sock      socket  reply             ./h/fail.sh
+                    patient.sock  socket  reply  retries=1  backoff=10ms  ./h/fail.sh
+                    """)
+                let ask = try ChanSocket(connectingTo: box.spool + "/ask.sock")
+                ask.send("x\n")
+                let reply = try #require(ask.readReply(), "\(box.report())")
+                #expect(reply.status.hasPrefix("fail "), "\(reply)")
+                let attempts = try String(contentsOfFile: box.out + "/attempts.3", encoding: .utf8)
+                #expect(attempts == "1\n", "a reply rule is not retried by default")
+
+                let patient = try ChanSocket(connectingTo: box.spool + "/patient.sock")
+                patient.send("x\n")
+                let late = try #require(patient.readReply(), "\(box.report())")
+                #expect(late.status.hasPrefix("fail "), "\(late)")
+                let patientAttempts = try String(contentsOfFile: box.out + "/attempts.4", encoding: .utf8)
+                #expect(patientAttempts == "1\n2\n", "retries= written on a reply rule is kept")
+            }
+        }
+
         @Test func lineWithoutRuleAndOverLongLineAreRefusedOnTheSameConnection() async throws {
             try await withChanSandbox { box in
                 try await box.start("""

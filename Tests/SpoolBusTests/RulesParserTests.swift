@@ -28,6 +28,11 @@ struct RulesParserTests {
         #expect(set.rules[4].events == [.node, .gone])
     }
 
+    @Test func aReplyRuleIsNotRetriedUnlessItSaysSo() throws {
+        let rules = try #require(ruleSet("a socket reply h\nb socket reply retries=2 h\nc socket h\n")?.rules)
+        #expect(rules.map(\.retries) == [0, 2, 3])
+    }
+
     @Test func defaults() throws {
         let rule = try #require(ruleSet("x file h")?.rules.first)
         #expect(rule.line == 1)

@@ -161,7 +161,10 @@ private struct RulesFileParser {
         var rule = Rule(line: lineNumber(patternWord.start), pattern: pattern, events: events,
                         handler: handler, handlerWord: words[index].bytes)
         rule.timeout = options.timeout
-        rule.retries = options.retries
+        // A `reply` client waits on the line for its answer: three retries with backoff would
+        // hold it 7 s past the first failure, longer than a client usually waits, so a reply
+        // rule fails at once unless it asks for retries.
+        rule.retries = options.replyWord != nil && !options.seen.contains("retries") ? 0 : options.retries
         rule.backoff = options.backoff
         rule.concurrency = options.concurrency
         rule.then = options.then
