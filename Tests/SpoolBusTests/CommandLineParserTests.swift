@@ -181,7 +181,8 @@ private func parseError(_ words: [String]) -> UsageError? {
               status                  Show what the running daemon is doing.
               watch                   Print log lines of matching messages as they happen.
               retry                   Put dead letters back into the spool.
-              help                    Show help for a command.
+              completion              Print a shell completion script.
+              help                    Show help for a command, or for the rules file.
 
               See 'spoolbus help COMMAND' for detailed help.
 
@@ -241,7 +242,7 @@ private func parseError(_ words: [String]) -> UsageError? {
         #expect(outcome.status == 2)
         #expect(outcome.errorText == """
             spoolbus: error: unknown command 'sned'; did you mean 'send'?
-            Usage: spoolbus help [COMMAND]
+            Usage: spoolbus help [COMMAND] [--man]
             See 'spoolbus help help'.
 
             """)

@@ -71,7 +71,7 @@ import Testing
             \(defaults(folder, 5, "inbox/*.msg", on: "file", ["timeout": "10s"])) -> \(root)/handlers/notify.sh {name} {path}
             \(defaults(folder, 6, "**/*.json", on: "file", ["then": "archive"])) -> swift:log {event}
             \(defaults(folder, 7, "events", on: "fifo", ["concurrency": "1"])) -> \(root)/handlers/on-event.sh {type}
-            \(defaults(folder, 8, "ask.sock", on: "socket", ["reply": "on"])) -> \(root)/handlers/answer.sh
+            \(defaults(folder, 8, "ask.sock", on: "socket", ["reply": "on", "retries": "0"])) -> \(root)/handlers/answer.sh
             \(defaults(folder, 9, "inbox/*", on: "file", ["last": "on"])) -> sh -c "echo \\"$1\\"" _ {name}
             \(defaults(folder, 10, "**", on: "node,gone,file")) -> \(root)/handlers/audit.sh {event} {type} {id}
 

@@ -8,7 +8,7 @@ bin="$(swift build --show-bin-path)/my-spoolbus"
 work=$(mktemp -d)
 trap 'kill "$daemon" 2>/dev/null || true; rm -rf "$work"' EXIT
 cp summary.rules "$work/"
-"$bin" run "$work/summary.rules" --log "$work/log" 2>"$work/stderr" &
+"$bin" run "$work/summary.rules" --spool "$work/spool" --log "$work/log" 2>"$work/stderr" &
 daemon=$!
 
 wait_for() {  # wait_for DESCRIPTION COMMAND…: up to 30 s

@@ -21,6 +21,9 @@ struct OptionSpec: Sendable {
 
     var isFlag: Bool { valueName == nil }
 
+    /// What shell completion offers for the value.
+    var values: ValueKind { valueName.map(ValueKind.init(named:)) ?? .anything }
+
     /// `--spool DIR`, as usage and help write it.
     var synopsis: String {
         "--" + name + (valueName.map { " " + $0 } ?? "")
@@ -44,13 +47,18 @@ struct ArgumentSpec: Sendable {
     /// Takes every remaining positional word.
     let isRepeating: Bool
     let defaultText: String?
+    /// What shell completion offers for it.
+    let values: ValueKind
 
-    init(_ name: String, help: String, optional: Bool = false, repeating: Bool = false, default defaultText: String? = nil) {
+    /// `values` defaults to what the name says (`RULES`: files; `COMMAND`: the commands).
+    init(_ name: String, help: String, optional: Bool = false, repeating: Bool = false, default defaultText: String? = nil,
+         values: ValueKind? = nil) {
         self.name = name
         self.help = help
         self.isOptional = optional
         self.isRepeating = repeating
         self.defaultText = defaultText
+        self.values = values ?? ValueKind(named: name)
     }
 
     /// `NAME`, `[RULES]`, `[TEXT...]`.
@@ -98,5 +106,32 @@ struct CommandSpec: Sendable {
     /// Where an error sends the user for more.
     var helpHint: String {
         name.isEmpty ? "See 'spoolbus --help'." : "See 'spoolbus help \(name)'."
+    }
+}
+
+/// What the words of an argument or an option's value are, for shell completion.
+enum ValueKind: Sendable, Equatable {
+    case directories
+    case files
+    /// One of these words.
+    case words([String])
+    /// A subcommand's name, or a help topic.
+    case commands
+    /// The names of the spool's dead letters (`spoolbus dead --names`).
+    case deadLetters
+    /// Nothing to offer.
+    case anything
+
+    /// What a value of this name is: `DIR`, `FILE`, `FILE|-`, `RULES`, `EVENT`, `SHELL`,
+    /// `COMMAND`; anything else offers nothing.
+    init(named name: String) {
+        switch name {
+        case "DIR": self = .directories
+        case "RULES", "FILE", "FILE|-": self = .files
+        case "EVENT": self = .words(EventKind.allCases.map(\.rawValue))
+        case "SHELL": self = .words(CompletionScript.shells)
+        case "COMMAND": self = .commands
+        default: self = .anything
+        }
     }
 }

@@ -54,7 +54,7 @@ enum HelpText {
 
     /// One row of ARGUMENTS, OPTIONS or SUBCOMMANDS: the label indented by two, the text in
     /// the description column, wrapped.
-    private static func entry(label: String, help: String, defaultText: String?) -> String {
+    static func entry(label: String, help: String, defaultText: String?) -> String {
         let text = help + (defaultText.map { " (default: \($0))" } ?? "")
         let head = "  " + label
         let body = wrap(text, indent: descriptionColumn)

@@ -5,7 +5,7 @@ enum RetryCommand: Subcommand {
         abstract: "Put dead letters back into the spool.",
         discussion: "Moves messages from SPOOL/.spoolbus/failed/ back to their names in the spool: every one with --all, else those named. When a daemon serves the spool, it does the moving (asked over its control socket) and dispatches them as they arrive; otherwise the next start does.",
         arguments: [
-            ArgumentSpec("NAME", help: "A dead letter's message name (inbox/hello.msg).", optional: true, repeating: true),
+            ArgumentSpec("NAME", help: "A dead letter's message name (inbox/hello.msg).", optional: true, repeating: true, values: .deadLetters),
         ],
         options: [
             OptionSpec("all", help: "Put back every dead letter."),

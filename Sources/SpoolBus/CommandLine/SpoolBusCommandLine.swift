@@ -2,6 +2,18 @@
 ///
 /// Exit status: 0 success, 1 runtime failure, 2 bad usage or invalid rules.
 public enum SpoolBusCommandLine {
+    /// Runs the command line of this process (its arguments as the kernel gave them, bytes
+    /// and all) and returns the exit status: a program's whole `main` is
+    /// `exit(SpoolBusCommandLine.main(handlers: handlers))`.
+    ///
+    /// Call it first, before anything could start a thread: `run` blocks the signals it handles
+    /// and reads them from a signalfd, which needs them blocked in every thread.
+    ///
+    /// - Parameter handlers: the Swift handlers `run` can dispatch to.
+    public static func main(handlers: HandlerRegistry) -> Int32 {
+        main(arguments: SystemInfo.commandLineArguments, handlers: handlers)
+    }
+
     /// Runs the command line and returns the exit status.
     ///
     /// - Parameters:
@@ -50,7 +62,7 @@ public enum SpoolBusCommandLine {
     /// The subcommands, in the order help lists them.
     static let subcommands: [Subcommand.Type] = [
         RunCommand.self, CheckCommand.self, ExplainCommand.self, SendCommand.self, StatusCommand.self, WatchCommand.self,
-        RetryCommand.self, HelpCommand.self,
+        RetryCommand.self, CompletionCommand.self, HelpCommand.self,
     ]
 
     static func subcommand(named word: Bytes) -> Subcommand.Type? {

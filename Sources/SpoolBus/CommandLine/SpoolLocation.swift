@@ -12,6 +12,12 @@ enum SpoolLocation {
     static let environmentVariable = "SPOOLBUS_SPOOL"
     static let defaultPath = "spool"
 
+    /// The rule in a sentence, for the manual page.
+    static let rule = "Every command that works on a spool (run, explain, send, status, watch, retry and the others that take --spool) finds it the same way: --spool DIR when given, else the folder $SPOOLBUS_SPOOL names, else spool in the current folder. Set SPOOLBUS_SPOOL to an absolute path to reach one spool from anywhere."
+
+    /// What the variable does, for the manual page's ENVIRONMENT.
+    static let environmentHelp = "The spool, when a command is not given --spool (relative to the current folder unless absolute)."
+
     /// The spool's absolute path (against the current directory; symlinks not resolved).
     static func resolve(explicit: Bytes?, environment: [Bytes] = SystemInfo.environment) -> Bytes {
         FileSystem.absolute(explicit ?? fromEnvironment(environment) ?? defaultPath.bytes)

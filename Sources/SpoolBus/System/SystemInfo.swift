@@ -9,6 +9,14 @@ public enum SystemInfo {
     /// The effective user id.
     public static var userID: UInt32 { geteuid() }
 
+    /// The words after the program name, as bytes: `CommandLine.arguments` would replace bytes
+    /// that are not UTF-8.
+    public static var commandLineArguments: [Bytes] {
+        (1..<Int(CommandLine.argc)).compactMap { index in
+            CommandLine.unsafeArgv[index].map { Bytes(UnsafeRawBufferPointer(start: $0, count: strlen($0))) }
+        }
+    }
+
     /// The process environment, as `KEY=value` byte strings.
     public static var environment: [Bytes] {
         var result: [Bytes] = []

@@ -45,9 +45,4 @@ func append(_ text: String, to path: String) throws {
     guard fputs(text, file) >= 0 else { throw SummaryError.cannotWrite(path) }
 }
 
-exit(SpoolBusCommandLine.main(
-    arguments: (1..<Int(CommandLine.argc)).map { index in
-        let word = CommandLine.unsafeArgv[index]!
-        return Array(UnsafeRawBufferPointer(start: word, count: strlen(word)))
-    },
-    handlers: handlers))
+exit(SpoolBusCommandLine.main(handlers: handlers))

@@ -1,0 +1,84 @@
+/// The rules file's reference, written once: `spoolbus help rules`, the `spoolbus.rules(5)`
+/// manual page and README's tables are all made from these entries, so none can drift from
+/// another (a test holds README to them).
+///
+/// Texts mark code with backticks; each renderer turns them into its own markup.
+enum RulesReference {
+    /// One row: what is written, what it is when not written, what it means.
+    struct Entry: Sendable {
+        let term: String
+        /// nil where "default" means nothing (a placeholder, a variable).
+        let defaultText: String?
+        let meaning: String
+
+        init(_ term: String, default defaultText: String? = nil, _ meaning: String) {
+            self.term = term
+            self.defaultText = defaultText
+            self.meaning = meaning
+        }
+    }
+
+    /// The shape of a rule line.
+    static let ruleSynopsis = "PATTERN  ON  [OPTION=VALUE ...]  HANDLER [ARG ...]"
+
+    /// What the file is, before its parts.
+    static let overview = [
+        "The rules file says which handler runs for which message. It is line oriented, like crontab: one rule or directive per line; `#` starting a word starts a comment; blank lines are ignored; a line ending in `\\` continues on the next. Words are split as a shell splits them (single and double quotes, backslash), but nothing is ever run through a shell.",
+        "Relative paths are resolved against the rules file's folder, and handler programs run with it as their working directory. The daemon reloads the file on SIGHUP and whenever it changes on disk; a file with errors is not loaded (the daemon keeps the rules it had and logs each error with its line and column). `spoolbus check` reports every error as `FILE:LINE:COL: error: MESSAGE`.",
+    ]
+
+    /// The parts of a rule line.
+    static let parts: [Entry] = [
+        Entry("PATTERN", "A glob over the message name (its path relative to the spool): `*` and `?` do not cross `/`, `**` does; `[abc]`, `[a-z]` and `[!abc]` are classes (never matching `/`); `**/` at the start of a component also matches no folder at all. Quoted or backslash-escaped glob characters are literal."),
+        Entry("ON", "One or more of `file`, `fifo`, `socket`, `node`, `gone`, comma-separated: a complete file, a line written into a FIFO, a line sent to a socket, anything else that appears (a folder, a symlink, a FIFO), a name that goes."),
+        Entry("HANDLER", "A program and its arguments, executed directly (never through a shell), or `swift:NAME [WORD ...]`, a Swift handler compiled into the binary. A program word with a `/` is resolved against the rules folder; a bare word is looked up in PATH. Placeholders are replaced inside arguments after splitting, so a name never becomes two arguments."),
+    ]
+
+    /// Every option of a rule, with its default.
+    static let options: [Entry] = [
+        Entry("timeout=DURATION", default: "`30s`", "How long one run may take; then SIGTERM to the handler's process group, SIGKILL 5 s later, and the run counts as failed."),
+        Entry("retries=N", default: "`3`; `0` on a `reply` rule", "Runs after a failed one before the rule gives up and the message becomes a dead letter. A `reply` rule's client waits on the line, so it is not kept waiting through retries unless the rule asks for them."),
+        Entry("backoff=DURATION", default: "`1s`", "The wait before the first retry, doubling with each one."),
+        Entry("concurrency=N", default: "unlimited (within `--jobs`)", "At most N runs of this rule at once. `1` keeps arrival order, retries included: the next message waits for a failing one's retries."),
+        Entry("then=delete|archive|keep", default: "`delete`", "What becomes of a file message once handled: removed, moved to `.spoolbus/done/`, or left in place as a state file (dispatched again on each rewrite). Where rules disagree, `keep` wins over `archive`, `archive` over `delete`."),
+        Entry("user=NAME[:GROUP]", default: "the daemon's user", "Run the handler program as NAME (and its groups, or GROUP), with that user's HOME, USER and LOGNAME. Only a daemon running as root may."),
+        Entry("stdin=body|none", default: "`body`", "The handler's stdin: the message body, or `/dev/null`."),
+        Entry("output=log|discard", default: "`log`", "Whether the handler's stdout and stderr lines go to the dispatch log."),
+        Entry("reply", default: "off", "On a `socket` rule: what the handler prints goes back to the client, instead of `ok ID`."),
+        Entry("last", default: "off", "No later rule is tried for a message this rule matches (a message otherwise goes to every matching rule, in file order)."),
+    ]
+
+    /// The lines that make channels instead of matching messages.
+    static let directives: [Entry] = [
+        Entry("listen NAME [mode=MODE] [type=TYPE] [durable]", default: "`mode=0660`, `type=stream`", "The daemon binds a Unix socket at NAME in the spool (removed again when it stops); each line a client sends is a message for the `socket` rules. TYPE is `stream`, `seqpacket` or `dgram`. With `durable`, each line is on disk before the client is answered."),
+        Entry("mkfifo NAME [mode=MODE] [durable]", default: "`mode=0622`", "The daemon makes the FIFO NAME in the spool if missing, with exactly that mode; each line written into it is a message for the `fifo` rules. With `durable`, each line is on disk before it is dispatched."),
+    ]
+
+    /// What `{…}` in a handler argument becomes.
+    static let placeholders: [Entry] = [
+        Entry("{name}", "The message name, relative to the spool."),
+        Entry("{path}", "Where the body is now (as SPOOL_PATH)."),
+        Entry("{id}", "The message id."),
+        Entry("{type}", "The node type (as SPOOL_TYPE)."),
+        Entry("{event}", "The event (as SPOOL_EVENT)."),
+    ]
+
+    /// The variables every handler program gets.
+    static let environment: [Entry] = [
+        Entry("SPOOL_DIR", "The spool's absolute path."),
+        Entry("SPOOL_NAME", "The message's name, relative to the spool."),
+        Entry("SPOOL_PATH", "Where the body is now: the claimed file in `.spoolbus/work/` for `file`, the node otherwise."),
+        Entry("SPOOL_EVENT", "`file`, `fifo`, `socket`, `node` or `gone`."),
+        Entry("SPOOL_TYPE", "`file`, `fifo`, `socket`, `dir`, `char`, `block`, `symlink` (`gone` events: `dir` for folders, else `file`)."),
+        Entry("SPOOL_ID", "The message id: unique across restarts, sorts by arrival."),
+        Entry("SPOOL_RULE", "The rule's line number."),
+        Entry("SPOOL_ATTEMPT", "1, then 2 for the first retry, and so on."),
+        Entry("SPOOL_MESSAGE", "The body, for `fifo` and `socket` messages."),
+        Entry("SPOOL_PEER_PID/UID/GID", "The sender (SO_PEERCRED) for sockets; the file's owner uid and gid for files."),
+    ]
+
+    /// What else a handler gets, after its variables.
+    static let environmentNotes = [
+        "Besides these, a handler program gets HOME, USER and LOGNAME of the user it runs as; PATH, LANG, LANGUAGE, LC_*, TZ and TMPDIR from the daemon when set; and what `spoolbus run --env` names. Nothing else of the daemon's environment. Its stdin is the body, its stdout and stderr lines go to the log; exit status 0 is success.",
+    ]
+}
