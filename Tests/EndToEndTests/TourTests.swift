@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+
+/// README's first command and its tour, run as written (with the built binary for `swift run
+/// spoolbus`) in a copy of the example, as a new user on a fresh clone would.
+@Suite struct TourTests {
+    /// `swift run spoolbus ARGS` as the built binary; a command that never ends (`tail -f`,
+    /// `watch`) is given two seconds.
+    private func shellLine(_ line: String) -> String? {
+        let command = line.components(separatedBy: "  #").first!.trimmingCharacters(in: .whitespaces)
+        guard !command.isEmpty, !command.hasPrefix("#") else { return nil }
+        let run = command.replacingOccurrences(of: "swift run spoolbus ", with: "'\(spoolbusBinary)' ")
+        return command.hasPrefix("tail -f ") || command.contains("spoolbus watch") ? "timeout 2 " + run + "; [ $? = 124 ]" : run
+    }
+
+    @Test func theFirstCommandAndTheTourWorkAsWritten() async throws {
+        try await withSandbox { sb in
+            try Files.makeDirectories(sb.root + "/spool-example")
+            Spawner.runToCompletion(["/bin/cp", "-R", Readme.repository + "/spool-example/handlers", Readme.repository + "/spool-example/spoolbus.rules",
+                                     sb.root + "/spool-example/"])
+            try Files.makeDirectories(sb.spool + "/inbox")  // spool/inbox/.keep, as a clone has it
+
+            let blocks = Readme.blocks(runBy: "TourTests")
+            try #require(blocks.count >= 4)
+            let first = blocks[0].lines.compactMap(shellLine)
+            #expect(first.last == "swift test", "the second first command is this test run")
+            let start = try #require(first.first)
+            #expect(start.hasPrefix("'\(spoolbusBinary)' run spool-example/spoolbus.rules"), "\(start)")
+            let log = DispatchLog(path: sb.spool + "/.spoolbus/dispatch.log")
+            try await sb.startDaemon(arguments: ["run", "spool-example/spoolbus.rules"], log: log)
+
+            var outputs: [String] = []
+            for line in blocks.dropFirst().flatMap(\.lines).compactMap(shellLine) {
+                let result = try await sb.runProgram(["/bin/sh", "-c", line])
+                #expect(result.status == .exited(0), "\(line)\n\(result)")
+                outputs.append(result.out)
+            }
+            try await sb.waitFor("every tour message handled") {
+                let names = Set(log.lines("recv").compactMap { $0["name"] })
+                return ["inbox/hello.msg", "data.json", "battery", "newfolder", "inbox/note.msg", "events", "ask.sock"].allSatisfy(names.contains)
+                    && log.lines("ok").count >= 8
+            }
+            #expect(log.lines("fail").isEmpty, "\(log.rawLines.map(\.lossy))")
+            #expect(log.lines("out").contains { $0["line"]?.hasPrefix("notify: inbox/hello.msg says \"hello\"") == true })
+            #expect(outputs.contains { $0.hasPrefix("reply ") && $0.contains("\npong\n") }, "nc and python3 got the reply: \(outputs)")
+            #expect(outputs.contains { $0.contains("uptime") }, "status answered: \(outputs)")
+            #expect(Files.exists(sb.root + "/spool-example/json.log"), "swift:log wrote beside the rules file")
+        }
+    }
+}
