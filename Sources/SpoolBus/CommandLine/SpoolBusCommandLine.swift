@@ -50,7 +50,7 @@ public enum SpoolBusCommandLine {
     /// The subcommands, in the order help lists them.
     static let subcommands: [Subcommand.Type] = [
         RunCommand.self, CheckCommand.self, ExplainCommand.self, SendCommand.self, StatusCommand.self, WatchCommand.self,
-        RetryCommand.self, HelpCommand.self,
+        RetryCommand.self, DeadCommand.self, DropCommand.self, HelpCommand.self,
     ]
 
     static func subcommand(named word: Bytes) -> Subcommand.Type? {
