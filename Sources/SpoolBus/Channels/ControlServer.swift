@@ -104,6 +104,7 @@ final class ControlServer {
             ("rules", channels.rulesPath),
             ("rules_loaded", channels.ruleCount),
             ("uptime", formatDuration(.seconds(uptime.nanoseconds / 1_000_000_000))),
+            ("uptime_seconds", Int(uptime.nanoseconds / 1_000_000_000)),
             ("received", counters.received),
             ("ok", counters.ok),
             ("failed", counters.failed),
