@@ -26,6 +26,15 @@ public struct DaemonOptions: Sendable {
     /// `--env NAME` or `--env NAME=VALUE`, in order: variables handler programs get besides the
     /// few passed on from the daemon's environment.
     public var environment: [Bytes] = []
+    /// `--log-max SIZE`: past this many bytes the log file becomes `NAME.1` and a new one is
+    /// started; nil keeps one file growing (for logrotate, which SIGHUP serves).
+    public var logMaxSize: Int?
+    /// `--keep-done DURATION`: archived messages in `.spoolbus/done/` are removed this long
+    /// after they were archived; nil keeps them.
+    public var keepDone: Duration?
+    /// `--keep-failed DURATION`: dead letters in `.spoolbus/failed/` are removed this long
+    /// after they failed; nil keeps them.
+    public var keepFailed: Duration?
 
     public init(
         rulesFile: Bytes = Array("spoolbus.rules".utf8), spool: Bytes? = nil, log: LogDestination = .spoolDefault,

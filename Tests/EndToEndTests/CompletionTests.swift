@@ -14,7 +14,7 @@ import Testing
         let program = """
             source '\(script)' || exit 3
             complete -p spoolbus || exit 4
-            spoolbus() { '\(spoolbusBinary)' "$@"; }
+            PATH='\((spoolbusBinary as NSString).deletingLastPathComponent)':$PATH
             COMP_WORDS=(\(array)); COMP_CWORD=\(words.count - 1)
             _spoolbus
             printf '%s\\n' "${COMPREPLY[@]}"
@@ -42,6 +42,29 @@ import Testing
             #expect(topic.out.components(separatedBy: "\n").contains("rules"), "\(topic)")
             let shell = try await completeInBash(sb, ["spoolbus", "completion", "z"])
             #expect(shell.out.components(separatedBy: "\n").contains("zsh"), "\(shell)")
+        }
+    }
+
+    @Test func retryAndDropCompleteTheSpoolsDeadLettersWithoutExpandingThem() async throws {
+        try await withSandbox { sb in
+            try sb.writeHandler("fail.sh", "#!/bin/sh\nexit 1\n")
+            try sb.writeRules("** file retries=0 ./h/fail.sh\n")
+            try await sb.startDaemon()
+            try sb.drop("inbox/a.msg", "x")
+            try sb.drop("x$(touch pwned).msg", "x")
+            try await sb.waitFor("two dead letters") {
+                Files.list(sb.state("failed")).filter { !$0.lossy.contains("+") }.count == 2
+            }
+            for command in ["retry", "drop"] {
+                let named = try await completeInBash(sb, ["spoolbus", command, "--spool", sb.spool, "in"])
+                #expect(named.status == .exited(0), "\(named)")
+                #expect(named.out.components(separatedBy: "\n").dropFirst() == ["inbox/a.msg", ""], "\(command): \(named)")
+                let all = try await completeInBash(sb, ["spoolbus", command, "--spool=" + sb.spool, ""])
+                let offered = all.out.components(separatedBy: "\n").dropFirst().filter { !$0.isEmpty }
+                #expect(offered.count == 2, "\(command): \(all)")
+                #expect(offered.contains { $0.contains("touch pwned") && $0 != "x$(touch pwned).msg" }, "quoted: \(offered)")
+            }
+            #expect(!Files.exists(sb.root + "/pwned"), "a dead letter's name is never run")
         }
     }
 

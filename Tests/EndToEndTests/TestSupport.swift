@@ -373,8 +373,8 @@ final class Sandbox {
     }
 
     /// Starts `spoolbus run RULES --spool SPOOL --log LOG` (or `arguments` when given, plus
-    /// `extra`) in `directory` (default ROOT), with `variables` added to the environment, and
-    /// waits for a new `start` line in `log`.
+    /// `extra`) in `directory` (default ROOT) with the sandbox's environment plus `variables`,
+    /// and waits for a new `start` line in `log`.
     @discardableResult
     func startDaemon(
         _ extra: [String] = [], arguments: [String]? = nil, directory: String? = nil, log: DispatchLog? = nil,
@@ -430,6 +430,18 @@ final class Sandbox {
         try await waitFor("`\(child.label)` to finish", timeout: timeout) { !child.isRunning }
         return CommandResult(
             status: child.poll()!, stdout: Files.read(base + ".stdout") ?? [], stderr: Files.read(base + ".stderr") ?? [])
+    }
+
+    /// Starts `spoolbus ARGS…` without waiting for it (`watch`): its stdout goes to the file
+    /// returned; the sandbox's tear-down kills it.
+    func startSpoolbus(_ arguments: [String]) throws -> (child: Child, stdout: String) {
+        let base = root + "/command-\(next())"
+        let child = try Spawner.spawn(
+            ([spoolbusBinary] + arguments).map { Bytes(text: $0) }, environment: environment, directory: root,
+            stdin: "/dev/null", stdout: base + ".stdout", stderr: base + ".stderr",
+            label: "spoolbus " + arguments.joined(separator: " "))
+        children.append(child)
+        return (child, base + ".stdout")
     }
 
     /// Kills everything this sandbox started (and what that left behind) and removes the folder.

@@ -181,6 +181,8 @@ private func parseError(_ words: [String]) -> UsageError? {
               status                  Show what the running daemon is doing.
               watch                   Print log lines of matching messages as they happen.
               retry                   Put dead letters back into the spool.
+              dead                    List dead letters.
+              drop                    Remove dead letters for good.
               completion              Print a shell completion script.
               help                    Show help for a command, or for the rules file.
 

@@ -9,6 +9,11 @@
 ///     retry NAME… | retry --all
 ///                         one line per dead letter: `retried ID NAME`, `missing NAME` or
 ///                         `failed ID NAME REASON`, then end of file
+///     dead                one line per dead letter: `letter ID NAME AGE_SECONDS REASON DETAILS`,
+///                         then end of file
+///     drop NAME… | drop --all
+///                         one line per dead letter: `dropped ID NAME`, `missing NAME` or
+///                         `failed ID NAME REASON`, then end of file
 ///
 /// A request that cannot be served is answered `error MESSAGE`. Control clients are never
 /// paused by back-pressure: `status` answers while the bus is saturated.
@@ -79,8 +84,12 @@ final class ControlServer {
             client.watch(pattern)
         case "retry":
             client.finish(with: retry(Array(words.dropFirst())))
+        case "dead":
+            client.finish(with: deadLetterLines())
+        case "drop":
+            client.finish(with: drop(Array(words.dropFirst())))
         default:
-            client.finish(with: [ChannelReply.refused("unknown request '\(text(verb))'; try status, watch [PATTERN], retry NAME…|--all")])
+            client.finish(with: [ChannelReply.refused("unknown request '\(text(verb))'; try status, watch [PATTERN], retry NAME…|--all, dead, drop NAME…|--all")])
         }
     }
 
@@ -95,6 +104,7 @@ final class ControlServer {
             ("rules", channels.rulesPath),
             ("rules_loaded", channels.ruleCount),
             ("uptime", formatDuration(.seconds(uptime.nanoseconds / 1_000_000_000))),
+            ("uptime_seconds", Int(uptime.nanoseconds / 1_000_000_000)),
             ("received", counters.received),
             ("ok", counters.ok),
             ("failed", counters.failed),
@@ -119,6 +129,41 @@ final class ControlServer {
             var line = key.bytes + [UInt8(ascii: "=")]
             LogEscaping.append(value.logBytes, to: &line)
             return line + [UInt8(ascii: "\n")]
+        }
+    }
+
+    private func deadLetterLines() -> [Bytes] {
+        do {
+            return try ClaimStore(layout: channels.layout).deadLetterReports(now: WallClock.nanoseconds()).map { letter in
+                ControlWords.line(["letter".bytes, letter.id, letter.name, "\(letter.ageSeconds)".bytes, letter.reason, letter.details])
+            }
+        } catch {
+            return [ChannelReply.refused("cannot list dead letters: \(error)")]
+        }
+    }
+
+    /// Removes dead letters for good; each removal is a `drop` line in the log.
+    private func drop(_ names: [Bytes]) -> [Bytes] {
+        let all = names == ["--all".bytes]
+        if names.isEmpty || (names.contains("--all".bytes) && !all) {
+            return [ChannelReply.refused("drop takes NAME… or --all")]
+        }
+        let outcomes: [DropOutcome]
+        do {
+            outcomes = try ClaimStore(layout: channels.layout).dropDeadLetters(named: all ? nil : names)
+        } catch {
+            return [ChannelReply.refused("cannot list dead letters: \(error)")]
+        }
+        return outcomes.map { outcome in
+            switch outcome {
+            case .dropped(let id, let name):
+                channels.log.record("drop", name: name, [("id", id), ("name", name)])
+                return ControlWords.line(["dropped".bytes, id, name])
+            case .missing(let name):
+                return ControlWords.line(["missing".bytes, name])
+            case .failed(let id, let name, let reason):
+                return ControlWords.line(["failed".bytes, id, name, reason.bytes])
+            }
         }
     }
 

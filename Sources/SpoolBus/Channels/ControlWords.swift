@@ -14,6 +14,14 @@ enum ControlWords {
         return line
     }
 
+    /// A value as `LogEscaping` wrote it (bare, or quoted with escapes), unescaped; nil when a
+    /// quoted value is malformed.
+    static func unescaped(_ value: Bytes) -> Bytes? {
+        guard value.first == quote else { return value }
+        guard let (word, end) = quoted(value, from: 1), end == value.count else { return nil }
+        return word
+    }
+
     /// The words of `line` (no newline), or nil when a quote is unterminated or an escape is
     /// malformed.
     static func split(_ line: Bytes) -> [Bytes]? {
@@ -40,7 +48,7 @@ enum ControlWords {
 
     /// A quoted word starting after its opening quote: the word and the index after its
     /// closing quote.
-    private static func quoted(_ line: Bytes, from start: Int) -> (Bytes, Int)? {
+    static func quoted(_ line: Bytes, from start: Int) -> (Bytes, Int)? {
         var word = Bytes()
         var index = start
         while index < line.count {

@@ -2,8 +2,9 @@
 /// for each argument or option value what `ValueKind` says (folders, files, fixed words, the
 /// spool's dead letters). A command or option added to a table completes without more work.
 ///
-/// Dead-letter names are the spool's, so a producer chose them: the scripts compare them with
-/// the word typed and quote them, and never let the shell expand one (bash's `compgen -W` would).
+/// Dead-letter names are the spool's, so a producer chose them: `spoolbus dead --names` prints
+/// them quoted as a shell reads them, and the scripts compare them with the word typed and insert
+/// them as printed, never letting the shell expand one (bash's `compgen -W` would).
 enum CompletionScript {
     static let shells = ["bash", "zsh"]
 
@@ -17,7 +18,7 @@ enum CompletionScript {
             # bash completion for spoolbus, made by `spoolbus completion bash` from its command tables.
 
             # The dead letters whose names start with $1, from `spoolbus dead --names` on the spool the
-            # command line names; matched and quoted here, never expanded by the shell.
+            # command line names (already quoted for the shell); matched here, never expanded.
             _spoolbus_dead_letters() {
                 local name i
                 local -a spool=()
@@ -27,7 +28,7 @@ enum CompletionScript {
                     fi
                 done
                 while IFS= read -r name; do
-                    [[ $name == "$1"* ]] && COMPREPLY+=("$(printf '%q' "$name")")
+                    [[ $name == "$1"* ]] && COMPREPLY+=("$name")
                 done < <(command "${COMP_WORDS[0]}" dead --names "${spool[@]}" 2>/dev/null)
             }
 
@@ -97,13 +98,14 @@ enum CompletionScript {
             #compdef spoolbus
             # zsh completion for spoolbus, made by `spoolbus completion zsh` from its command tables.
 
-            # The spool's dead letters, from `spoolbus dead --names` on the spool the command line names.
+            # The spool's dead letters, from `spoolbus dead --names` on the spool the command line names
+            # (already quoted for the shell, hence -Q).
             _spoolbus_dead_letters() {
                 local -a names spool
                 local i=${words[(I)--spool]}
                 (( i )) && spool=(--spool "${words[i+1]}")
                 names=("${(@f)$(_call_program dead-letters "${(q)words[1]}" dead --names "${(q@)spool}" 2>/dev/null)}")
-                compadd -a names
+                compadd -Q -a names
             }
 
             _spoolbus() {

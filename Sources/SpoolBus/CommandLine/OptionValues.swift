@@ -9,6 +9,18 @@ enum OptionValues {
         return number
     }
 
+    /// A size in bytes: a whole number above 0, optionally with `K`, `M` or `G` (powers of
+    /// 1024): `10M`, `512K`, `1048576`.
+    static func size(_ value: Bytes, for option: String) throws -> Int {
+        let units: [UInt8: Int] = [UInt8(ascii: "K"): 1 << 10, UInt8(ascii: "M"): 1 << 20, UInt8(ascii: "G"): 1 << 30]
+        let factor = value.last.flatMap { units[$0] } ?? 1
+        let digits = factor == 1 ? value : Bytes(value.dropLast())
+        guard let number = try? positiveInteger(digits, for: option), number <= Int.max / factor else {
+            throw UsageError.invalidValue(value, for: option, expected: "a size like 10M, 512K or 1048576 (bytes)")
+        }
+        return number * factor
+    }
+
     /// `250ms`, `10s`, `5m`, `1h`.
     static func duration(_ value: Bytes, for option: String) throws -> Duration {
         guard let text = String(validating: value, as: UTF8.self), let duration = parseDuration(text) else {

@@ -62,7 +62,7 @@ public enum SpoolBusCommandLine {
     /// The subcommands, in the order help lists them.
     static let subcommands: [Subcommand.Type] = [
         RunCommand.self, CheckCommand.self, ExplainCommand.self, SendCommand.self, StatusCommand.self, WatchCommand.self,
-        RetryCommand.self, CompletionCommand.self, HelpCommand.self,
+        RetryCommand.self, DeadCommand.self, DropCommand.self, CompletionCommand.self, HelpCommand.self,
     ]
 
     static func subcommand(named word: Bytes) -> Subcommand.Type? {

@@ -7,6 +7,7 @@ enum StatusCommand: Subcommand {
         options: [
             .spool(),
             OptionSpec("raw", help: "Print the daemon's key=value lines as they came."),
+            OptionSpec("json", help: "Print one JSON object: each fact a member; counts are numbers, paused a boolean."),
         ])
 
     static func execute(_ arguments: ParsedArguments, in context: CommandContext) throws -> Int32 {
@@ -28,12 +29,32 @@ enum StatusCommand: Subcommand {
             throw CommandFailure(status: 1, message: "cannot ask the daemon: \(error)")
         }
         guard !facts.isEmpty else { throw CommandFailure(status: 1, message: "the daemon closed the connection without answering") }
-        if arguments.has("raw") {
+        if arguments.has("raw") && arguments.has("json") { throw UsageError("give --raw or --json, not both") }
+        if arguments.has("json") {
+            context.output(json(facts).line)
+        } else if arguments.has("raw") {
             for fact in facts { context.output(fact.key.bytes + "=".bytes + fact.value + "\n".bytes) }
         } else {
             context.print(summary(facts))
         }
         return 0
+    }
+
+    /// Facts that are text whatever they hold; every other all-digit value is a count.
+    private static let textFacts: Set<String> = ["spool", "rules", "version", "uptime"]
+
+    /// The facts as one JSON object, values unescaped: counts as numbers, `paused` as a boolean,
+    /// text as `JSONValue.fields` writes it (a path that is not UTF-8 gets `KEY_base64`).
+    static func json(_ facts: [(key: String, value: Bytes)]) -> JSONValue {
+        .object(facts.flatMap { key, escaped -> [(String, JSONValue)] in
+            let value = ControlWords.unescaped(escaped) ?? escaped
+            if key == "paused" { return [(key, .bool(value == "yes".bytes))] }
+            if !textFacts.contains(key), !value.isEmpty, value.count <= 18,
+               value.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let number = Int64(text(value)) {
+                return [(key, .number(number))]
+            }
+            return JSONValue.fields(key, value)
+        })
     }
 
     /// The facts in a few lines for people; values stay as the daemon escaped them.

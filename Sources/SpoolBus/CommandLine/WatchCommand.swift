@@ -8,6 +8,7 @@ enum WatchCommand: Subcommand {
             ArgumentSpec("PATTERN", help: "A rules-file glob over message names.", optional: true, default: "**"),
         ],
         options: [
+            OptionSpec("json", help: "Print each line as one JSON object: time, verb, then the line's keys, values unescaped."),
             .spool(),
         ])
 
@@ -30,7 +31,11 @@ enum WatchCommand: Subcommand {
             if first.starts(with: "error ".bytes) {
                 throw CommandFailure(status: 1, message: "the daemon answered: " + text(Bytes(first.dropFirst(6))))
             }
-            while let bytes = try client.readAvailable() { context.output(bytes) }
+            if arguments.has("json") {
+                while let line = try client.readLine() { context.output(LogLineJSON.object(line).line) }
+            } else {
+                while let bytes = try client.readAvailable() { context.output(bytes) }
+            }
         } catch let error as ControlClient.NoDaemon {
             throw CommandFailure(status: 1, message: error.description)
         } catch let error as SystemError {

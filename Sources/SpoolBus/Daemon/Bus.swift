@@ -27,6 +27,10 @@ final class Bus {
     /// FIFOs, sockets and the control socket.
     private let channels: ChannelSet
     private let shutdown: Shutdown
+    /// `--keep-done` and `--keep-failed`.
+    private let retention: [KeptFolder: Retention]
+    /// The service manager's `NOTIFY_SOCKET`, when there is one.
+    private let notifier: ServiceNotifier?
 
     init(options: DaemonOptions, handlers: HandlerRegistry) throws {
         self.options = options
@@ -47,8 +51,8 @@ final class Bus {
             layout = try SpoolLayout.prepare(spool)
             lock = try SpoolLock.acquire(layout)
             switch options.log {
-            case .spoolDefault: log = try DispatchLog(in: layout.state, name: SpoolLayout.logName)
-            case .file(let path): log = try DispatchLog(path: FileSystem.absolute(path))
+            case .spoolDefault: log = try DispatchLog(in: layout.state, name: SpoolLayout.logName, maxSize: options.logMaxSize)
+            case .file(let path): log = try DispatchLog(path: FileSystem.absolute(path), maxSize: options.logMaxSize)
             case .standardOutput: log = try DispatchLog(path: nil)
             }
         } catch let error as SpoolBusError {
@@ -66,14 +70,18 @@ final class Bus {
                                  environment: HandlerEnvironment(daemon: SystemInfo.environment, extra: options.environment),
                                  runRecords: runRecords)
         let dispatcher = Dispatcher(context: context, jobLimit: options.jobs, start: Self.starter(context: context, handlers: handlers))
+        notifier = try ServiceNotifier(environment: SystemInfo.environment, loop: loop, log: log) { [unowned dispatcher] in
+            Self.statusText(dispatcher)
+        }
         rules = CurrentRules(file: rulesFile, text: rulesText, rules: ruleSet, handlers: handlers, log: log)
+        rules.notifier = notifier
         channels = ChannelSet(loop: loop, log: log, layout: layout, settlement: settlement, dispatcher: dispatcher,
                               rules: ruleSet, maxLine: options.maxLine, rulesPath: rulesFile.path)
         let nextID = ids.next
         admission = FileAdmission(rules: rules, claims: claims, watcher: watcher, dispatcher: dispatcher, settlement: settlement,
                                   log: log, layout: layout, rulesFileName: Self.name(of: rulesFile.path, in: layout), nextID: nextID)
         shutdown = Shutdown(loop: loop, log: log, root: layout.root, watcher: watcher, presence: presence, channels: channels,
-                            dispatcher: dispatcher, rules: rules, grace: options.grace)
+                            dispatcher: dispatcher, rules: rules, grace: options.grace, notifier: notifier)
         changes = SpoolChanges(loop: loop, log: log, layout: layout, watcher: watcher, watchRetry: watchRetry, rules: rules,
                                admission: admission, channels: channels, dispatcher: dispatcher, nextID: nextID,
                                isStopping: { [unowned shutdown] in shutdown.isStopping })
@@ -90,12 +98,29 @@ final class Bus {
         }
         channels.lines.nextID = nextID
         settlement.isStopping = { [unowned channels] in channels.isStopping }
+        var retention: [KeptFolder: Retention] = [:]
+        for (folder, keep) in [(KeptFolder.done, options.keepDone), (.failed, options.keepFailed)] {
+            if let keep { retention[folder] = Retention(folder, keep: keep, claims: claims, loop: loop, log: log) }
+        }
+        self.retention = retention
+        settlement.onKept = { folder in retention[folder]?.added() }
         channels.busFacts = { [log, unowned changes] in
             [("node_events_dropped", changes.nodeEvents.dropped),
              ("log_lost", log.lostLines), ("unwatched", watchRetry.count), ("unsettled", settlement.retry.count)]
         }
         watchRetry.rescan = { [unowned changes] folders in changes.rescan(folders, isNew: false) }
         channels.nodes.expectOwnCreation = { [unowned watcher] in watcher.expectOwnCreation(of: $0) }
+        if let notifier {
+            changes.scanFinished = { [unowned notifier] in notifier.ready() }
+            _ = log.subscribe { [unowned notifier] _, _ in notifier.statusChanged() }
+        }
+    }
+
+    /// `STATUS=` for the service manager: the counters `spoolbus status` shows first.
+    private static func statusText(_ dispatcher: Dispatcher) -> String {
+        let counters = dispatcher.counters
+        return "received \(counters.received), ok \(counters.ok), failed \(counters.failed), dead \(counters.dead); "
+            + "running \(dispatcher.running), queued \(dispatcher.queued), retrying \(dispatcher.waitingForRetry)"
     }
 
     /// Serves the spool until the daemon is stopped; throws why it stopped on its own.
@@ -119,14 +144,16 @@ final class Bus {
         if staleTemporaries > 0 { startFields.append(("tmp_removed", staleTemporaries)) }
         log.record("start", startFields)
         recovery.recoverClaimedMessages()
+        for folder in retention.values { folder.start() }
         changes.rescan([[]], isNew: false)
         // Once, a little after start: the code that loaded and checked everything is cold now.
         _ = loop.schedule(after: Self.startupPagesReleaseDelay) { SystemInfo.releaseStartupPages() }
         try loop.run()
-        channels.close()
         var fields: [(String, any LogValue)] = [("pid", SystemInfo.processID)]
         if let stopSignal = shutdown.stopSignal { fields.append(("signal", ProcessSignal.name(stopSignal))) }
+        // Before the control socket closes, so that `watch` clients get the `stop` line too.
         log.record("stop", fields)
+        channels.close()
         log.flush()
         lock.release()
         if let failure = shutdown.failure { throw failure }

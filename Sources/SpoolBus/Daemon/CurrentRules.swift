@@ -5,6 +5,8 @@ final class CurrentRules {
     private let file: RulesFile
     private let handlers: HandlerRegistry
     private let log: DispatchLog
+    /// Told when changed rules are taken (`RELOADING=1`, then `READY=1`).
+    var notifier: ServiceNotifier?
     /// The text last loaded: a change event whose text is the same is not a reload.
     private var text: Bytes
     private(set) var rules: RuleSet
@@ -24,6 +26,8 @@ final class CurrentRules {
         do {
             let (text, newRules) = try file.load(handlers: handlers)
             if !always && text == self.text { return }
+            notifier?.beginReload()
+            defer { notifier?.endReload() }
             self.text = text
             rules = newRules
             changed(newRules)

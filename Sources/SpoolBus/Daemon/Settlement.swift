@@ -13,6 +13,8 @@ final class Settlement {
     private let log: DispatchLog
     /// Whether the daemon is stopping: a dead letter that cannot be written then is not tried again.
     var isStopping: () -> Bool = { false }
+    /// Called when a message was moved into `done/` or `failed/` (for `Retention`).
+    var onKept: (KeptFolder) -> Void = { _ in }
 
     init(claims: ClaimStore, retry: SettleRetry, log: DispatchLog) {
         self.claims = claims
@@ -26,16 +28,21 @@ final class Settlement {
     /// when every rule succeeded, a dead letter when one gave up.
     func settle(_ delivery: Delivery, file: ClaimedFile, archive: Bool) {
         if delivery.failures.isEmpty {
-            retry.perform(id: file.id, name: file.name) { [claims] in try claims.complete(file, archive: archive) }
+            retry.perform(id: file.id, name: file.name) { [claims, onKept] in
+                try claims.complete(file, archive: archive)
+                if archive { onKept(.done) }
+            }
         } else {
-            let reason = delivery.deadLetterReason
-            retry.perform(id: file.id, name: file.name) { [claims] in try claims.bury(file, reason: reason) }
+            bury(file, reason: delivery.deadLetterReason)
         }
     }
 
     /// Keeps a claimed file that no rule takes any more as a dead letter, rather than drop it.
     func bury(_ file: ClaimedFile, reason: Bytes) {
-        retry.perform(id: file.id, name: file.name) { [claims] in try claims.bury(file, reason: reason) }
+        retry.perform(id: file.id, name: file.name) { [claims, onKept] in
+            try claims.bury(file, reason: reason)
+            onKept(.failed)
+        }
     }
 
     // MARK: - Lines of FIFOs and sockets
@@ -52,7 +59,7 @@ final class Settlement {
         if let kept {
             let reason = delivery.deadLetterReason
             delivery.deadLetterName = claims.deadLetterName(of: kept)
-            retry.perform(id: message.id, name: message.name) { [claims] in try claims.buryLine(kept, reason: reason) }
+            buryLine(kept, reason: reason)
             return
         }
         delivery.deadLetterName = keepDead(body, id: message.id, from: origin, reason: delivery.deadLetterReason)
@@ -60,7 +67,10 @@ final class Settlement {
 
     /// Keeps a line kept on disk that no rule takes any more as a dead letter.
     func buryLine(_ file: ClaimedFile, reason: Bytes) {
-        retry.perform(id: file.id, name: file.name) { [claims] in try claims.buryLine(file, reason: reason) }
+        retry.perform(id: file.id, name: file.name) { [claims, onKept] in
+            try claims.buryLine(file, reason: reason)
+            onKept(.failed)
+        }
     }
 
     /// The daemon stops before a line is settled: a kept line waits in `work/` for the next
@@ -82,11 +92,12 @@ final class Settlement {
         var written = false
         var failedForGood = false
         var attempts = 0
-        retry.perform(id: id, name: origin.name) { [claims, log] in
+        retry.perform(id: id, name: origin.name) { [claims, log, onKept] in
             attempts += 1
             do {
                 try claims.buryLine(try claims.keepLine(body, id: id, origin: origin), reason: reason)
                 written = true
+                onKept(.failed)
             } catch {
                 if attempts == 1 {
                     var fields: [(String, any LogValue)] = [

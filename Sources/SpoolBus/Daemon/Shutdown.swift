@@ -1,5 +1,6 @@
-/// How the daemon comes to stop, and what its signals mean: SIGTERM and SIGINT stop it, SIGHUP
-/// reloads the rules, and losing the spool (moved, deleted, unmounted) stops it as SIGTERM does,
+/// How the daemon comes to stop, and what its signals mean: SIGTERM and SIGINT stop it (a
+/// second one ends the grace at once), SIGHUP reopens the dispatch log and reloads the rules,
+/// and losing the spool (moved, deleted, unmounted) stops it as SIGTERM does,
 /// then makes it exit 1 so that a supervisor starts it again on the spool's path.
 final class Shutdown {
     private let loop: EventLoop
@@ -11,6 +12,7 @@ final class Shutdown {
     private let dispatcher: Dispatcher
     private let rules: CurrentRules
     private let grace: Duration
+    private let notifier: ServiceNotifier?
     private var signals: FileDescriptor?
     private(set) var isStopping = false
     /// The signal that stopped the daemon, for the `stop` log line.
@@ -19,7 +21,7 @@ final class Shutdown {
     private(set) var failure: SpoolBusError?
 
     init(loop: EventLoop, log: DispatchLog, root: Bytes, watcher: SpoolWatcher, presence: SpoolPresence,
-         channels: ChannelSet, dispatcher: Dispatcher, rules: CurrentRules, grace: Duration) {
+         channels: ChannelSet, dispatcher: Dispatcher, rules: CurrentRules, grace: Duration, notifier: ServiceNotifier?) {
         self.loop = loop
         self.log = log
         self.root = root
@@ -29,6 +31,7 @@ final class Shutdown {
         self.dispatcher = dispatcher
         self.rules = rules
         self.grace = grace
+        self.notifier = notifier
     }
 
     /// Listens for the signals (blocked since `Daemon.run`) and for the spool's loss.
@@ -43,7 +46,12 @@ final class Shutdown {
         guard let signals, let received = try? KernelNotifiers.readSignals(signals) else { return }
         for signal in received {
             if signal == ProcessSignal.hangUp {
+                // The logrotate convention: after `mv dispatch.log dispatch.log.1`, SIGHUP
+                // makes the daemon write a new `dispatch.log`.
+                notifier?.beginReload()
+                log.reopen()
                 rules.reload(always: true)
+                notifier?.endReload()
             } else {
                 stop(signal)
             }
@@ -60,12 +68,29 @@ final class Shutdown {
     }
 
     /// Stops taking messages; the loop ends once running handlers are done or the grace is over.
+    /// A second SIGTERM or SIGINT ends the grace: running handlers are stopped now.
     private func stop(_ signal: Int32?) {
-        guard !isStopping else { return }
+        guard !isStopping else {
+            guard signal != nil else { return }
+            log.record("stopping", stoppingFields(signal, grace: .zero))
+            dispatcher.endGrace()
+            return
+        }
         isStopping = true
         stopSignal = signal
+        notifier?.stopping()
+        log.record("stopping", stoppingFields(signal, grace: grace))
         loop.unregister(watcher.inotify.descriptor)
         channels.stop()
         dispatcher.shutdown(grace: grace) { [unowned self] in self.loop.stop() }
+    }
+
+    /// What a `stopping` line says: the cause, what is in flight, and the grace it has left.
+    private func stoppingFields(_ signal: Int32?, grace: Duration) -> [(String, any LogValue)] {
+        var fields: [(String, any LogValue)] = [("pid", SystemInfo.processID)]
+        fields.append(signal.map { ("signal", ProcessSignal.name($0)) } ?? ("cause", "spool lost"))
+        fields += [("running", dispatcher.running), ("queued", dispatcher.queued), ("retrying", dispatcher.waitingForRetry),
+                   ("grace", formatDuration(grace))]
+        return fields
     }
 }

@@ -22,6 +22,8 @@ final class SpoolChanges {
     /// Why the spool must be scanned again (`overflow`, `backlog`), nil when it need not.
     private var rescanReason: String?
     private var scanScheduled = false
+    /// Called each time a scan has walked everything it was asked to.
+    var scanFinished: () -> Void = {}
 
     init(loop: EventLoop, log: DispatchLog, layout: SpoolLayout, watcher: SpoolWatcher, watchRetry: FolderWatchRetry,
          rules: CurrentRules, admission: FileAdmission, channels: ChannelSet, dispatcher: Dispatcher,
@@ -103,7 +105,10 @@ final class SpoolChanges {
         while budget > 0 && !isStopping() && admission.hasRoom {
             budget -= 1
             guard let found = scanner.next(watch: watchFolder, failure: scanFailed) else {
-                guard let reason = rescanReason else { return }
+                guard let reason = rescanReason else {
+                    scanFinished()
+                    return
+                }
                 rescanReason = nil
                 log.record("rescan", [("reason", reason)])
                 scanner.enqueue([], isNew: false)

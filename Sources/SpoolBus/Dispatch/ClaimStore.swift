@@ -183,13 +183,15 @@ struct ClaimStore {
 
     // MARK: - Entries
 
-    private struct Entry {
+    struct Entry {
         let id: Bytes
         let name: Bytes
         let file: Bytes
     }
 
-    private func entries(in folder: Directory, at path: Bytes) throws -> [Entry] {
+    /// The messages in `folder` (`work/`, `failed/` or `done/`), oldest id first; sidecars and
+    /// entries of no known form are left out.
+    func entries(in folder: Directory, at path: Bytes) throws -> [Entry] {
         var result: [Entry] = []
         for item in try folder.entries() {
             switch EntryName.parse(item.name) {

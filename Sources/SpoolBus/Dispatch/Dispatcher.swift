@@ -96,6 +96,8 @@ final class Dispatcher {
     private var stopping = false
     /// The grace is over: nothing starts, and a handler that ends now was stopped by the daemon.
     private var graceOver = false
+    /// Ends the grace when it is over, while the daemon stops.
+    private var graceTimer: EventLoop.TimerID?
     private var pumping = false
     /// Deliveries not settled yet: what is put back when the daemon stops.
     private var unsettled: [ObjectIdentifier: Delivery] = [:]
@@ -344,13 +346,19 @@ final class Dispatcher {
         }
         pump()
         guard whenIdle != nil else { return }
-        context.loop.schedule(after: grace) { [weak self] in
-            guard let self, self.running > 0 else { return }
-            self.graceOver = true
-            for run in self.runs.values { run.terminate() }
-            self.context.loop.schedule(after: .seconds(2)) { [weak self] in
-                for run in self?.runs.values ?? [:].values { run.kill() }
-            }
+        graceTimer = context.loop.schedule(after: grace) { [weak self] in self?.endGrace() }
+    }
+
+    /// Ends the grace now (its timer, or a second SIGTERM): running handlers are terminated,
+    /// and killed 2 s later if they are still there.
+    func endGrace() {
+        if let graceTimer { context.loop.cancel(graceTimer) }
+        graceTimer = nil
+        guard stopping, !graceOver, running > 0 else { return }
+        graceOver = true
+        for run in runs.values { run.terminate() }
+        context.loop.schedule(after: .seconds(2)) { [weak self] in
+            for run in self?.runs.values ?? [:].values { run.kill() }
         }
     }
 

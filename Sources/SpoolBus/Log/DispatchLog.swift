@@ -44,8 +44,21 @@ public struct LogRecord: Sendable {
 /// and never waits longer than the work that produced it, but a burst of thousands of messages
 /// costs a handful of writes instead of four per message.
 public final class DispatchLog {
-    private let destination: FileDescriptor
+    /// Where the lines go, and how the log is opened again after a rotation.
+    private enum Target {
+        case standardOutput
+        /// `name` beneath `folder`, never through a symlink; `own` for the default log in
+        /// `.spoolbus/`, whose mode the daemon keeps (see `init(in:name:)`).
+        case file(folder: Directory, name: Bytes, own: Bool)
+    }
+
+    private let target: Target
+    private var destination: FileDescriptor
     private let mirrorToStandardError: Bool
+    /// `--log-max`: past this size the log is renamed `NAME.1` and a new one started.
+    private let maxSize: Int?
+    /// The log file's size as far as this daemon knows (what it found, plus what it wrote).
+    private var size = 0
     private var pending = Bytes()
     private static let flushThreshold = 64 * 1024
     /// Lines that could not be written since the log was opened.
@@ -58,19 +71,36 @@ public final class DispatchLog {
     private var nextSubscriber = 0
 
     /// Opens the log at `path` for appending (created 0640), or writes to stdout when nil.
-    public convenience init(path: Bytes?) throws {
-        self.init(destination: try path.map { try FileDescriptor.open($0, [.writeOnly, .append, .create], mode: 0o640) })
+    /// The file is opened beneath its folder's descriptor, held from now on, without following
+    /// a symlink, so a rotation (`reopen`, `maxSize`) always acts in that same folder.
+    /// `maxSize`: past it, the log is renamed `NAME.1` (replacing an older one) and a new one
+    /// started.
+    public convenience init(path: Bytes?, maxSize: Int? = nil) throws {
+        guard let path else {
+            self.init(target: .standardOutput, destination: .standardOutput, maxSize: nil)
+            return
+        }
+        let folder = try Directory.open(path.deletingLastPathComponent.isEmpty ? ".".bytes : path.deletingLastPathComponent)
+        do {
+            let fd = try Self.open(path.lastPathComponent, in: folder, own: false)
+            self.init(target: .file(folder: folder, name: path.lastPathComponent, own: false), destination: fd, maxSize: maxSize)
+        } catch {
+            folder.close()
+            throw error
+        }
     }
 
     /// Opens the log `name` in the state folder `folder`, never through a symlink. A new log is
     /// made 0640 (not readable by others: it holds message bodies and handler output); an
     /// existing one keeps its group and the group's permissions, so an admin may share it with a
     /// group, but loses any access of others (a log an older version made 0644).
-    public convenience init(in folder: Directory, name: Bytes) throws {
-        self.init(destination: try Self.openOwnLog(name, in: folder))
+    public convenience init(in folder: Directory, name: Bytes, maxSize: Int? = nil) throws {
+        let fd = try Self.open(name, in: folder, own: true)
+        self.init(target: .file(folder: folder, name: name, own: true), destination: fd, maxSize: maxSize)
     }
 
-    private static func openOwnLog(_ name: Bytes, in folder: Directory) throws -> FileDescriptor {
+    private static func open(_ name: Bytes, in folder: Directory, own: Bool) throws -> FileDescriptor {
+        guard own else { return try folder.open(name, [.writeOnly, .append, .create], mode: SpoolLayout.logMode) }
         do {
             let fd = try folder.open(name, [.writeOnly, .append, .create, .exclusive], mode: 0o640)
             do { try fd.changeMode(0o640) } catch { fd.close(); throw error }
@@ -91,11 +121,53 @@ public final class DispatchLog {
         }
     }
 
-    /// Writes to `file`, or to stdout when nil.
-    private init(destination file: FileDescriptor?) {
-        destination = file ?? .standardOutput
+    private init(target: Target, destination file: FileDescriptor, maxSize: Int?) {
+        self.target = target
+        destination = file
+        self.maxSize = maxSize
+        size = (try? file.status()).map { $0.type == .file ? $0.size : 0 } ?? 0
+        let isStandardOutput = if case .standardOutput = target { true } else { false }
         mirrorToStandardError = FileDescriptor.standardError.isTerminal && destination != .standardError
-            && !(file == nil && FileDescriptor.standardOutput.isTerminal)
+            && !(isStandardOutput && FileDescriptor.standardOutput.isTerminal)
+    }
+
+    /// Writes what is pending, then opens the log's name again: after `mv dispatch.log
+    /// dispatch.log.1` (logrotate), new lines go to a new `dispatch.log`, made 0640. When the
+    /// name cannot be opened, lines go on to the file held so far and an `error` line says why.
+    public func reopen() {
+        flush()
+        guard case .file(let folder, let name, let own) = target else { return }
+        do {
+            replaceDestination(with: try Self.open(name, in: folder, own: own))
+        } catch {
+            record("error", [("err", "cannot reopen the dispatch log \(text(folder.path.appendingPathComponent(name))): \(error); "
+                + "writing on to the file open before")])
+        }
+    }
+
+    private func replaceDestination(with fd: FileDescriptor) {
+        destination.close()
+        destination = fd
+        size = (try? fd.status()).map { $0.type == .file ? $0.size : 0 } ?? 0
+        cutLine = false
+    }
+
+    /// `--log-max`: once the log passes its size, it becomes `NAME.1` (replacing the older
+    /// one) and a new log is started, by rename and open beneath the log's folder. A log that
+    /// is not a regular file (`/dev/null`) is never rotated.
+    private func rotateIfFull() {
+        guard let maxSize, size > maxSize, case .file(let folder, let name, let own) = target,
+              (try? destination.status())?.type == .file else { return }
+        let older = name + ".1".bytes
+        do {
+            try folder.rename(name, to: folder, as: older)
+            replaceDestination(with: try Self.open(name, in: folder, own: own))
+            record("rotate", [("log", folder.path.appendingPathComponent(name)), ("kept", folder.path.appendingPathComponent(older))])
+        } catch {
+            // Tried again after the next write; said once per size passed, not per line.
+            size = 0
+            record("error", [("err", "cannot rotate the dispatch log \(text(folder.path.appendingPathComponent(name))): \(error)")])
+        }
     }
 
     /// Appends one line: `verb` and its fields, in order.
@@ -129,7 +201,9 @@ public final class DispatchLog {
         if mirrorToStandardError { try? FileDescriptor.standardError.writeAll(Bytes(batch[(cutLine ? 1 : 0)...])) }
         pending.removeAll(keepingCapacity: pending.count <= Self.flushThreshold)
         let (written, failure) = writeSome(batch)
+        size += written
         if written > 0 { cutLine = batch[written - 1] != UInt8(ascii: "\n") }
+        defer { rotateIfFull() }
         if written >= reportEnd { unreportedLoss = nil }
         guard let failure else { return }
         // Lines of this batch that did not reach the file whole; the loss line is not one of them.

@@ -44,6 +44,8 @@ public struct FileStatus: Sendable {
     public var linkCount: Int
     /// Last modification, in nanoseconds since the epoch.
     public var modified: Int64
+    /// Last status change (a rename into a folder is one), in nanoseconds since the epoch.
+    public var changed: Int64
 
     init(_ st: stat) {
         type = NodeType(mode: st.st_mode)
@@ -55,5 +57,6 @@ public struct FileStatus: Sendable {
         inode = UInt64(st.st_ino)
         linkCount = Int(st.st_nlink)
         modified = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+        changed = Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
     }
 }

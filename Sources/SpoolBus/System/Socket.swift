@@ -136,6 +136,42 @@ enum UnixSocket {
         }
     }
 
+    /// sendto(2) of one datagram to the socket named `address`, MSG_NOSIGNAL | MSG_DONTWAIT:
+    /// a path, or, when it starts with `@`, a name in the abstract namespace (the `@` stands
+    /// for the NUL byte such a name starts with, as `NOTIFY_SOCKET` writes it). Nil when the
+    /// receiver's queue is full.
+    static func send(_ fd: FileDescriptor, _ bytes: Bytes, toAddress address: Bytes) throws -> Int? {
+        guard address.first == UInt8(ascii: "@") else {
+            var sent: Int?
+            try withAddress(of: address, operation: "sendto") { pointer, length in
+                sent = try bytes.withUnsafeBytes { buffer in
+                    try nonBlockingSyscall("sendto") {
+                        Glibc.sendto(fd.rawValue, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT), pointer, length)
+                    }
+                }
+            }
+            return sent
+        }
+        var storage = sockaddr_un()
+        let name = [0] + address.dropFirst()
+        guard name.count <= MemoryLayout.size(ofValue: storage.sun_path) else {
+            throw SystemError(errno: ENAMETOOLONG, operation: "sendto", path: address)
+        }
+        storage.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &storage.sun_path) { $0.copyBytes(from: name) }
+        // An abstract name is exactly its bytes: no terminating NUL is counted.
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + name.count)
+        return try withUnsafePointer(to: &storage) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                try bytes.withUnsafeBytes { buffer in
+                    try nonBlockingSyscall("sendto") {
+                        Glibc.sendto(fd.rawValue, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT), raw, length)
+                    }
+                }
+            }
+        }
+    }
+
     /// An O_PATH descriptor of the node at `path` (absolute, or relative to the working
     /// folder), reached by openat2(RESOLVE_NO_SYMLINKS): a symlink anywhere on the way, the
     /// last component included, is ELOOP. Opening a socket this way neither connects to it nor

@@ -1,0 +1,75 @@
+import Glibc
+import Testing
+
+/// The dispatch log can be rotated: by logrotate (rename, then SIGHUP) or by the daemon itself
+/// (`--log-max`), for the default log in `.spoolbus/` and for `--log FILE`.
+@Suite struct LogRotationTests {
+    /// Renames the log, sends SIGHUP, and checks that new lines go to a new file of mode 0640
+    /// while the renamed one gets none.
+    private func renameThenHangUp(_ sb: Sandbox, daemon: Daemon, log: DispatchLog) async throws {
+        let moved = DispatchLog(path: log.path + ".1")
+        try Files.rename(log.path, moved.path)
+        daemon.signal(SIGHUP)
+        try await sb.waitForLine(in: log, "the reload line in a new log") { $0.verb == "reload" }
+        #expect(permissions(log.path) == 0o640, "a new log is 0640: \(String(permissions(log.path) ?? 0, radix: 8))")
+        try sb.drop("inbox/after", "x\n")
+        try await sb.waitForLine(in: log, "the message after the rotation") { $0.verb == "ok" }
+        #expect(moved.lines.contains { $0.verb == "start" }, "the old lines stay in the renamed file")
+        #expect(!moved.lines.contains { $0.verb == "reload" || $0.verb == "recv" }, "nothing new goes to the renamed file:\n\(moved.tail(10))")
+    }
+
+    @Test func hangUpReopensTheDefaultLog() async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("inbox/* file ./h/record.sh\n")
+            let log = DispatchLog(path: sb.state("dispatch.log"))
+            let daemon = try await sb.startDaemon(arguments: ["run", sb.rulesPath, "--spool", sb.spool], log: log)
+            try await renameThenHangUp(sb, daemon: daemon, log: log)
+        }
+    }
+
+    @Test func hangUpReopensALogFile() async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("inbox/* file ./h/record.sh\n")
+            let daemon = try await sb.startDaemon()
+            try await renameThenHangUp(sb, daemon: daemon, log: sb.log)
+        }
+    }
+
+    @Test func logMaxKeepsTheLogAndOneOlderFile() async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("inbox/* file ./h/record.sh\n")
+            let log = DispatchLog(path: sb.state("dispatch.log"))
+            try await sb.startDaemon(["--log-max", "2K"], arguments: ["run", sb.rulesPath, "--spool", sb.spool], log: log)
+            let older = DispatchLog(path: log.path + ".1")
+            // Each message writes about 300 bytes of log: a dozen pass 2 KiB twice.
+            for round in 0..<12 {
+                try sb.drop("inbox/m\(round)", "x\n")
+                try await sb.waitFor("message \(round) done") { sb.runs.count > round }
+            }
+            try await sb.waitFor("a rotation into dispatch.log.1") { Files.exists(older.path) && !older.lines.isEmpty }
+            try await sb.waitFor("the ok line of the last message") {
+                let lines = older.lines + log.lines
+                let id = lines.first { $0.verb == "recv" && $0["name"] == "inbox/m11" }?["id"]
+                return lines.contains { $0.verb == "ok" && $0["id"] == id }
+            }
+            #expect(!Files.exists(log.path + ".2"), "one older file only")
+            #expect(log.lines.first?.verb == "rotate", "a new log starts by saying it was rotated:\n\(log.tail(3))")
+            #expect(permissions(log.path) == 0o640)
+            let current = try #require(Files.size(log.path)), kept = try #require(Files.size(older.path))
+            #expect(kept > 2048 && kept < 2048 + 4096, "the older file passed the limit by the last batch only: \(kept) bytes")
+            #expect(current <= 2048 + 4096, "\(current) bytes")
+            // No line is cut in two by a rotation.
+            #expect(Files.read(older.path)?.last == 10)
+        }
+    }
+
+    @Test func logMaxNeedsAFile() async throws {
+        try await withSandbox { sb in
+            let result = try await sb.spoolbus(["run", sb.rulesPath, "--log", "-", "--log-max", "1M"])
+            #expect(result.status == .exited(2), "\(result)")
+            #expect(result.err.contains("--log-max needs a log file"), "\(result)")
+            let bad = try await sb.spoolbus(["run", sb.rulesPath, "--log-max", "10X"])
+            #expect(bad.status == .exited(2), "\(bad)")
+        }
+    }
+}
