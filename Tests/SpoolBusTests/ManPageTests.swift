@@ -102,3 +102,17 @@ import Testing
         #expect(RulesReference.options.allSatisfy { $0.defaultText != nil })
     }
 }
+
+/// README's command-line synopsis is the usage lines `--help` prints, so it lists every option.
+@Suite struct ReadmeCommandLineTests {
+    static var synopsis: String {
+        SpoolBusCommandLine.subcommands.map { HelpText.usage(for: $0.spec, prefix: "") }.joined(separator: "\n")
+            + "\nspoolbus --help      spoolbus --version\n"
+    }
+
+    @Test func readmeSynopsisIsTheUsageOfEveryCommand() {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = (try? String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)) ?? ""
+        #expect(readme.contains("## Command line\n\n```\n" + Self.synopsis + "```\n"), "README's synopsis should be:\n\(Self.synopsis)")
+    }
+}
