@@ -14,15 +14,24 @@ import Testing
             #expect(Files.exists(sb.state("control.sock")), "run served SPOOLBUS_SPOOL, not ./spool")
             #expect(!Files.exists(elsewhere + "/spool"))
 
+            let watch = try sb.startSpoolbus(["watch", "from/**"], directory: "/", variables: variables)
+            try await sb.waitForStatus("the watcher subscribed") { $0["watchers"] == "1" }
             let sent = try await sb.spoolbus(["send", "from/afar.msg", "hi"], directory: "/", variables: variables)
             #expect(sent.status == .exited(0), "\(sent)")
             #expect(sent.err.isEmpty, "a served spool draws no warning: \(sent)")
             let run = try await sb.waitForRun()
             #expect(run.name == Bytes(text: "from/afar.msg"))
+            try await sb.waitFor("watch, run from /, printed the message's lines") {
+                Files.readText(watch.stdout)?.contains("name=from/afar.msg") == true
+            }
 
             let status = try await sb.spoolbus(["status", "--raw"], directory: "/", variables: variables)
             #expect(status.status == .exited(0), "\(status)")
             #expect(status.out.contains("spool=\(sb.spool)\n"), "\(status)")
+
+            let dead = try await sb.spoolbus(["dead", "--json"], directory: "/", variables: variables)
+            #expect(dead.status == .exited(0), "\(dead)")
+            #expect(dead.out.contains("\"spool\":\"\(sb.spool)\""), "\(dead)")
 
             let retry = try await sb.spoolbus(["retry", "--all"], directory: "/", variables: variables)
             #expect(retry.status == .exited(0), "\(retry)")

@@ -432,12 +432,14 @@ final class Sandbox {
             status: child.poll()!, stdout: Files.read(base + ".stdout") ?? [], stderr: Files.read(base + ".stderr") ?? [])
     }
 
-    /// Starts `spoolbus ARGS…` without waiting for it (`watch`): its stdout goes to the file
-    /// returned; the sandbox's tear-down kills it.
-    func startSpoolbus(_ arguments: [String]) throws -> (child: Child, stdout: String) {
+    /// Starts `spoolbus ARGS…` without waiting for it (`watch`), in `directory` (default ROOT)
+    /// with `variables` added to the environment: its stdout goes to the file returned; the
+    /// sandbox's tear-down kills it.
+    func startSpoolbus(_ arguments: [String], directory: String? = nil, variables: [String: String] = [:]) throws -> (child: Child, stdout: String) {
         let base = root + "/command-\(next())"
         let child = try Spawner.spawn(
-            ([spoolbusBinary] + arguments).map { Bytes(text: $0) }, environment: environment, directory: root,
+            ([spoolbusBinary] + arguments).map { Bytes(text: $0) }, environment: environment.merging(variables) { $1 },
+            directory: directory ?? root,
             stdin: "/dev/null", stdout: base + ".stdout", stderr: base + ".stderr",
             label: "spoolbus " + arguments.joined(separator: " "))
         children.append(child)
