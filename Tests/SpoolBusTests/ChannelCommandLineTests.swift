@@ -73,7 +73,7 @@ import Testing
         #expect(outcome.status == 1)
         #expect(outcome.output.isEmpty)
         #expect(outcome.errorText.hasPrefix("spoolbus: error: no daemon serves spool '\(spool)' (connect '\(spool)/.spoolbus/control.sock': "))
-        #expect(outcome.errorText.hasSuffix(")\n"))
+        #expect(outcome.errorText.hasSuffix("); a command's spool is --spool DIR, else $SPOOLBUS_SPOOL, else ./spool\n"))
     }
 
     @Test func watchRefusesABadPatternBeforeAskingAnyone() {

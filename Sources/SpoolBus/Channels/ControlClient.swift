@@ -11,7 +11,9 @@ final class ControlClient {
                 return "the control socket of spool '\(text(spool))' is not open to this user (\(cause)); "
                     + "the daemon's --control-mode decides who may use status, watch and retry"
             }
-            return "no daemon serves spool '\(text(spool))' (\(cause))"
+            // Most often the right daemon runs and this is the wrong folder: say how the spool is found.
+            return "no daemon serves spool '\(text(spool))' (\(cause)); a command's spool is --spool DIR, "
+                + "else $\(SpoolLocation.environmentVariable), else ./spool"
         }
     }
 
