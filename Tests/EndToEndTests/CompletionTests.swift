@@ -77,6 +77,9 @@ import Testing
             try Files.write(Bytes(text: sb.root + "/_spoolbus"), generated.stdout)
             let syntax = try await sb.runProgram(["/bin/sh", "-c", "zsh -n '\(sb.root)/_spoolbus'"])
             #expect(syntax.status == .exited(0), "\(syntax)")
+            // As installed: a file `_spoolbus` in $fpath, which compinit binds to spoolbus.
+            let bound = try await sb.runProgram(["/bin/sh", "-c", "zsh -fc 'fpath=(\(sb.root) $fpath); autoload -Uz compinit; compinit -u -d \(sb.root)/zcompdump; print -r -- ${_comps[spoolbus]}'"])
+            #expect(bound.out == "_spoolbus\n", "\(bound)")
             for command in ["run", "send", "retry", "completion", "help"] {
                 #expect(generated.out.contains("        \(command)) _arguments"), "\(command)")
             }

@@ -186,7 +186,8 @@ private func parseError(_ words: [String]) -> UsageError? {
               completion              Print a shell completion script.
               help                    Show help for a command, or for the rules file.
 
-              See 'spoolbus help COMMAND' for detailed help.
+              See 'spoolbus help COMMAND' for detailed help, 'spoolbus help rules' for the
+              rules file.
 
             """)
     }

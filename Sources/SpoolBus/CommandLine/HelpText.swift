@@ -29,7 +29,7 @@ enum HelpText {
         if !subcommands.isEmpty {
             sections.append("SUBCOMMANDS:\n" + subcommands.map {
                 entry(label: $0.name, help: $0.abstract, defaultText: nil)
-            }.joined(separator: "\n") + "\n\n  See 'spoolbus help COMMAND' for detailed help.")
+            }.joined(separator: "\n") + "\n\n  See 'spoolbus help COMMAND' for detailed help, 'spoolbus help rules' for the\n  rules file.")
         }
         return sections.joined(separator: "\n\n") + "\n"
     }
