@@ -15,11 +15,13 @@ import Testing
         inotify watch, messages not yet settled). Exits 1 when no daemon serves the
         spool.
 
-        USAGE: spoolbus status [--spool DIR] [--raw]
+        USAGE: spoolbus status [--spool DIR] [--raw] [--json]
 
         OPTIONS:
           --spool DIR             The spool folder. (default: ./spool)
           --raw                   Print the daemon's key=value lines as they came.
+          --json                  Print one JSON object: each fact a member; counts are
+                                  numbers, paused a boolean.
           -h, --help              Show help information.
 
         """
@@ -33,12 +35,14 @@ import Testing
         behind is dropped by the daemon. Exits 1 when no daemon serves the spool or when
         the daemon goes away.
 
-        USAGE: spoolbus watch [PATTERN] [--spool DIR]
+        USAGE: spoolbus watch [PATTERN] [--json] [--spool DIR]
 
         ARGUMENTS:
           PATTERN                 A rules-file glob over message names. (default: **)
 
         OPTIONS:
+          --json                  Print each line as one JSON object: time, verb, then
+                                  the line's keys, values unescaped.
           --spool DIR             The spool folder. (default: ./spool)
           -h, --help              Show help information.
 
@@ -75,7 +79,7 @@ import Testing
         #expect(outcome.status == 2)
         #expect(outcome.errorText == """
             spoolbus: error: invalid pattern 'inbox/[': unterminated '[' in pattern
-            Usage: spoolbus watch [PATTERN] [--spool DIR]
+            Usage: spoolbus watch [PATTERN] [--json] [--spool DIR]
             See 'spoolbus help watch'.
 
             """)

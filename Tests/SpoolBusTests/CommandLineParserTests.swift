@@ -194,9 +194,12 @@ private func parseError(_ words: [String]) -> UsageError? {
         OVERVIEW: Run the daemon in the foreground.
 
         Watches the spool and dispatches every message to the handlers the rules name,
-        until SIGTERM or SIGINT. SIGHUP reloads the rules.
+        until SIGTERM or SIGINT (a second one stops running handlers at once). SIGHUP
+        reopens the log and reloads the rules. Under systemd (NOTIFY_SOCKET set) it
+        reports readiness, reloads, stopping, its counters and watchdog pings.
 
-        USAGE: spoolbus run [RULES] [--spool DIR] [--log FILE|-] [--jobs N]
+        USAGE: spoolbus run [RULES] [--spool DIR] [--log FILE|-] [--log-max SIZE]
+                            [--keep-done DURATION] [--keep-failed DURATION] [--jobs N]
                             [--grace DURATION] [--max-line BYTES] [--control-mode MODE]
                             [--env NAME[=VALUE]]
 
@@ -208,6 +211,12 @@ private func parseError(_ words: [String]) -> UsageError? {
                                   beside the rules file)
           --log FILE|-            Where the dispatch log goes; - for stdout. (default:
                                   SPOOL/.spoolbus/dispatch.log)
+          --log-max SIZE          Past SIZE (10M, 512K) the log becomes FILE.1 and a new
+                                  one starts. (default: no limit)
+          --keep-done DURATION    Remove archived messages (.spoolbus/done/) this long
+                                  after. (default: kept)
+          --keep-failed DURATION  Remove dead letters (.spoolbus/failed/) this long
+                                  after. (default: kept)
           --jobs N                Handlers running at once, all rules together.
                                   (default: twice the processors)
           --grace DURATION        How long running handlers may finish after SIGTERM.
@@ -292,7 +301,8 @@ private func parseError(_ words: [String]) -> UsageError? {
         #expect(outcome.status == 2)
         #expect(outcome.errorText == """
             spoolbus: error: \(message)
-            Usage: spoolbus run [RULES] [--spool DIR] [--log FILE|-] [--jobs N]
+            Usage: spoolbus run [RULES] [--spool DIR] [--log FILE|-] [--log-max SIZE]
+                                [--keep-done DURATION] [--keep-failed DURATION] [--jobs N]
                                 [--grace DURATION] [--max-line BYTES] [--control-mode MODE]
                                 [--env NAME[=VALUE]]
             See 'spoolbus help run'.
