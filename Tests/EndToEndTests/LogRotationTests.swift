@@ -63,6 +63,18 @@ import Testing
         }
     }
 
+    @Test func aLogThatIsASymlinkIsRefused() async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("inbox/* file ./h/record.sh\n")
+            try Files.write(sb.root + "/elsewhere.log", "")
+            guard symlink(sb.root + "/elsewhere.log", sb.root + "/link.log") == 0 else { throw SystemCallFailed("symlink") }
+            let result = try await sb.spoolbus(["run", sb.rulesPath, "--spool", sb.spool, "--log", sb.root + "/link.log"])
+            #expect(result.status == .exited(1), "\(result)")
+            #expect(result.err.contains("is a symbolic link, which the daemon never follows"), "\(result)")
+            #expect(Files.size(sb.root + "/elsewhere.log") == 0, "nothing was written through the link")
+        }
+    }
+
     @Test func logMaxNeedsAFile() async throws {
         try await withSandbox { sb in
             let result = try await sb.spoolbus(["run", sb.rulesPath, "--log", "-", "--log-max", "1M"])
