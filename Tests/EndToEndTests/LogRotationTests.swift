@@ -35,11 +35,14 @@ import Testing
         }
     }
 
-    @Test func logMaxKeepsTheLogAndOneOlderFile() async throws {
+    /// For the default log in `.spoolbus/` and for `--log FILE`.
+    @Test(arguments: [false, true])
+    func logMaxKeepsTheLogAndOneOlderFile(logFile: Bool) async throws {
         try await withSandbox { sb in
             try sb.writeRules("inbox/* file ./h/record.sh\n")
-            let log = DispatchLog(path: sb.state("dispatch.log"))
-            try await sb.startDaemon(["--log-max", "2K"], arguments: ["run", sb.rulesPath, "--spool", sb.spool], log: log)
+            let log = logFile ? sb.log : DispatchLog(path: sb.state("dispatch.log"))
+            try await sb.startDaemon(["--log-max", "2K"],
+                                     arguments: ["run", sb.rulesPath, "--spool", sb.spool] + (logFile ? ["--log", log.path] : []), log: log)
             let older = DispatchLog(path: log.path + ".1")
             // Each message writes about 300 bytes of log: a dozen pass 2 KiB twice.
             for round in 0..<12 {
