@@ -10,11 +10,11 @@ import Testing
     /// Starts a daemon whose rule always fails, drops `a.msg` and the odd name, and waits for
     /// both to be dead letters.
     @discardableResult
-    private func twoDeadLetters(_ sb: Sandbox) async throws -> Daemon {
+    private func twoDeadLetters(_ sb: Sandbox, _ extra: [String] = []) async throws -> Daemon {
         try sb.writeHandler("fail.sh", "#!/bin/sh\necho 'broken pipe dream' >&2\nexit 3\n")
         try sb.writeRules("inbox/* file retries=0 ./h/fail.sh\n")
         try Files.makeDirectories(sb.spool + "/inbox")
-        let daemon = try await sb.startDaemon()
+        let daemon = try await sb.startDaemon(extra)
         try sb.drop("inbox/a.msg", "body a\n")
         try sb.drop(Self.oddName, Bytes(text: "body b\n"))
         try await sb.waitFor("two dead letters in failed/") {
@@ -88,6 +88,21 @@ import Testing
             #expect(Files.list(sb.state("failed")).isEmpty, "entries and their sidecars are gone: \(Files.list(sb.state("failed")).map(\.lossy))")
             let none = try await sb.spoolbus(["dead", "--spool", sb.spool])
             #expect(none.status == .exited(0) && none.out.isEmpty, "\(none)")
+        }
+    }
+
+    @Test func dropThroughTheDaemonIsOnlyForItsUserAndRoot() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            // Others may ask for status and watch, and so may try to drop.
+            try await twoDeadLetters(sb, ["--control-mode", "0666"])
+            let attempt = try Attacker.run([spoolbusBinary, "drop", "--all", "--spool", sb.spool])
+            #expect(attempt.status == 1, "\(attempt)")
+            #expect(attempt.stderr.contains("drop is only for the daemon's user"), "\(attempt)")
+            let left = try await sb.spoolbus(["dead", "--names", "--spool", sb.spool])
+            #expect(left.out.nonEmptyLines.count == 2, "nothing was dropped: \(left)")
+            #expect(sb.log.lines("drop").isEmpty)
         }
     }
 

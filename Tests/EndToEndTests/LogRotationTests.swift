@@ -35,11 +35,14 @@ import Testing
         }
     }
 
-    @Test func logMaxKeepsTheLogAndOneOlderFile() async throws {
+    /// For the default log in `.spoolbus/` and for `--log FILE`.
+    @Test(arguments: [false, true])
+    func logMaxKeepsTheLogAndOneOlderFile(logFile: Bool) async throws {
         try await withSandbox { sb in
             try sb.writeRules("inbox/* file ./h/record.sh\n")
-            let log = DispatchLog(path: sb.state("dispatch.log"))
-            try await sb.startDaemon(["--log-max", "2K"], arguments: ["run", sb.rulesPath, "--spool", sb.spool], log: log)
+            let log = logFile ? sb.log : DispatchLog(path: sb.state("dispatch.log"))
+            try await sb.startDaemon(["--log-max", "2K"],
+                                     arguments: ["run", sb.rulesPath, "--spool", sb.spool] + (logFile ? ["--log", log.path] : []), log: log)
             let older = DispatchLog(path: log.path + ".1")
             // Each message writes about 300 bytes of log: a dozen pass 2 KiB twice.
             for round in 0..<12 {
@@ -60,6 +63,18 @@ import Testing
             #expect(current <= 2048 + 4096, "\(current) bytes")
             // No line is cut in two by a rotation.
             #expect(Files.read(older.path)?.last == 10)
+        }
+    }
+
+    @Test func aLogThatIsASymlinkIsRefused() async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("inbox/* file ./h/record.sh\n")
+            try Files.write(sb.root + "/elsewhere.log", "")
+            guard symlink(sb.root + "/elsewhere.log", sb.root + "/link.log") == 0 else { throw SystemCallFailed("symlink") }
+            let result = try await sb.spoolbus(["run", sb.rulesPath, "--spool", sb.spool, "--log", sb.root + "/link.log"])
+            #expect(result.status == .exited(1), "\(result)")
+            #expect(result.err.contains("is a symbolic link, which the daemon never follows"), "\(result)")
+            #expect(Files.size(sb.root + "/elsewhere.log") == 0, "nothing was written through the link")
         }
     }
 

@@ -38,8 +38,68 @@ import Testing
         }
     }
 
+    /// The unit's `CapabilityBoundingSet=` as setpriv writes a bounding set: `-all,+setuid,…`.
+    static func unitBoundingSet() throws -> String {
+        let unit = try #require(Files.readText(folder + "/spoolbus@.service"))
+        let line = try #require(unit.split(separator: "\n").first { $0.hasPrefix("CapabilityBoundingSet=") })
+        let capabilities = line.dropFirst("CapabilityBoundingSet=".count).split(separator: " ")
+            .map { "+" + $0.lowercased().replacingOccurrences(of: "cap_", with: "") }
+        return (["-all"] + capabilities).joined(separator: ",")
+    }
+
+    @Test func theUnitsCapabilitiesAndNoNewPrivilegesKeepUserRulesWorking() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            try Files.chmod(sb.out, 0o777)
+            try sb.writeRules("""
+                mine.msg   file  user=nobody  ./h/record.sh nobody
+                theirs.msg file  ./h/record.sh theirs
+                slow.msg   file  user=nobody  timeout=300ms retries=0  sleep 60
+
+                """)
+            // What the unit gives the daemon: no new privileges and its bounding set, applied
+            // by setpriv to this daemon as systemd would.
+            let daemon = try await sb.startDaemonThroughShell(
+                "exec /usr/bin/setpriv --no-new-privs --bounding-set=\(try Self.unitBoundingSet()) -- \"$0\" \"$@\"")
+            #expect(Files.readText("/proc/\(daemon.pid)/status")?.contains("NoNewPrivs:\t1") == true)
+            // user=: the handler runs as nobody.
+            try sb.drop("mine.msg", "x\n")
+            _ = try await sb.waitForRun("the user=nobody run") { $0.tag == "nobody" }
+            let owners = Files.list(sb.out).compactMap { name -> uid_t? in
+                var status = stat()
+                return lstat(sb.out + "/" + name.lossy, &status) == 0 ? status.st_uid : nil
+            }
+            #expect(owners.contains(Attacker.uid), "the handler ran as nobody: owners \(owners)")
+            // Another user's file, mode 0600: the daemon (CAP_DAC_OVERRIDE) claims and reads it.
+            let staging = sb.root + "/theirs.staging"
+            try Files.write(staging, "private\n")
+            guard chown(staging, Attacker.uid, getpwnam("nobody")!.pointee.pw_gid) == 0 else { throw SystemCallFailed("chown") }
+            try Files.chmod(staging, 0o600)
+            try Files.rename(staging, sb.spoolPath("theirs.msg"))
+            let theirs = try await sb.waitForRun("the run of another user's 0600 file") { $0.tag == "theirs" }
+            #expect(theirs.stdin == Bytes(text: "private\n"))
+            // A timeout stops a handler of another user (CAP_KILL).
+            try sb.drop("slow.msg", "x\n")
+            let id = try await sb.waitForID(of: "slow.msg")
+            let fail = try await sb.waitForLine("the timeout of slow.msg") { $0.verb == "fail" && $0["id"] == id }
+            #expect(fail["timeout"] != nil || fail["err"]?.contains("timed out") == true, "\(fail)")
+            try await sb.waitForLine("slow.msg dead") { $0.verb == "dead" && $0["id"] == id }
+            try await daemon.stop()
+
+            // The check bites: without CAP_SETUID a user= rule cannot run.
+            let bare = try await sb.startDaemonThroughShell(
+                "exec /usr/bin/setpriv --no-new-privs --bounding-set=-setuid -- \"$0\" \"$@\"")
+            try sb.drop("mine.msg", "y\n")
+            try await sb.waitFor("a second recv of mine.msg") { sb.log.ids(of: "mine.msg").count >= 2 }
+            let again = sb.log.ids(of: "mine.msg")[1]
+            try await sb.waitForLine("the user= run failing without CAP_SETUID") { $0.verb == "fail" && $0["id"] == again }
+            try await bare.stop()
+        }
+    }
+
     /// Writes a defaults file for the init script that points it at the sandbox.
-    private func initScript(_ sb: Sandbox, options: String = "--env OUT") throws -> (script: String, variables: [String: String]) {
+    private func initScript(_ sb: Sandbox, options: String = "--env OUT", stopWait: Int = 30) throws -> (script: String, variables: [String: String]) {
         let defaults = sb.root + "/spoolbus.defaults"
         try Files.write(defaults, """
             SPOOLBUS=\(spoolbusBinary)
@@ -47,7 +107,7 @@ import Testing
             SPOOLBUS_SPOOL=\(sb.spool)
             SPOOLBUS_OPTIONS="\(options)"
             SPOOLBUS_STDERR=\(sb.root)/init.stderr
-            SPOOLBUS_STOP_WAIT=30
+            SPOOLBUS_STOP_WAIT=\(stopWait)
 
             """)
         return (Self.folder + "/spoolbus.init", ["SPOOLBUS_DEFAULTS": defaults])
@@ -90,6 +150,23 @@ import Testing
             #expect(Leftovers.isGone(pid_t(pid) ?? 0))
             let after = try await sb.runProgram(["/bin/sh", script, "status"], extra: variables)
             #expect(after.status == .exited(3), "\(after)")
+        }
+    }
+
+    @Test func initScriptStopEndsALongGraceWithASecondSignal() async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("slow/* file sleep 300\n")
+            let (script, variables) = try initScript(sb, options: "--grace 10m", stopWait: 1)
+            let start = try await sb.runProgram(["/bin/sh", script, "start"], extra: variables)
+            #expect(start.status == .exited(0), "\(start)")
+            let log = DispatchLog(path: sb.state("dispatch.log"))
+            try sb.drop("slow/a", "x\n")
+            try await sb.waitForLine(in: log, "the run of slow/a") { $0.verb == "run" }
+            let stop = try await sb.runProgram(["/bin/sh", script, "stop"], extra: variables)
+            #expect(stop.status == .exited(0), "\(stop)")
+            #expect(stop.out.contains("stopping them now"), "\(stop)")
+            #expect(log.lines("stopping").map { $0["grace"] } == ["10m", "0s"], "\(log.tail(5))")
+            #expect(log.lines.last?.verb == "stop")
         }
     }
 

@@ -10,8 +10,9 @@ final class NotifyReceiver {
     private let fd: Int32
     /// Every notification so far, in order of arrival.
     private(set) var messages: [String] = []
-    /// When each was read (the tests poll every 20 ms or so).
-    private(set) var arrivals: [ContinuousClock.Instant] = []
+    /// When each arrived, in microseconds of the wall clock, as the kernel stamped it
+    /// (SO_TIMESTAMP): how often the daemon sent, however late a busy test reads.
+    private(set) var arrivals: [Int64] = []
 
     /// Binds at `path`, or in the abstract namespace when `abstract` is true.
     init(path: String, abstract: Bool = false) throws {
@@ -29,6 +30,8 @@ final class NotifyReceiver {
             close(fd)
             throw SystemCallFailed("bind", Bytes(text: path))
         }
+        var on: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_TIMESTAMP, &on, socklen_t(MemoryLayout<Int32>.size))
         self.fd = fd
         self.address = abstract ? "@" + path : path
     }
@@ -38,11 +41,35 @@ final class NotifyReceiver {
     /// Reads what has arrived since the last call.
     func receive() {
         var buffer = [UInt8](repeating: 0, count: 4096)
+        var control = [UInt8](repeating: 0, count: 128)
         while true {
-            let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            var stamp: Int64 = 0
+            let count = buffer.withUnsafeMutableBytes { data in
+                control.withUnsafeMutableBytes { controlBytes in
+                    var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
+                    return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                        var header = msghdr()
+                        header.msg_iov = vectorPointer
+                        header.msg_iovlen = 1
+                        header.msg_control = controlBytes.baseAddress
+                        header.msg_controllen = controlBytes.count
+                        let count = recvmsg(fd, &header, Int32(MSG_DONTWAIT))
+                        // One control message: struct cmsghdr (len, level, type), then a timeval.
+                        let headerSize = MemoryLayout<cmsghdr>.size
+                        if count > 0, header.msg_controllen >= headerSize + MemoryLayout<timeval>.size {
+                            let cmsg = controlBytes.load(as: cmsghdr.self)
+                            if cmsg.cmsg_level == SOL_SOCKET && cmsg.cmsg_type == SO_TIMESTAMP {
+                                let time = controlBytes.loadUnaligned(fromByteOffset: headerSize, as: timeval.self)
+                                stamp = Int64(time.tv_sec) * 1_000_000 + Int64(time.tv_usec)
+                            }
+                        }
+                        return count
+                    }
+                }
+            }
             guard count > 0 else { return }
             messages.append(String(decoding: buffer[..<count], as: UTF8.self))
-            arrivals.append(ContinuousClock.now)
+            arrivals.append(stamp)
         }
     }
 

@@ -74,3 +74,20 @@ import Testing
         #expect(ServiceNotifier.watchdogInterval([]) == nil)
     }
 }
+
+@Suite struct RunOperationsOptionsTests {
+    private func options(_ words: [String]) throws -> DaemonOptions {
+        try RunCommand.options(from: ParsedArguments.parse(words.map { Array($0.utf8) }, as: RunCommand.spec))
+    }
+
+    @Test func retentionAndRotationOptions() throws {
+        let defaults = try options([])
+        #expect(defaults.logMaxSize == nil && defaults.keepDone == nil && defaults.keepFailed == nil)
+        let given = try options(["--log-max", "10M", "--keep-done", "168h", "--keep-failed=30m"])
+        #expect(given.logMaxSize == 10 << 20)
+        #expect(given.keepDone == .seconds(168 * 3600))
+        #expect(given.keepFailed == .seconds(1800))
+        #expect(throws: UsageError.self) { try options(["--keep-done", "7d"]) }
+        #expect(throws: UsageError.self) { try options(["--log", "-", "--log-max", "1M"]) }
+    }
+}

@@ -13,7 +13,8 @@
 ///                         then end of file
 ///     drop NAME… | drop --all
 ///                         one line per dead letter: `dropped ID NAME`, `missing NAME` or
-///                         `failed ID NAME REASON`, then end of file
+///                         `failed ID NAME REASON`, then end of file; only for the daemon's
+///                         user and root
 ///
 /// A request that cannot be served is answered `error MESSAGE`. Control clients are never
 /// paused by back-pressure: `status` answers while the bus is saturated.
@@ -87,6 +88,12 @@ final class ControlServer {
         case "dead":
             client.finish(with: deadLetterLines())
         case "drop":
+            // Dropping destroys messages: only for the daemon's own user and root, even when
+            // --control-mode lets others ask for status or watch.
+            let euid = SystemInfo.effectiveUserID
+            guard let uid = client.peerUserID, uid == euid || uid == 0 else {
+                return client.finish(with: [ChannelReply.refused("drop is only for the daemon's user (uid \(euid)) and root")])
+            }
             client.finish(with: drop(Array(words.dropFirst())))
         default:
             client.finish(with: [ChannelReply.refused("unknown request '\(text(verb))'; try status, watch [PATTERN], retry NAME…|--all, dead, drop NAME…|--all")])
@@ -225,6 +232,9 @@ final class ControlConnection {
     }
 
     var isWatching: Bool { subscription != nil }
+
+    /// Who connected (SO_PEERCRED); nil when the kernel cannot say.
+    var peerUserID: UInt32? { try? UnixSocket.peerCredentials(io.descriptor).uid }
 
     func start() {
         try? io.set(.readable)

@@ -53,7 +53,7 @@ final class ServiceNotifier {
         return environment.last { $0.starts(with: prefix) }.map { Bytes($0.dropFirst(prefix.count)) }
     }
 
-    /// The spool is scanned and every channel listens (sent once; later calls end reloads).
+    /// The spool is scanned and every channel listens: sent after the first scan only.
     func ready() {
         guard !isReady else { return }
         isReady = true

@@ -81,13 +81,18 @@ public final class DispatchLog {
             return
         }
         let folder = try Directory.open(path.deletingLastPathComponent.isEmpty ? ".".bytes : path.deletingLastPathComponent)
+        let fd: FileDescriptor
         do {
-            let fd = try Self.open(path.lastPathComponent, in: folder, own: false)
-            self.init(target: .file(folder: folder, name: path.lastPathComponent, own: false), destination: fd, maxSize: maxSize)
+            fd = try Self.open(path.lastPathComponent, in: folder, own: false)
+        } catch let error as SystemError where error.errno == SystemError.symlinkRefused {
+            folder.close()
+            throw SpoolBusError("the log '\(text(path))' is a symbolic link, which the daemon never follows (it could not rotate it): "
+                                + "name the file itself, or write --log - for stdout")
         } catch {
             folder.close()
             throw error
         }
+        self.init(target: .file(folder: folder, name: path.lastPathComponent, own: false), destination: fd, maxSize: maxSize)
     }
 
     /// Opens the log `name` in the state folder `folder`, never through a symlink. A new log is
