@@ -18,20 +18,30 @@ import Testing
             try Files.makeDirectories(sb.root + "/spool-example")
             Spawner.runToCompletion(["/bin/cp", "-R", Readme.repository + "/spool-example/handlers", Readme.repository + "/spool-example/spoolbus.rules",
                                      sb.root + "/spool-example/"])
-            try Files.makeDirectories(sb.spool + "/inbox")  // spool/inbox/.keep, as a clone has it
+            let spool = sb.root + "/spool-example/spool"
+            try Files.makeDirectories(spool + "/inbox")  // spool-example/spool/inbox/.keep, as a clone has it
 
             let blocks = Readme.blocks(runBy: "TourTests")
             try #require(blocks.count >= 4)
             let first = blocks[0].lines.compactMap(shellLine)
             #expect(first.last == "swift test", "the second first command is this test run")
             let start = try #require(first.first)
-            #expect(start.hasPrefix("'\(spoolbusBinary)' run spool-example/spoolbus.rules"), "\(start)")
-            let log = DispatchLog(path: sb.spool + "/.spoolbus/dispatch.log")
-            try await sb.startDaemon(arguments: ["run", "spool-example/spoolbus.rules"], log: log)
+            let binary = "'\(spoolbusBinary)' "
+            try #require(start.hasPrefix(binary), "\(start)")
+            let arguments = start.dropFirst(binary.count).split(separator: " ").map(String.init)
+            #expect(arguments == ["run", "spool-example/spoolbus.rules", "--spool", "spool-example/spool"], "\(start)")
+            let log = DispatchLog(path: spool + "/.spoolbus/dispatch.log")
+            try await sb.startDaemon(arguments: arguments, log: log)
 
+            // The tour's lines are typed into one terminal: what one exports, the later ones see.
+            var exports = ""
             var outputs: [String] = []
             for line in blocks.dropFirst().flatMap(\.lines).compactMap(shellLine) {
-                let result = try await sb.runProgram(["/bin/sh", "-c", line])
+                if line.hasPrefix("export ") {
+                    exports += line + "; "
+                    continue
+                }
+                let result = try await sb.runProgram(["/bin/sh", "-c", exports + line])
                 #expect(result.status == .exited(0), "\(line)\n\(result)")
                 outputs.append(result.out)
             }
