@@ -34,13 +34,16 @@ import Testing
         try await withSandbox { sb in
             try sb.writeRules("inbox/* file ./h/record.sh\n")
             let daemon = try await sb.startDaemon()
-            let watch = try sb.startSpoolbus(["watch", "--spool", sb.spool])
-            _ = try await sb.waitForStatus("the watcher to subscribe") { $0["watchers"] == "1" }
+            // One watching everything, one only some names: both learn why the stream ends.
+            let watches = try [["watch"], ["watch", "inbox/*"]].map { try sb.startSpoolbus($0 + ["--spool", sb.spool]) }
+            _ = try await sb.waitForStatus("the watchers to subscribe") { $0["watchers"] == "2" }
             try await daemon.stop()
-            try await sb.waitFor("watch to end") { !watch.child.isRunning }
-            let lines = (Files.readText(watch.stdout) ?? "").nonEmptyLines
-            #expect(lines.contains { $0.contains(" stopping ") }, "\(lines)")
-            #expect(lines.last?.contains(" stop ") == true, "the last line a watcher gets is the stop line: \(lines)")
+            for watch in watches {
+                try await sb.waitFor("watch to end") { !watch.child.isRunning }
+                let lines = (Files.readText(watch.stdout) ?? "").nonEmptyLines
+                #expect(lines.contains { $0.contains(" stopping ") }, "\(watch.child.label): \(lines)")
+                #expect(lines.last?.contains(" stop ") == true, "the last line a watcher gets is the stop line: \(watch.child.label): \(lines)")
+            }
         }
     }
 }

@@ -256,13 +256,16 @@ final class ControlConnection {
         send(lines.flatMap { $0 })
     }
 
+    /// Lines every watcher gets, whatever its pattern: why the stream is about to end.
+    static let alwaysWatched: Set<String> = ["stopping", "stop"]
+
     /// Streams the log lines of messages matching `pattern` (all lines when nil).
     func watch(_ pattern: Glob?) {
         answered = true
         send(ControlWords.line(["watching".bytes, pattern?.source ?? "**".bytes]))
         subscription = server.channels.log.subscribe { [weak self] record, line in
             guard let self, !self.closed else { return }
-            if let pattern {
+            if let pattern, !Self.alwaysWatched.contains(record.verb) {
                 guard let name = record.name, pattern.matches(name) else { return }
             }
             self.send(line)
