@@ -4,6 +4,9 @@
 ///
 /// Nothing polls: one timer, armed only while the folder holds something, for the moment its
 /// oldest message expires. A message arriving while none is armed arms it for its own expiry.
+/// Each pruning lists the folder, so two are at least a sixtieth of the duration apart (and at
+/// least a second): a steady stream of archived messages costs a listing now and then, not one
+/// per message, and a message goes at most that much after it expired.
 final class Retention {
     private let folder: KeptFolder
     private let keep: Duration
@@ -61,6 +64,8 @@ final class Retention {
                 ])
             }
         }
-        if let nextExpiry { timer = loop.schedule(after: .nanoseconds(nextExpiry)) { [unowned self] in self.prune() } }
+        guard let nextExpiry else { return }
+        let spacing = max(Duration.seconds(1).nanoseconds, keep.nanoseconds / 60)
+        timer = loop.schedule(after: .nanoseconds(max(nextExpiry, spacing))) { [unowned self] in self.prune() }
     }
 }
