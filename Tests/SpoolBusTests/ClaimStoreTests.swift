@@ -118,6 +118,36 @@ import Testing
         #expect(try store.deadLetters().isEmpty)
     }
 
+    /// A long name's sidecar reaches `done/` and `failed/` before its entry and leaves `work/`
+    /// after; `kept`, `dead` and `drop` see such messages by name and remove them whole.
+    @Test func keptMessagesWithLongNamesAreListedAndDroppedWhole() throws {
+        let root = try TemporaryFolder()
+        let layout = try SpoolLayout.prepare(root.path)
+        defer { layout.close() }
+        let store = ClaimStore(layout: layout)
+        var names: [[UInt8]] = []
+        for (index, letter) in ["a", "b"].enumerated() {
+            let name = Array(repeating: UInt8(ascii: "d"), count: 200) + [UInt8(ascii: "/")] + Array(repeating: UInt8(ascii: Unicode.Scalar(letter)!), count: 200)
+            names.append(name)
+            try write([1], to: layout.path(of: name))
+            guard case .claimed(let file) = try claimSettled(store, name, id: Array("000000000001-00000\(index + 1)".utf8)) else {
+                Issue.record("not claimed")
+                return
+            }
+            if index == 0 { try store.complete(file, archive: true) } else { try store.bury(file, reason: Array("rule 1: failed (1 attempt)\n".utf8)) }
+        }
+        #expect(try layout.work.entries().isEmpty, "no sidecar is left in work/")
+        #expect(try store.kept(in: .done).map(\.name) == [names[0]])
+        let letters = try store.deadLetterReports(now: WallClock.nanoseconds())
+        #expect(letters.map(\.name) == [names[1]])
+        #expect(letters.first?.reason == Array("rule 1: failed (1 attempt)".utf8))
+        let outcomes = try store.dropDeadLetters(named: nil)
+        #expect(outcomes.count == 1)
+        #expect(try layout.failed.entries().isEmpty, "the entry, its name and its reason are gone")
+        try store.remove(try store.kept(in: .done)[0], from: .done)
+        #expect(try layout.done.entries().isEmpty)
+    }
+
     /// Finding 2: a folder of the spool swapped for a symlink between the scan that listed a
     /// message and its claim makes the claim fail; the file outside stays where it is.
     @Test func aFolderSwappedForASymlinkIsNeverClaimedThrough() throws {

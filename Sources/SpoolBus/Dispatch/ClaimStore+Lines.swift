@@ -85,7 +85,7 @@ extension ClaimStore {
     }
 
     /// Copies a sidecar, if there is one, so that it is in both folders while its entry moves.
-    private func copySidecar(_ id: Bytes, _ kind: String, from source: Directory, to target: Directory) throws {
+    func copySidecar(_ id: Bytes, _ kind: String, from source: Directory, to target: Directory) throws {
         let content: Bytes
         do {
             content = try readSidecar(id, kind, in: source)

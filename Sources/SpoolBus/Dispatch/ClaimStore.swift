@@ -136,8 +136,7 @@ struct ClaimStore {
     func complete(_ file: ClaimedFile, archive: Bool) throws {
         FaultInjection.reach(.rename)
         if archive {
-            try layout.work.rename(file.entry, to: layout.done, as: file.entry)
-            try moveSidecar(of: file.id, to: layout.done)
+            try moveWithNameSidecar(file.id, to: layout.done) { try layout.work.rename(file.entry, to: layout.done, as: file.entry) }
         } else {
             try layout.work.removeIfPresent(file.entry)
             try layout.work.removeIfPresent(EntryName.sidecar(file.id, "name"))
@@ -150,8 +149,7 @@ struct ClaimStore {
     func bury(_ file: ClaimedFile, reason: Bytes) throws -> Bytes {
         try layout.failed.writeAtomically(reason, to: EntryName.sidecar(file.id, "reason"), through: layout.temporary)
         FaultInjection.reach(.bury)
-        try layout.work.rename(file.entry, to: layout.failed, as: file.entry)
-        try moveSidecar(of: file.id, to: layout.failed)
+        try moveWithNameSidecar(file.id, to: layout.failed) { try layout.work.rename(file.entry, to: layout.failed, as: file.entry) }
         return deadLetterName(of: file)
     }
 
@@ -240,11 +238,14 @@ struct ClaimStore {
         try folder.read(EntryName.sidecar(id, kind))
     }
 
-    private func moveSidecar(of id: Bytes, to folder: Directory) throws {
-        let sidecar = EntryName.sidecar(id, "name")
-        if try layout.work.statusIfPresent(sidecar) != nil {
-            try layout.work.rename(sidecar, to: folder, as: sidecar)
-        }
+    /// Moves an entry out of `work/` with `move`, its `ID+name` sidecar (a long name's) first
+    /// copied to where it goes and removed from `work/` after: a crash at any moment leaves
+    /// the entry beside its name, never a dead letter or an archive no one can name (which
+    /// `dead`, `retry` and the retention would never see).
+    private func moveWithNameSidecar(_ id: Bytes, to folder: Directory, _ move: () throws -> Void) throws {
+        try copySidecar(id, "name", from: layout.work, to: folder)
+        try move()
+        try layout.work.removeIfPresent(EntryName.sidecar(id, "name"))
     }
 }
 
