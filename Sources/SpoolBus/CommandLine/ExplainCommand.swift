@@ -9,7 +9,7 @@ enum ExplainCommand: Subcommand {
             ArgumentSpec("NAME", help: "The message name, relative to the spool (inbox/hello.msg)."),
         ],
         options: [
-            OptionSpec("on", value: "EVENT", help: "The event: file, fifo, socket, node or gone.", default: "file"),
+            OptionSpec("on", value: "EVENT", help: "The event: file, fifo, socket, node, gone, mq or signal.", default: "file"),
             OptionSpec("rules", value: "FILE", help: "The rules file.", default: "./spoolbus.rules"),
             .spool(),
         ])
@@ -87,6 +87,9 @@ enum ExplainCommand: Subcommand {
             type = "file".bytes
         case .fifo, .socket:
             path = layout.path(of: name)
+            type = event.rawValue.bytes
+        case .mq, .signal:
+            path = Message.path(ofQueueOrSignal: name, event: event)
             type = event.rawValue.bytes
         case .node, .gone:
             path = layout.path(of: name)

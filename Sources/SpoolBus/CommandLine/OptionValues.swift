@@ -43,7 +43,7 @@ enum OptionValues {
         let text = String(decoding: value, as: UTF8.self)
         guard let event = EventKind(rawValue: text) else {
             let names = EventKind.allCases.map(\.rawValue)
-            throw UsageError.invalidValue(value, for: option, expected: "file, fifo, socket, node or gone",
+            throw UsageError.invalidValue(value, for: option, expected: EventKind.listed,
                                           suggestion: DidYouMean.closest(to: text, among: names))
         }
         return event

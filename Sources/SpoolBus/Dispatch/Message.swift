@@ -56,8 +56,16 @@ struct Message {
         switch body {
         case .claimedFile(let file): return file.path
         case .stateFile(let file): return file.path
-        case .line, .none: return layout.path(of: name)
+        case .line, .none:
+            if event == .mq || event == .signal { return Self.path(ofQueueOrSignal: name, event: event) }
+            return layout.path(of: name)
         }
+    }
+
+    /// `SPOOL_PATH` of a queue's message: where the mqueue file system shows the queue
+    /// (`/dev/mqueue/jobs`). A signal is nowhere: empty.
+    static func path(ofQueueOrSignal name: Bytes, event: EventKind) -> Bytes {
+        event == .mq ? "/dev/mqueue/".bytes + name : []
     }
 
     /// A `node` or `gone` event: it lives only in memory, and nothing finds it again later.

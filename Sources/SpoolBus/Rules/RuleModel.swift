@@ -10,6 +10,16 @@ public enum EventKind: String, CaseIterable, Sendable {
     case node
     /// Something removed or moved out of the spool.
     case gone
+    /// A message read from a POSIX message queue of an `mq` directive.
+    case mq
+    /// A signal of a `signal` directive, sent to the daemon.
+    case signal
+
+    /// The events as an error message lists them: `file, fifo, …, mq or signal`.
+    static var listed: String {
+        let names = allCases.map(\.rawValue)
+        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+    }
 }
 
 /// What becomes of a `file` message after its handlers succeeded.
@@ -178,12 +188,20 @@ public struct RuleSet: Sendable {
     public var rules: [Rule]
     public var listens: [ListenDirective]
     public var fifos: [MkfifoDirective]
+    public var queues: [MessageQueueDirective]
+    public var signals: [SignalDirective]
 
-    public init(rules: [Rule] = [], listens: [ListenDirective] = [], fifos: [MkfifoDirective] = []) {
+    public init(rules: [Rule] = [], listens: [ListenDirective] = [], fifos: [MkfifoDirective] = [],
+                queues: [MessageQueueDirective] = [], signals: [SignalDirective] = []) {
         self.rules = rules
         self.listens = listens
         self.fifos = fifos
+        self.queues = queues
+        self.signals = signals
     }
+
+    /// Every signal some `signal` directive names, by number.
+    public var signalNumbers: Set<Int32> { Set(signals.flatMap { $0.signals.map(\.number) }) }
 
     /// The rules a message reaches, in file order, up to and including the first matching rule with `last`.
     public func rules(for name: [UInt8], event: EventKind) -> [Rule] {

@@ -99,6 +99,22 @@ extension MkfifoDirective {
     }
 }
 
+extension MessageQueueDirective {
+    /// `line 3: mq /jobs mode=0600 maxmsg=(system) msgsize=8192 name=jobs`: limits the directive
+    /// leaves to the system show as `(system)`; `name=` is what the rules call its messages.
+    public var summary: String {
+        "line \(line): mq \(displayWord(queueName)) mode=\(octalMode(mode)) maxmsg=\(maxMessages.map(String.init) ?? "(system)") "
+            + "msgsize=\(messageSize.map(String.init) ?? "(system)") name=\(displayWord(name))"
+    }
+}
+
+extension SignalDirective {
+    /// `line 4: signal USR1=10 RTMIN+3=37`: each signal with its number on this system.
+    public var summary: String {
+        "line \(line): signal " + signals.map { "\($0.name)=\($0.number)" }.joined(separator: " ")
+    }
+}
+
 /// A mode as the rules file writes it: octal with a leading zero, at least four digits (`0660`).
 func octalMode(_ mode: UInt32) -> String {
     let digits = String(mode, radix: 8)
@@ -111,6 +127,8 @@ extension RuleSet {
         var entries: [(line: Int, text: String)] = []
         entries += listens.map { ($0.line, $0.summary) }
         entries += fifos.map { ($0.line, $0.summary) }
+        entries += queues.map { ($0.line, $0.summary) }
+        entries += signals.map { ($0.line, $0.summary) }
         entries += rules.map { ($0.line, $0.summary) }
         return entries.sorted { $0.line < $1.line }.map(\.text)
     }

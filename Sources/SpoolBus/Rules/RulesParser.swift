@@ -51,10 +51,14 @@
 ///
 /// ## Directives
 ///
-/// A line whose first word is bare `listen` or `mkfifo` is a directive, not a rule.
+/// A line whose first word is bare `listen`, `mkfifo`, `mq` or `signal` is a directive, not a rule.
 ///
 /// - `listen NAME [mode=0660] [type=stream|seqpacket|dgram] [durable]`
 /// - `mkfifo NAME [mode=0622] [durable]`
+/// - `mq /NAME [mode=0600] [maxmsg=N] [msgsize=BYTES]`: NAME is one component (no further `/`,
+///   not `.` or `..`, at most 255 bytes); its messages are named NAME without the slash.
+/// - `signal NAME…`: `USR1`, `USR2`, `WINCH`, `PWR`, `RTMIN`, `RTMIN+N` (a `SIG` prefix is
+///   allowed); each signal at most once in the file.
 ///
 /// Modes are octal, 0 to 0777, leading zero optional. NAME is relative to the spool: not empty,
 /// not absolute, no empty component, no `..`, no component starting with `.`, and no bare glob
@@ -91,7 +95,7 @@ public enum RulesParser {
     public static let ruleOptionNames = ["timeout", "retries", "backoff", "concurrency", "then", "user", "stdin", "output", "reply", "last"]
 }
 
-private struct RulesFileParser {
+struct RulesFileParser {
     let locator: SourceLocator
     let file: String
     let directory: [UInt8]
@@ -119,6 +123,10 @@ private struct RulesFileParser {
             parseListen(logical.words)
         } else if first.isBare, first.bytes == Array("mkfifo".utf8) {
             parseMkfifo(logical.words)
+        } else if first.isBare, first.bytes == Array("mq".utf8) {
+            parseMessageQueue(logical.words)
+        } else if first.isBare, first.bytes == Array("signal".utf8) {
+            parseSignal(logical.words)
         } else {
             parseRule(logical.words)
         }
@@ -131,7 +139,7 @@ private struct RulesFileParser {
         let patternWord = words[0]
         let pattern = compilePattern(patternWord)
         guard words.count >= 2 else {
-            report(at: patternWord.end, "missing events after the pattern (file, fifo, socket, node, gone)")
+            report(at: patternWord.end, "missing events after the pattern (\(EventKind.allCases.map(\.rawValue).joined(separator: ", ")))")
             return
         }
         let eventErrorsBefore = diagnostics.count
@@ -209,7 +217,7 @@ private struct RulesFileParser {
             let item = word.slice(itemStart..<index)
             itemStart = index + 1
             guard !item.bytes.isEmpty else {
-                let message = word.bytes.isEmpty ? "missing events after the pattern (file, fifo, socket, node, gone)" : "empty event in list"
+                let message = word.bytes.isEmpty ? "missing events after the pattern (\(EventKind.allCases.map(\.rawValue).joined(separator: ", ")))" : "empty event in list"
                 report(at: item.start, message)
                 continue
             }
@@ -219,7 +227,7 @@ private struct RulesFileParser {
                 if let guess = closestName(to: shown, among: EventKind.allCases.map(\.rawValue)) {
                     report(at: item.start, "unknown event '\(shown)'; did you mean '\(guess)'?")
                 } else {
-                    report(at: item.start, "unknown event '\(shown)'; expected file, fifo, socket, node or gone")
+                    report(at: item.start, "unknown event '\(shown)'; expected \(EventKind.listed)")
                 }
                 continue
             }
@@ -466,7 +474,7 @@ private struct RulesFileParser {
 
     mutating func directiveOption(_ word: Word, directive: String, known: [String], seen: inout Set<String>) -> (name: String, value: Word)? {
         guard let option = OptionWord(word), let value = option.value else {
-            let usage = directive == "listen" ? "listen NAME [mode=MODE] [type=TYPE] [durable]" : "mkfifo NAME [mode=MODE] [durable]"
+            let usage = Self.directiveUsage[directive] ?? directive
             report(at: word.start, "unexpected word '\(displayBytes(word.bytes))'; expected \(usage)")
             return nil
         }
@@ -484,6 +492,12 @@ private struct RulesFileParser {
         }
         return (option.name, value)
     }
+
+    static let directiveUsage = [
+        "listen": "listen NAME [mode=MODE] [type=TYPE] [durable]",
+        "mkfifo": "mkfifo NAME [mode=MODE] [durable]",
+        "mq": "mq /NAME [mode=MODE] [maxmsg=N] [msgsize=BYTES]",
+    ]
 
     mutating func parseMode(_ value: Word) -> UInt32? {
         var mode: UInt32 = 0
@@ -540,7 +554,7 @@ private struct RulesFileParser {
 
 /// The option values of one rule while it is being parsed, with the words that set the ones
 /// other checks point at.
-private struct RuleOptions {
+struct RuleOptions {
     var seen: Set<String> = []
     var timeout: Duration = .seconds(30)
     var retries = 3
@@ -556,7 +570,7 @@ private struct RuleOptions {
 }
 
 /// A word in option position: `name=value`, or bare `reply` / `last`.
-private struct OptionWord {
+struct OptionWord {
     var word: Word
     var name: String
     /// `nil` for `reply` and `last` written bare.
@@ -586,12 +600,12 @@ private func isASCIILetter(_ byte: UInt8) -> Bool {
     (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
 }
 
-private func isASCIIDigit(_ byte: UInt8) -> Bool {
+func isASCIIDigit(_ byte: UInt8) -> Bool {
     byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
 }
 
 /// A decimal count without sign: `nil` for anything else or an overflow.
-private func parseCount(_ bytes: [UInt8]) -> Int? {
+func parseCount(_ bytes: [UInt8]) -> Int? {
     guard !bytes.isEmpty, bytes.allSatisfy(isASCIIDigit) else { return nil }
     var value = 0
     for byte in bytes {

@@ -3,6 +3,9 @@ import Glibc
 /// What kind of node a path is; the raw values are `SPOOL_TYPE`'s words.
 public enum NodeType: String, Sendable {
     case file, fifo, socket, dir, char, block, symlink
+    /// Not in the file system: a POSIX message queue's message, or a signal (`SPOOL_TYPE` of
+    /// `mq` and `signal` messages).
+    case mq, signal
 
     init?(mode: UInt32) {
         switch mode & UInt32(S_IFMT) {
