@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <mqueue.h>
 #include <spawn.h>
 #include <string.h>
 #include <stdio.h>
@@ -45,11 +46,14 @@ int csb_enable_passcred(int fd) {
     return setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
 }
 
-ssize_t csb_recv_packet(int fd, void *buf, size_t len, int flags,
-                        pid_t *pid, uid_t *uid, gid_t *gid,
-                        struct sockaddr_un *from, socklen_t *fromlen, int *truncated) {
+ssize_t csb_recv_with_rights(int fd, void *buf, size_t len, int flags,
+                             int *fds, int maxfds, int *nfds, int *control_truncated, int *unexpected_control,
+                             pid_t *pid, uid_t *uid, gid_t *gid,
+                             struct sockaddr_un *from, socklen_t *fromlen) {
+    // Room for credentials and 16 descriptors: more than that is MSG_CTRUNC (the kernel closes
+    // what does not fit), fewer are counted and refused above if there is more than one.
     union {
-        char buf[CMSG_SPACE(sizeof(struct ucred))];
+        char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(16 * sizeof(int))];
         struct cmsghdr align;
     } control;
     struct iovec iov = { .iov_base = buf, .iov_len = len };
@@ -61,16 +65,76 @@ ssize_t csb_recv_packet(int fd, void *buf, size_t len, int flags,
     ssize_t n = recvmsg(fd, &msg, flags | MSG_CMSG_CLOEXEC);
     if (n < 0) return n;
     *pid = -1; *uid = (uid_t)-1; *gid = (gid_t)-1;
+    *nfds = 0; *unexpected_control = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
             struct ucred cred;
             memcpy(&cred, CMSG_DATA(c), sizeof cred);
             *pid = cred.pid; *uid = cred.uid; *gid = cred.gid;
+        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < count; i++) {
+                int passed;
+                memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof passed);
+                if (*nfds < maxfds) fds[(*nfds)++] = passed; else close(passed);
+            }
+        } else {
+            *unexpected_control = 1;
         }
     }
     if (from) *fromlen = msg.msg_namelen;
-    *truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+    *control_truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
     return n;
+}
+
+ssize_t csb_send_with_descriptor(int fd, const void *buf, size_t len, int passed) {
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = control.buf, .msg_controllen = sizeof control.buf,
+    };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &passed, sizeof passed);
+    return sendmsg(fd, &msg, MSG_NOSIGNAL);
+}
+
+int csb_mq_open_reading(const char *name, int create, unsigned int mode, long maxmsg, long msgsize) {
+    int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
+    if (!create) return mq_open(name, flags);
+    struct mq_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.mq_maxmsg = maxmsg;
+    attr.mq_msgsize = msgsize;
+    return mq_open(name, flags | O_CREAT | O_EXCL, (mode_t)mode, (maxmsg > 0 && msgsize > 0) ? &attr : NULL);
+}
+
+int csb_mq_open_writing(const char *name, int nonblock) {
+    return mq_open(name, O_WRONLY | O_CLOEXEC | (nonblock ? O_NONBLOCK : 0));
+}
+
+ssize_t csb_mq_receive(int mqd, void *buf, size_t len, unsigned int *priority) {
+    return mq_receive(mqd, buf, len, priority);
+}
+
+int csb_mq_send(int mqd, const void *buf, size_t len, unsigned int priority) {
+    return mq_send(mqd, buf, len, priority);
+}
+
+int csb_mq_limits(int mqd, long *maxmsg, long *msgsize, long *curmsgs) {
+    struct mq_attr attr;
+    if (mq_getattr(mqd, &attr) != 0) return -1;
+    *maxmsg = attr.mq_maxmsg;
+    *msgsize = attr.mq_msgsize;
+    *curmsgs = attr.mq_curmsgs;
+    return 0;
 }
 
 int csb_open_beneath(int dirfd, const char *path, int flags, unsigned int mode) {

@@ -31,11 +31,30 @@ int csb_pidfd_open(pid_t pid);
 int csb_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 /// setsockopt(SO_PASSCRED, 1), so datagrams carry SCM_CREDENTIALS.
 int csb_enable_passcred(int fd);
-/// recvmsg(2) of one packet with its SCM_CREDENTIALS (pid/uid/gid set to -1 when absent)
-/// and the sender's address; the CMSG_* macros are not importable.
-ssize_t csb_recv_packet(int fd, void *buf, size_t len, int flags,
-                        pid_t *pid, uid_t *uid, gid_t *gid,
-                        struct sockaddr_un *from, socklen_t *fromlen, int *truncated);
+/// recvmsg(2) of one message with the descriptors passed with it (SCM_RIGHTS, close-on-exec),
+/// at most `maxfds` of them into `fds` (*nfds set; any beyond are closed here), and its
+/// SCM_CREDENTIALS when present (pid set to -1 when absent). *control_truncated is set when the
+/// kernel cut the control data (MSG_CTRUNC: more descriptors than the buffer holds, which the
+/// kernel closed), *unexpected_control when a control message of another kind came.
+/// `from` may be NULL (a connected socket). The CMSG_* macros are not importable.
+ssize_t csb_recv_with_rights(int fd, void *buf, size_t len, int flags,
+                             int *fds, int maxfds, int *nfds, int *control_truncated, int *unexpected_control,
+                             pid_t *pid, uid_t *uid, gid_t *gid,
+                             struct sockaddr_un *from, socklen_t *fromlen);
+/// sendmsg(2) of `len` bytes with one descriptor (SCM_RIGHTS), MSG_NOSIGNAL.
+ssize_t csb_send_with_descriptor(int fd, const void *buf, size_t len, int passed);
+
+/// mq_open(3) for reading, non-blocking and close-on-exec; with `create`, O_CREAT|O_EXCL with
+/// `mode` and, when both are above zero, `maxmsg` and `msgsize`. mq_open is variadic.
+int csb_mq_open_reading(const char *name, int create, unsigned int mode, long maxmsg, long msgsize);
+/// mq_open(3) for writing, close-on-exec, blocking unless `nonblock`.
+int csb_mq_open_writing(const char *name, int nonblock);
+/// mq_getattr(3): the queue's capacity, longest message and messages now in it.
+int csb_mq_limits(int mqd, long *maxmsg, long *msgsize, long *curmsgs);
+/// mq_receive(3) and mq_send(3): <mqueue.h> is kept out of this header, since what it pulls in
+/// makes names like S_IFIFO ambiguous in Swift.
+ssize_t csb_mq_receive(int mqd, void *buf, size_t len, unsigned int *priority);
+int csb_mq_send(int mqd, const void *buf, size_t len, unsigned int priority);
 
 /// Decoding of a waitpid status; the W* macros are not importable.
 int csb_exited(int status);

@@ -26,13 +26,17 @@ struct ChannelCounters {
     var pauses = 0
     /// Times one channel stopped being read because it had too many messages unsettled.
     var throttles = 0
+    /// Socket messages refused for what came with them: too many descriptors, garbage control
+    /// data, a descriptor not open for reading or sent to a durable socket.
+    var descriptorsRefused = 0
 }
 
 /// The FIFOs and sockets of the bus, and what they share: opens and closes them as the spool
 /// and the rules change, and stops reading all of them while the dispatcher is saturated so
 /// that writers feel the back-pressure in the kernel instead of the daemon queueing without
 /// bound. Each concern has its own part: `nodes` makes FIFOs and binds sockets, `fifos` reads
-/// FIFOs, `sockets` serves socket clients, `lines` turns what they read into messages.
+/// FIFOs, `sockets` serves socket clients, `queues` reads POSIX message queues, `signals` takes
+/// the signals of `signal` directives, `lines` turns what they read into messages.
 final class ChannelSet {
     /// Dispatcher load (jobs queued, running or waiting to retry) past which channels pause.
     static let loadLimit = FileAdmission.limit
@@ -75,6 +79,8 @@ final class ChannelSet {
     private(set) lazy var sockets = SocketChannels(channels: self, nodes: nodes)
     private let settlement: Settlement
     private(set) lazy var lines = LineSubmission(channels: self, settlement: settlement)
+    private(set) lazy var signals = SignalMessages(channels: self)
+    private(set) lazy var queues = MessageQueueChannels(channels: self)
     private var control: ControlServer?
 
     init(loop: EventLoop, log: DispatchLog, layout: SpoolLayout, settlement: Settlement, dispatcher: Dispatcher,
@@ -112,6 +118,7 @@ final class ChannelSet {
         isStopping = true
         fifos.stop()
         sockets.stop()
+        queues.stop()
     }
 
     /// Ends everything, the control socket last.
@@ -128,6 +135,7 @@ final class ChannelSet {
         guard !isStopping else { return }
         sockets.apply(rules)
         fifos.apply(rules)
+        queues.apply(rules)
     }
 
     // MARK: - Changes in the spool
@@ -147,7 +155,7 @@ final class ChannelSet {
         dispatcher.load >= Self.loadLimit || lines.inFlightBytes >= Self.inFlightByteLimit
     }
 
-    private var readers: [ChannelReader] { fifos.readers + sockets.readers }
+    private var readers: [ChannelReader] { fifos.readers + sockets.readers + queues.readers }
 
     /// A message was handed to the dispatcher: every channel stops being read if that filled it.
     func pauseIfSaturated() {
@@ -172,5 +180,6 @@ final class ChannelSet {
     var fifoCount: Int { fifos.count }
     var listenerCount: Int { sockets.listenerCount }
     var clientCount: Int { sockets.clientCount }
+    var queueCount: Int { queues.count }
     var ruleCount: Int { rules.rules.count }
 }

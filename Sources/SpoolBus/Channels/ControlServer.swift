@@ -131,6 +131,12 @@ final class ControlServer {
             ("clients_refused", channels.counters.clientsRefused),
             ("replies_dropped", channels.counters.repliesDropped),
             ("watchers_dropped", channels.counters.watchersDropped),
+            ("descriptors_refused", channels.counters.descriptorsRefused),
+            ("queues", channels.queueCount),
+            ("signals", channels.signals.receivedTotal),
+            ("signals_by_name", channels.signals.receivedByName),
+            ("signals_ignored", channels.signals.ignored),
+            ("signals_dropped", channels.signals.dropped),
         ] + channels.busFacts()
         return facts.map { key, value in
             var line = key.bytes + [UInt8(ascii: "=")]

@@ -26,6 +26,7 @@ final class LineSubmission {
         let origin: ChannelOrigin
         let kept: ClaimedFile?
         let matching: [Rule]
+        let extras: MessageExtras
     }
 
     /// Hands a line or packet to the rules it matches. `reply` (nil when nobody can be answered)
@@ -33,8 +34,11 @@ final class LineSubmission {
     /// A line of a `durable` channel is on disk before that. A message counts against `source`'s
     /// room for unsettled messages until all its rules are done; the source reads again once it
     /// has room.
-    func submit(_ body: Bytes, from origin: ChannelOrigin, by source: MessageSource, reply: ((Bytes) -> Void)?) {
-        guard let accepted = accept(body, from: origin, reply: reply) else { return }
+    /// `extras` go with the message; a passed descriptor among them is closed once the message
+    /// is settled, or at once when it is refused.
+    func submit(_ body: Bytes, from origin: ChannelOrigin, by source: MessageSource, reply: ((Bytes) -> Void)?,
+                extras: MessageExtras = MessageExtras()) {
+        guard let accepted = accept(body, from: origin, reply: reply, extras: extras) else { return }
         dispatch(accepted, by: source, reply: reply)
     }
 
@@ -43,17 +47,30 @@ final class LineSubmission {
     /// client's durable line could not be kept (likewise). A FIFO has no one to tell: it takes
     /// every line it reads at once, so that a `durable` FIFO's lines are on disk from the moment
     /// they leave the kernel's pipe, even those back-pressure holds back.
-    func accept(_ body: Bytes, from origin: ChannelOrigin, reply: ((Bytes) -> Void)?) -> Accepted? {
+    func accept(_ body: Bytes, from origin: ChannelOrigin, reply: ((Bytes) -> Void)?,
+                extras: MessageExtras = MessageExtras()) -> Accepted? {
         let matching = channels.rules.rules(for: origin.name, event: origin.event)
         guard !matching.isEmpty else {
+            extras.descriptor?.close()
             channels.dispatcher.countNoMatch()
             channels.log.record("nomatch", name: origin.name, [("name", origin.name), ("event", origin.event.rawValue), ("size", body.count)])
             reply?(ChannelReply.refused("no rule takes \(origin.event.rawValue) messages from \(text(origin.name))"))
             return nil
         }
+        let durable = isDurable(origin)
+        if durable, extras.descriptor != nil {
+            // The line could be kept on disk, its descriptor could not: after a crash the
+            // message would come back without what the client passed.
+            extras.descriptor?.close()
+            channels.counters.descriptorsRefused += 1
+            channels.log.record("error", name: origin.name, [("name", origin.name), ("event", origin.event.rawValue),
+                                                             ("err", "refused a descriptor: a durable socket cannot keep one across a crash")])
+            reply?(ChannelReply.refused("\(text(origin.name)) is durable: a passed descriptor cannot survive a crash; send it to a socket without durable"))
+            return nil
+        }
         let id = nextID()
         var kept: ClaimedFile?
-        if isDurable(origin) {
+        if durable {
             do {
                 kept = try claims.keepLine(body, id: id, origin: origin)
             } catch {
@@ -65,7 +82,7 @@ final class LineSubmission {
                 }
             }
         }
-        return Accepted(body: body, id: id, origin: origin, kept: kept, matching: matching)
+        return Accepted(body: body, id: id, origin: origin, kept: kept, matching: matching, extras: extras)
     }
 
     /// `accept` for the lines of one FIFO read, all at once: a `durable` FIFO's lines are
@@ -91,14 +108,14 @@ final class LineSubmission {
             }
         }
         return zip(lines, kept).map { line, kept in
-            Accepted(body: line.body, id: line.id, origin: origin, kept: kept, matching: matching)
+            Accepted(body: line.body, id: line.id, origin: origin, kept: kept, matching: matching, extras: MessageExtras())
         }
     }
 
     /// The second half of `submit`: hands an accepted line to the dispatcher.
     func dispatch(_ accepted: Accepted, by source: MessageSource, reply: ((Bytes) -> Void)?) {
         dispatch(accepted.body, id: accepted.id, from: accepted.origin, kept: accepted.kept, to: accepted.matching,
-                 by: source, reply: reply)
+                 by: source, reply: reply, extras: accepted.extras)
     }
 
     /// A line a previous run kept in `work/` (a `durable` channel's, or one put back into the
@@ -122,7 +139,8 @@ final class LineSubmission {
     }
 
     /// A line or packet longer than `--max-line`: dropped, counted, logged.
-    func refuseTooLong(_ length: Int, from origin: ChannelOrigin, reply: ((Bytes) -> Void)?) {
+    func refuseTooLong(_ length: Int, from origin: ChannelOrigin, reply: ((Bytes) -> Void)?, extras: MessageExtras = MessageExtras()) {
+        extras.descriptor?.close()
         channels.counters.linesTooLong += 1
         channels.log.record("error", name: origin.name, [
             ("name", origin.name), ("event", origin.event.rawValue), ("size", length),
@@ -139,14 +157,26 @@ final class LineSubmission {
         }
     }
 
+    /// A refusal of a message before it became one, with its reason told to the client (when
+    /// there is one) and said in the log: too many descriptors, control data that makes no sense.
+    func refuse(from origin: ChannelOrigin, reason: String, reply: ((Bytes) -> Void)?) {
+        channels.counters.descriptorsRefused += 1
+        channels.log.record("error", name: origin.name, [("name", origin.name), ("event", origin.event.rawValue), ("err", reason)])
+        reply?(ChannelReply.refused(reason))
+    }
+
     private func dispatch(_ body: Bytes, id: Bytes, from origin: ChannelOrigin, kept: ClaimedFile?, to matching: [Rule],
-                          by source: MessageSource?, reply: ((Bytes) -> Void)?) {
-        let message = Message(id: id, name: origin.name, event: origin.event, type: origin.type, body: .line(body), peer: origin.peer)
+                          by source: MessageSource?, reply: ((Bytes) -> Void)?, extras: MessageExtras = MessageExtras()) {
+        let message = Message(id: id, name: origin.name, event: origin.event, type: origin.type, body: .line(body), peer: origin.peer,
+                              extras: extras)
         var fields: [(String, any LogValue)] = [("id", id), ("name", origin.name), ("event", origin.event.rawValue), ("size", body.count)]
         if let peer = origin.peer {
             if let pid = peer.pid { fields.append(("peer_pid", pid)) }
             fields.append(("peer_uid", peer.uid))
         }
+        if let passed = extras.descriptor { fields.append(("fd_type", passed.kind.rawValue)) }
+        if let priority = extras.priority { fields.append(("priority", Int(priority))) }
+        if let value = extras.signalValue { fields.append(("signal_value", Int(value))) }
         if kept != nil { fields.append(("durable", 1)) }
         if source == nil { fields.append(("recovered", 1)) }
         channels.dispatcher.countReceived()
@@ -158,6 +188,7 @@ final class LineSubmission {
         if let source, source.unsettled.add() { channels.counters.throttles += 1 }
         let delivery = Delivery(message: message, ruleCount: matching.count, deadLetterName: nil) { [unowned self, weak source] delivery in
             self.inFlightBytes -= size
+            extras.descriptor?.close()
             self.settlement.settleLine(delivery, body: body, origin: origin, kept: kept)
             if replies { reply?(Self.reply(to: delivery)) }
             guard let source, source.unsettled.settle() else { return }
@@ -167,7 +198,10 @@ final class LineSubmission {
                 source.resume()
             }
         }
-        delivery.putBack = { [settlement] delivery in settlement.putBackLine(delivery, body: body, origin: origin, kept: kept) }
+        delivery.putBack = { [settlement] delivery in
+            extras.descriptor?.close()
+            return settlement.putBackLine(delivery, body: body, origin: origin, kept: kept)
+        }
         if !replies { reply?(ChannelReply.accepted(id)) }
         channels.dispatcher.deliver(delivery, to: matching)
         channels.pauseIfSaturated()

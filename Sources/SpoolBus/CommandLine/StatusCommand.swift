@@ -68,9 +68,12 @@ enum StatusCommand: Subcommand {
             ("rules", "\(value("rules")), \(value("rules_loaded")) loaded"),
             ("messages", list(["received", "ok", "failed", "dead", "nomatch"])),
             ("in flight", list(["running", "queued", "retrying"])),
-            ("channels", list(["fifos", "sockets", "clients", "watchers"])),
+            ("channels", list(["fifos", "sockets", "clients", "watchers", "queues"])),
+            ("signals", "\(value("signals")) taken (\(value("signals_by_name").isEmpty ? "none" : value("signals_by_name"))), "
+                + list(["signals_ignored", "signals_dropped"])),
             ("paused", "\(value("paused")) (\(list(["pauses", "throttles"])))"),
-            ("refused", list(["too_long", "clients_refused", "replies_dropped", "watchers_dropped", "node_events_dropped"])),
+            ("refused", list(["too_long", "clients_refused", "replies_dropped", "watchers_dropped", "node_events_dropped",
+                              "descriptors_refused"])),
             ("faults", list(["log_lost", "unwatched", "unsettled"])),
         ]
         return rows.map { label, text in label + String(repeating: " ", count: 11 - label.count) + text + "\n" }.joined()

@@ -97,6 +97,7 @@ final class Bus {
             channels.jobEnded()
         }
         channels.lines.nextID = nextID
+        shutdown.otherSignal = { [unowned channels] in channels.signals.arrived($0) }
         settlement.isStopping = { [unowned channels] in channels.isStopping }
         var retention: [KeptFolder: Retention] = [:]
         for (folder, keep) in [(KeptFolder.done, options.keepDone), (.failed, options.keepFailed)] {

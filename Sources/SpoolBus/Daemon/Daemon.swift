@@ -5,9 +5,11 @@ public enum Daemon {
     ///
     /// Call it from the main thread before anything starts another thread: the signals the
     /// daemon handles are blocked here and read from a signalfd, which only works when every
-    /// thread has them blocked.
+    /// thread has them blocked. That is also why every signal a `signal` directive may name is
+    /// blocked here, named in the rules or not: a reload that adds one cannot block it in threads
+    /// that exist by then.
     public static func run(_ options: DaemonOptions, handlers: HandlerRegistry) -> Int32 {
-        KernelNotifiers.block([ProcessSignal.hangUp, ProcessSignal.terminate, ProcessSignal.interrupt])
+        KernelNotifiers.block(Shutdown.signalsRead)
         KernelNotifiers.ignore(ProcessSignal.brokenPipe)
         KernelNotifiers.ignore(ProcessSignal.leaseBreak)
         if let refusal = kernelRefusal() {

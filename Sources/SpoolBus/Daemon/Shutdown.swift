@@ -1,6 +1,7 @@
 /// How the daemon comes to stop, and what its signals mean: SIGTERM and SIGINT stop it (a
-/// second one ends the grace at once), SIGHUP reopens the dispatch log and reloads the rules,
-/// and losing the spool (moved, deleted, unmounted) stops it as SIGTERM does,
+/// second one ends the grace at once), SIGHUP reopens the dispatch log and reloads the rules
+/// (the others it reads go to `otherSignal`: `signal` directives), and losing the spool (moved,
+/// deleted, unmounted) stops it as SIGTERM does,
 /// then makes it exit 1 so that a supervisor starts it again on the spool's path.
 final class Shutdown {
     private let loop: EventLoop
@@ -34,9 +35,18 @@ final class Shutdown {
         self.notifier = notifier
     }
 
+    /// Signals other than HUP, TERM and INT: the ones `signal` directives may name.
+    var otherSignal: (ReceivedSignal) -> Void = { _ in }
+
+    /// Every signal the daemon reads from its one signalfd: its own, and every one a `signal`
+    /// directive may name (see `SignalName.takeable`).
+    static var signalsRead: [Int32] {
+        [ProcessSignal.hangUp, ProcessSignal.terminate, ProcessSignal.interrupt] + SignalName.takeable.map(\.number)
+    }
+
     /// Listens for the signals (blocked since `Daemon.run`) and for the spool's loss.
     func start() throws {
-        let signals = try KernelNotifiers.signalDescriptor(for: [ProcessSignal.hangUp, ProcessSignal.terminate, ProcessSignal.interrupt])
+        let signals = try KernelNotifiers.signalDescriptor(for: Self.signalsRead)
         self.signals = signals
         try loop.register(signals, for: .readable) { [unowned self] _ in self.signalsArrived() }
         try loop.register(presence.inotify.descriptor, for: .readable) { [unowned self] _ in self.spoolLost() }
@@ -45,15 +55,18 @@ final class Shutdown {
     private func signalsArrived() {
         guard let signals, let received = try? KernelNotifiers.readSignals(signals) else { return }
         for signal in received {
-            if signal == ProcessSignal.hangUp {
+            switch signal.number {
+            case ProcessSignal.hangUp:
                 // The logrotate convention: after `mv dispatch.log dispatch.log.1`, SIGHUP
                 // makes the daemon write a new `dispatch.log`.
                 notifier?.beginReload()
                 log.reopen()
                 rules.reload(always: true)
                 notifier?.endReload()
-            } else {
-                stop(signal)
+            case ProcessSignal.terminate, ProcessSignal.interrupt:
+                stop(signal.number)
+            default:
+                otherSignal(signal)
             }
         }
     }

@@ -96,14 +96,16 @@ extension ClaimStore {
     }
 }
 
-/// The content of an `ID+line` sidecar: one line of words, the event (`fifo` or `socket`) and,
+/// The content of an `ID+line` sidecar: one line of words, the event (`fifo`, `socket`, `mq`,
+/// `signal`) and,
 /// for a socket line, `pid=N uid=N gid=N` of its sender (no `pid=` for a datagram without one).
 enum LineRecord {
     static func bytes(_ origin: ChannelOrigin) -> Bytes {
         var words = [origin.event.rawValue]
         if let peer = origin.peer {
             if let pid = peer.pid { words.append("pid=\(pid)") }
-            words += ["uid=\(peer.uid)", "gid=\(peer.gid)"]
+            words.append("uid=\(peer.uid)")
+            if let gid = peer.gid { words.append("gid=\(gid)") }
         }
         return (words.joined(separator: " ") + "\n").bytes
     }
@@ -111,7 +113,7 @@ enum LineRecord {
     /// The origin a record describes, for the channel `name`; nil when it is not a record.
     static func origin(_ record: Bytes, name: Bytes) -> ChannelOrigin? {
         let words = text(record).split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
-        guard let event = words.first.flatMap(EventKind.init(rawValue:)), event == .fifo || event == .socket else { return nil }
+        guard let event = words.first.flatMap(EventKind.init(rawValue:)), let type = Self.type(of: event) else { return nil }
         var numbers: [String: UInt32] = [:]
         var pid: Int32?
         for word in words.dropFirst() {
@@ -119,7 +121,18 @@ enum LineRecord {
             guard parts.count == 2 else { continue }
             if parts[0] == "pid" { pid = Int32(parts[1]) } else { numbers[parts[0]] = UInt32(parts[1]) }
         }
-        let peer = numbers["uid"].map { Peer(pid: pid, uid: $0, gid: numbers["gid"] ?? 0) }
-        return ChannelOrigin(name: name, event: event, type: event == .fifo ? .fifo : .socket, peer: peer)
+        let peer = numbers["uid"].map { Peer(pid: pid, uid: $0, gid: numbers["gid"]) }
+        return ChannelOrigin(name: name, event: event, type: type, peer: peer)
+    }
+
+    /// What a line of `event` is (`SPOOL_TYPE`); nil for events that are not lines.
+    private static func type(of event: EventKind) -> NodeType? {
+        switch event {
+        case .fifo: return .fifo
+        case .socket: return .socket
+        case .mq: return .mq
+        case .signal: return .signal
+        case .file, .node, .gone: return nil
+        }
     }
 }

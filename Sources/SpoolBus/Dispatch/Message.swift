@@ -1,10 +1,11 @@
-/// Who sent a message: from SO_PEERCRED for socket messages, the file's owner for files.
+/// Who sent a message: from SO_PEERCRED for socket messages, the file's owner for files, the
+/// signalfd's sender for signals (no group: the kernel does not say it).
 public struct Peer: Sendable, Equatable {
     public var pid: Int32?
     public var uid: UInt32
-    public var gid: UInt32
+    public var gid: UInt32?
 
-    public init(pid: Int32?, uid: UInt32, gid: UInt32) {
+    public init(pid: Int32?, uid: UInt32, gid: UInt32?) {
         self.pid = pid
         self.uid = uid
         self.gid = gid
@@ -42,6 +43,22 @@ struct StateFile {
     }
 }
 
+/// Facts that come with a message of some channels only.
+struct MessageExtras {
+    /// An `mq` message's priority (`SPOOL_PRIORITY`).
+    var priority: UInt32?
+    /// A `signal` message's `sigqueue` value (`SPOOL_SIGNAL_VALUE`).
+    var signalValue: Int32?
+    /// The descriptor a socket client passed with the message: the handler's stdin.
+    var descriptor: PassedDescriptor?
+
+    init(priority: UInt32? = nil, signalValue: Int32? = nil, descriptor: PassedDescriptor? = nil) {
+        self.priority = priority
+        self.signalValue = signalValue
+        self.descriptor = descriptor
+    }
+}
+
 /// One message on the bus, as handlers see it.
 struct Message {
     let id: Bytes
@@ -50,6 +67,8 @@ struct Message {
     let type: NodeType
     let body: MessageBody
     let peer: Peer?
+    /// What only some channels' messages carry.
+    var extras = MessageExtras()
 
     /// `SPOOL_PATH`: the claimed file for `file` messages, the node itself otherwise.
     func path(in layout: SpoolLayout) -> Bytes {

@@ -221,6 +221,7 @@ final class ProgramRun: HandlerRun {
 
     private func standardInput() throws -> FileDescriptor? {
         guard job.rule.stdin == .body else { return nil }
+        if let passed = job.message.extras.descriptor { return try passed.forRun() }
         switch job.message.body {
         case .claimedFile(let file): return try file.open()
         case .stateFile(let file): return try file.open()
@@ -243,10 +244,13 @@ final class ProgramRun: HandlerRun {
         env.set("SPOOL_RULE", String(job.rule.line).bytes)
         env.set("SPOOL_ATTEMPT", String(job.attempt).bytes)
         if let line = message.line { env.set("SPOOL_MESSAGE", line) }
+        if let passed = message.extras.descriptor { env.set("SPOOL_FD_TYPE", passed.kind.rawValue.bytes) }
+        if let priority = message.extras.priority { env.set("SPOOL_PRIORITY", String(priority).bytes) }
+        if let value = message.extras.signalValue { env.set("SPOOL_SIGNAL_VALUE", String(value).bytes) }
         if let peer = message.peer {
             if let pid = peer.pid { env.set("SPOOL_PEER_PID", String(pid).bytes) }
             env.set("SPOOL_PEER_UID", String(peer.uid).bytes)
-            env.set("SPOOL_PEER_GID", String(peer.gid).bytes)
+            if let gid = peer.gid { env.set("SPOOL_PEER_GID", String(gid).bytes) }
         }
         return env.entries
     }

@@ -13,14 +13,17 @@ enum KernelNotifiers {
         return FileDescriptor(rawValue: fd)
     }
 
-    /// Reads the pending signal numbers from a signalfd.
-    static func readSignals(_ fd: FileDescriptor) throws -> [Int32] {
-        var result: [Int32] = []
+    /// Reads the pending signals from a signalfd, with who sent each.
+    static func readSignals(_ fd: FileDescriptor) throws -> [ReceivedSignal] {
+        var result: [ReceivedSignal] = []
         var info = signalfd_siginfo()
         while true {
             let n = try withUnsafeMutableBytes(of: &info) { try fd.read(into: $0) }
             guard let n, n == MemoryLayout<signalfd_siginfo>.size else { return result }
-            result.append(Int32(info.ssi_signo))
+            // Only sigqueue(3) carries a value; kill(2) leaves ssi_int as whatever it was.
+            let value = info.ssi_code == SI_QUEUE ? info.ssi_int : nil
+            result.append(ReceivedSignal(number: Int32(info.ssi_signo), senderPID: Int32(bitPattern: info.ssi_pid),
+                                         senderUID: info.ssi_uid, value: value))
         }
     }
 
@@ -72,6 +75,16 @@ enum KernelNotifiers {
         var one: UInt64 = 1
         _ = try? withUnsafeBytes(of: &one) { try fd.write($0) }
     }
+}
+
+/// One signal read from a signalfd.
+struct ReceivedSignal {
+    let number: Int32
+    /// Who sent it (0 for the kernel).
+    let senderPID: Int32
+    let senderUID: UInt32
+    /// The value of a `sigqueue`, nil for a `kill`.
+    let value: Int32?
 }
 
 /// The signals the daemon acts on, by name.

@@ -59,6 +59,28 @@ struct ReceivedPacket {
     /// From SCM_CREDENTIALS, when the socket passes them (SO_PASSCRED).
     var credentials: SocketCredentials?
     var sender: SocketAddress
+    /// What came in the control data besides credentials.
+    var control: ReceivedControl
+}
+
+/// The control data of one received message, beyond credentials: the descriptors passed with
+/// it (SCM_RIGHTS), owned by the receiver now, and whether the control data was whole and of a
+/// kind the daemon knows.
+struct ReceivedControl {
+    /// Close-on-exec; at most `UnixSocket.descriptorRoom` (the kernel closed any beyond).
+    var descriptors: [FileDescriptor] = []
+    /// MSG_CTRUNC: the kernel cut the control data (and closed what did not fit).
+    var truncated = false
+    /// A control message that is neither credentials nor descriptors.
+    var unexpected = false
+
+    /// Whether there is anything to look at.
+    var isEmpty: Bool { descriptors.isEmpty && !truncated && !unexpected }
+
+    /// Closes every descriptor received.
+    func closeAll() {
+        for descriptor in descriptors where descriptor.isOpen { descriptor.close() }
+    }
 }
 
 /// Unix-domain sockets: thin wrappers over socket(2) and friends, each throwing a
@@ -194,23 +216,61 @@ enum UnixSocket {
         return sent
     }
 
-    /// recvmsg(2) of one packet with its credentials and sender; nil when none is waiting.
-    /// A count of 0 on a connected socket means the peer closed.
+    /// Descriptors taken from one message, at most (the shim's control buffer holds this many).
+    static let descriptorRoom = 16
+
+    /// recvmsg(2) of one packet with its credentials, sender and passed descriptors; nil when
+    /// none is waiting. A count of 0 on a connected socket means the peer closed.
     static func receivePacket(_ fd: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer) throws -> ReceivedPacket? {
-        var pid: pid_t = -1
-        var uid: uid_t = 0
-        var gid: gid_t = 0
-        var truncated: Int32 = 0
         var sender = SocketAddress()
         sender.length = socklen_t(MemoryLayout<sockaddr_un>.size)
         // MSG_TRUNC makes the call return the packet's real length even when it did not fit.
+        guard let received = try receive(fd, into: buffer, flags: Int32(MSG_DONTWAIT | MSG_TRUNC), sender: &sender) else { return nil }
+        return ReceivedPacket(count: min(received.length, buffer.count), length: received.length, credentials: received.credentials,
+                              sender: sender, control: received.control)
+    }
+
+    /// recvmsg(2) of what a stream socket has, up to `buffer.count` bytes, with the descriptors
+    /// passed with it; nil when nothing is waiting, a count of 0 at end of file. The kernel ends
+    /// such a read at the end of the write that carried descriptors, so they belong to its last byte.
+    static func receiveStream(_ fd: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer) throws -> (count: Int, control: ReceivedControl)? {
+        var sender = SocketAddress()
+        sender.length = socklen_t(MemoryLayout<sockaddr_un>.size)
+        guard let received = try receive(fd, into: buffer, flags: Int32(MSG_DONTWAIT), sender: &sender) else { return nil }
+        return (received.length, received.control)
+    }
+
+    private static func receive(
+        _ fd: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, flags: Int32, sender: inout SocketAddress
+    ) throws -> (length: Int, credentials: SocketCredentials?, control: ReceivedControl)? {
+        var pid: pid_t = -1
+        var uid: uid_t = 0
+        var gid: gid_t = 0
+        var fds = [Int32](repeating: -1, count: descriptorRoom)
+        var count: Int32 = 0
+        var truncated: Int32 = 0
+        var unexpected: Int32 = 0
         let length = try nonBlockingSyscall("recvmsg") {
-            csb_recv_packet(fd.rawValue, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT | MSG_TRUNC),
-                            &pid, &uid, &gid, &sender.storage, &sender.length, &truncated)
+            csb_recv_with_rights(fd.rawValue, buffer.baseAddress, buffer.count, flags, &fds, Int32(descriptorRoom), &count,
+                                 &truncated, &unexpected, &pid, &uid, &gid, &sender.storage, &sender.length)
         }
         guard let length else { return nil }
+        let control = ReceivedControl(descriptors: fds.prefix(Int(count)).map(FileDescriptor.init(rawValue:)),
+                                      truncated: truncated != 0, unexpected: unexpected != 0)
         let credentials = pid == -1 ? nil : SocketCredentials(pid: pid, uid: uid, gid: gid)
-        return ReceivedPacket(count: min(length, buffer.count), length: length, credentials: credentials, sender: sender)
+        return (length, credentials, control)
+    }
+
+    /// sendmsg(2) of `bytes` with `passed` (SCM_RIGHTS), waiting while the buffer is full, with
+    /// MSG_NOSIGNAL; the descriptor goes with the first call, the rest of a short write after it.
+    static func sendAll(_ fd: FileDescriptor, _ bytes: Bytes, passing passed: FileDescriptor) throws {
+        try bytes.withUnsafeBytes { buffer in
+            var offset = try syscall("sendmsg") { csb_send_with_descriptor(fd.rawValue, buffer.baseAddress, buffer.count, passed.rawValue) }
+            while offset < buffer.count {
+                let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
+                offset += try syscall("send") { Glibc.send(fd.rawValue, rest.baseAddress, rest.count, Int32(MSG_NOSIGNAL)) }
+            }
+        }
     }
 
     /// SO_PEERCRED: who connected (as of their connect call).
