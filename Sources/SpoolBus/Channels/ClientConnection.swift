@@ -33,6 +33,9 @@ final class ClientConnection: MessageSource {
     private var writeBlocked = false
     private var batching = false
     let unsettled = UnsettledCount()
+    /// Control data (passed descriptors) read with a stream, by the place of the line it goes
+    /// with: held until that line is delivered, closed if it never is.
+    private var attachments: [Int: ReceivedControl] = [:]
     /// The client closed or half-closed its side; the connection ends once its replies are out.
     private var readEnded = false
     private(set) var closed = false
@@ -89,6 +92,8 @@ final class ClientConnection: MessageSource {
         let dropped = awaiting + outbox.count
         if dropped > 0 { channels.counters.repliesDropped += dropped }
         io.close()
+        for control in attachments.values { control.closeAll() }
+        attachments.removeAll()
         readyReplies.removeAll()
         outbox = FIFOQueue()
         channels.sockets.connectionClosed(self)
@@ -119,18 +124,20 @@ final class ClientConnection: MessageSource {
     }
 
     private func readStream() {
-        let count: Int?
+        let received: (count: Int, control: ReceivedControl)?
         do {
-            count = try io.descriptor.read(into: channels.scratch)
+            received = try UnixSocket.receiveStream(io.descriptor, into: channels.scratch)
         } catch {
             return close()  // reset by the peer
         }
-        guard let count else { return }
+        guard let (count, control) = received else { return }
         if count == 0 {
+            control.closeAll()
             readEnded = true
             framer.finish()
         } else {
             framer.append(UnsafeRawBufferPointer(rebasing: channels.scratch[..<count]))
+            if !control.isEmpty { attachments[framer.lastByteOrdinal, default: ReceivedControl()].merge(control) }
         }
         deliverBuffered()
         finishIfDone()
@@ -145,30 +152,40 @@ final class ClientConnection: MessageSource {
             return close()
         }
         guard let packet else { return }
-        if packet.length == 0 {
-            // End of file: a seqpacket socket cannot tell it from an empty packet.
+        if packet.length == 0 && packet.control.isEmpty {
+            // End of file: a seqpacket socket cannot tell it from an empty packet (one that
+            // brings a descriptor is a message).
             readEnded = true
             return finishIfDone()
         }
         let ticket = reserveTicket()
-        if packet.length > channels.maxLine {
-            channels.lines.refuseTooLong(packet.length, from: origin, reply: replier(ticket))
-        } else {
-            let body = Bytes(UnsafeRawBufferPointer(rebasing: buffer[..<packet.count]))
-            channels.lines.submit(body, from: origin, by: self, reply: replier(ticket))
+        let body = Bytes(UnsafeRawBufferPointer(rebasing: buffer[..<packet.count]))
+        hand(packet.length > channels.maxLine ? .tooLong(length: packet.length) : .line(body), control: packet.control, ticket: ticket)
+    }
+
+    /// Hands one line or packet to the bus with what came with it: the passed descriptor, or a
+    /// refusal when its control data is not one readable descriptor.
+    private func hand(_ framed: LineFramer.Framed, control: ReceivedControl?, ticket: UInt64) {
+        var extras = MessageExtras()
+        if let control {
+            switch control.passedDescriptor() {
+            case .success(let passed): extras.descriptor = passed
+            case .failure(let refusal): return channels.lines.refuse(from: origin, reason: refusal.reason, reply: replier(ticket))
+            }
+        }
+        switch framed {
+        case .line(let line): channels.lines.submit(line, from: origin, by: self, reply: replier(ticket), extras: extras)
+        case .tooLong(let length): channels.lines.refuseTooLong(length, from: origin, reply: replier(ticket), extras: extras)
         }
     }
 
     /// Hands the complete lines read to the bus while there is room, or `all` of them.
     private func deliverBuffered(all: Bool = false) {
         batching = true
-        while all ? !closed : mayReadOrFinishing, let framed = framer.nextLine() {
-            let ticket = reserveTicket()
-            switch framed {
-            case .line(let line):
-                channels.lines.submit(line, from: origin, by: self, reply: replier(ticket))
-            case .tooLong(let length): channels.lines.refuseTooLong(length, from: origin, reply: replier(ticket))
-            }
+        while all ? !closed : mayReadOrFinishing {
+            let ordinal = framer.takenCount
+            guard let framed = framer.nextLine() else { break }
+            hand(framed, control: attachments.removeValue(forKey: ordinal), ticket: reserveTicket())
         }
         batching = false
         flush()

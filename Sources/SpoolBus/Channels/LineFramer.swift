@@ -27,6 +27,8 @@ struct LineFramer {
     private var tooLongLines: [(ordinal: Int, length: Int)] = []
     /// The over-long line being dropped now, if any.
     private var dropping: (ordinal: Int, length: Int)?
+    /// Whether the last byte appended was a newline.
+    private var endedWithNewline = false
 
     init(maxLine: Int) {
         self.maxLine = max(1, maxLine)
@@ -42,6 +44,7 @@ struct LineFramer {
 
     /// Adds bytes read from the stream.
     mutating func append(_ chunk: UnsafeRawBufferPointer) {
+        if let last = chunk.last { endedWithNewline = last == newline }
         var bytes = chunk[...]
         if let current = dropping {
             guard let end = bytes.firstIndex(of: newline) else {
@@ -60,6 +63,19 @@ struct LineFramer {
     mutating func append(_ bytes: Bytes) {
         bytes.withUnsafeBytes { append($0) }
     }
+
+    /// The place in the stream (0 for the first line ever) of the line that holds the last byte
+    /// appended: the line it ended, or the one it is part of. A socket's passed descriptors go
+    /// with that line.
+    var lastByteOrdinal: Int {
+        if let dropping { return dropping.ordinal }
+        let waiting = storage[start...].reduce(0) { $0 + ($1 == newline ? 1 : 0) }
+        let complete = taken + waiting + tooLongLines.count
+        return endedWithNewline ? complete - 1 : complete
+    }
+
+    /// Lines handed out by `nextLine()` so far.
+    var takenCount: Int { taken }
 
     /// Takes the next line, or nil when no complete one is buffered.
     mutating func nextLine() -> Framed? {

@@ -64,7 +64,7 @@ final class MessageQueueChannels {
         let messageSize = directive.messageSize ?? (directive.maxMessages == nil ? 0 : MessageQueue.systemValue("msgsize_default") ?? 8192)
         do {
             return (try MessageQueue.create(directive.queueName, mode: directive.mode, maxMessages: maxMessages, messageSize: messageSize), true)
-        } catch let error as SystemError where error.errno == SystemError.alreadyExists {
+        } catch let error as SystemError where error.errno == SystemError.exists {
             return (try MessageQueue.openForReading(directive.queueName), false)
         }
     }

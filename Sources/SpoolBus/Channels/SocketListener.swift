@@ -206,11 +206,18 @@ final class DatagramChannel: ListeningChannel, MessageSource {
             let peer = packet.credentials.map { Peer(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
             let origin = ChannelOrigin(name: directive.name, event: .socket, type: .socket, peer: peer)
             let reply = packet.sender.isBound ? replier(to: packet.sender, uid: packet.credentials?.uid) : nil
+            var extras = MessageExtras()
+            switch packet.control.passedDescriptor() {
+            case .success(let passed): extras.descriptor = passed
+            case .failure(let refusal):
+                channels.lines.refuse(from: origin, reason: refusal.reason, reply: reply)
+                continue
+            }
             if packet.length > channels.maxLine {
-                channels.lines.refuseTooLong(packet.length, from: origin, reply: reply)
+                channels.lines.refuseTooLong(packet.length, from: origin, reply: reply, extras: extras)
             } else {
                 let body = Bytes(UnsafeRawBufferPointer(rebasing: buffer[..<packet.count]))
-                channels.lines.submit(body, from: origin, by: self, reply: reply)
+                channels.lines.submit(body, from: origin, by: self, reply: reply, extras: extras)
             }
         }
         refreshInterest()

@@ -1,5 +1,5 @@
-/// What the parser cannot see because it depends on this system and this binary: a `user=`
-/// that does not exist, a Swift handler the binary lacks, a handler program that is not there,
+/// What the parser cannot see because it depends on this system and this binary: an `mq`
+/// queue larger than this system lets a user make, a `user=` that does not exist, a Swift handler the binary lacks, a handler program that is not there,
 /// is a folder or cannot be executed. `check`, the daemon's start and its reloads all report
 /// these (through `RulesFile.load`), with the syntax errors, so a rule that could only ever fail
 /// is caught before a message reaches it.
@@ -9,9 +9,13 @@ enum RuleSetCheck {
                          handlers: HandlerRegistry) -> [Diagnostic] {
         let lines = source.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Bytes.init)
         var problems: [Diagnostic] = []
-        func report(_ rule: Rule, at needle: Bytes, _ message: String) {
-            let (line, column) = locate(needle, inRuleAt: rule.line, lines: lines)
+        func report(line start: Int, at needle: Bytes, _ message: String) {
+            let (line, column) = locate(needle, inRuleAt: start, lines: lines)
             problems.append(Diagnostic(file: file, line: line, column: column, message: message))
+        }
+        func report(_ rule: Rule, at needle: Bytes, _ message: String) { report(line: rule.line, at: needle, message) }
+        for queue in rules.queues {
+            for problem in queueProblems(queue) { report(line: queue.line, at: problem.option.bytes, problem.message) }
         }
         for rule in rules.rules {
             if let user = rule.user {
@@ -36,6 +40,21 @@ enum RuleSetCheck {
                     report(rule, at: rule.handlerWord, problem)
                 }
             }
+        }
+        return problems
+    }
+
+    /// Limits of an `mq` directive this system refuses: beyond `fs/mqueue/msg_max` and
+    /// `msgsize_max`, which bind a daemon that is not root (root may go up to Linux's hard limits,
+    /// which the parser checks).
+    static func queueProblems(_ queue: MessageQueueDirective) -> [(option: String, message: String)] {
+        guard !SystemInfo.isRoot else { return [] }
+        var problems: [(String, String)] = []
+        let checks: [(String, Int?, String)] = [("maxmsg=", queue.maxMessages, "msg_max"), ("msgsize=", queue.messageSize, "msgsize_max")]
+        for (option, value, limitName) in checks {
+            guard let value, let limit = MessageQueue.systemValue(limitName), value > limit else { continue }
+            problems.append((option, "\(option)\(value) is over /proc/sys/fs/mqueue/\(limitName) (\(limit)), the most a daemon "
+                             + "that is not root may ask for"))
         }
         return problems
     }

@@ -71,6 +71,6 @@ enum MessageQueue {
 }
 
 extension SystemError {
-    /// EEXIST: what `create` throws when the queue is there already.
-    static let alreadyExists = EEXIST
+    /// EPROTOTYPE: a socket of another kind than the one that connects.
+    static let wrongSocketType = EPROTOTYPE
 }

@@ -1,0 +1,71 @@
+/// `spoolbus send --via SOCKET NAME [TEXT…]`: the words as one message to a `listen` socket,
+/// with this process's stdin passed along (SCM_RIGHTS), so the handler reads it directly:
+/// `spoolbus send --via bus.sock big.iso < big.iso` copies nothing through the daemon.
+enum SendThroughSocket {
+    /// Sends and waits for the daemon's answer; returns the exit status (0 for `ok` and
+    /// `reply`, 1 for `fail` and `error`, whose reason goes to stderr).
+    static func send(words: [Bytes], via socketName: Bytes, spool: Bytes, in context: CommandContext) throws -> Int32 {
+        let path = socketName.first == UInt8(ascii: "/") ? socketName : FileSystem.absolute(spool).appendingPathComponent(socketName)
+        let (socket, kind) = try connect(to: path)
+        defer { socket.close() }
+        var message = Bytes(words.joined(separator: " ".bytes))
+        if kind == .stream { message.append(UInt8(ascii: "\n")) }
+        // Stdin closed: nothing to pass, the words go alone.
+        if FileDescriptor.standardInput.isOpenForReading {
+            try UnixSocket.sendAll(socket, message, passing: .standardInput)
+        } else {
+            try UnixSocket.sendAll(socket, message)
+        }
+        if kind == .stream { UnixSocket.shutdownWriting(socket) }
+        let answer = try readAnswer(socket)
+        if answer.starts(with: "ok ".bytes) || answer.starts(with: "reply ".bytes) {
+            context.output(answer)
+            return 0
+        }
+        guard !answer.isEmpty else { throw CommandFailure(status: 1, message: "the daemon closed \(text(path)) without answering") }
+        let reason = answer.last == UInt8(ascii: "\n") ? Bytes(answer.dropLast()) : answer
+        throw CommandFailure(status: 1, message: "the daemon answered: \(text(reason))")
+    }
+
+    /// A stream connection, or a seqpacket one when the socket is of that kind.
+    private static func connect(to path: Bytes) throws -> (FileDescriptor, SocketKind) {
+        for kind in [SocketKind.stream, .seqpacket] {
+            let fd = try UnixSocket.open(kind, nonBlocking: false)
+            do {
+                try UnixSocket.connect(fd, to: path)
+                return (fd, kind)
+            } catch let error as SystemError where error.errno == SystemError.wrongSocketType {
+                fd.close()
+            } catch {
+                fd.close()
+                throw error
+            }
+        }
+        throw CommandFailure(status: 1, message: "\(text(path)) is a datagram socket: descriptors go to stream and seqpacket ones")
+    }
+
+    /// Everything the daemon sends back, until it closes (it does once its answer is out).
+    private static func readAnswer(_ socket: FileDescriptor) throws -> Bytes {
+        try socket.readAll(limit: 16 * 1024 * 1024)
+    }
+}
+
+/// `spoolbus send --mq /NAME [--priority N] TEXT…`: one message into a POSIX message queue.
+enum SendToQueue {
+    static func send(_ body: Bytes, to queue: Bytes, priority: UInt32) throws {
+        let fd: FileDescriptor
+        do {
+            fd = try MessageQueue.openForWriting(queue, nonBlocking: false)
+        } catch let error as SystemError where error.errno == SystemError.noEntry {
+            throw CommandFailure(status: 1, message: "no queue \(text(queue)) (a daemon with 'mq \(text(queue))' in its rules creates it)")
+        }
+        defer { fd.close() }
+        do {
+            // Waits while the queue is full: the daemon's back-pressure reaches the sender here.
+            try MessageQueue.send(fd, body, priority: priority)
+        } catch let error as SystemError where error.errno == SystemError.messageTooLong {
+            let size = (try? MessageQueue.limits(fd).messageSize).map { " (msgsize=\($0))" } ?? ""
+            throw CommandFailure(status: 1, message: "a message of \(body.count) bytes is longer than queue \(text(queue)) takes\(size)")
+        }
+    }
+}
