@@ -472,7 +472,8 @@ final class Sandbox {
         t=$(mktemp -d "$OUT/.run.XXXXXX") || exit 99
         printf '%s\0' "$@" > "$t/argv"
         for v in SPOOL_DIR SPOOL_NAME SPOOL_PATH SPOOL_EVENT SPOOL_TYPE SPOOL_ID SPOOL_RULE \
-                 SPOOL_ATTEMPT SPOOL_MESSAGE SPOOL_PEER_PID SPOOL_PEER_UID SPOOL_PEER_GID; do
+                 SPOOL_ATTEMPT SPOOL_MESSAGE SPOOL_PEER_PID SPOOL_PEER_UID SPOOL_PEER_GID \
+                 SPOOL_FD_TYPE SPOOL_PRIORITY SPOOL_SIGNAL_VALUE; do
             eval "if [ -n \"\${$v+set}\" ]; then printf '%s' \"\$$v\" > \"\$t/env.$v\"; fi"
         done
         pwd -P > "$t/cwd"

@@ -6,17 +6,19 @@ enum SendThroughSocket {
     /// `reply`, 1 for `fail` and `error`, whose reason goes to stderr).
     static func send(words: [Bytes], via socketName: Bytes, spool: Bytes, in context: CommandContext) throws -> Int32 {
         let path = socketName.first == UInt8(ascii: "/") ? socketName : FileSystem.absolute(spool).appendingPathComponent(socketName)
+        // Asked before the socket exists: with stdin closed, the socket would get its number.
+        let passesInput = FileDescriptor.standardInput.isOpenForReading
         let (socket, kind) = try connect(to: path)
         defer { socket.close() }
         var message = Bytes(words.joined(separator: " ".bytes))
         if kind == .stream { message.append(UInt8(ascii: "\n")) }
         // Stdin closed: nothing to pass, the words go alone.
-        if FileDescriptor.standardInput.isOpenForReading {
+        if passesInput {
             try UnixSocket.sendAll(socket, message, passing: .standardInput)
         } else {
             try UnixSocket.sendAll(socket, message)
         }
-        if kind == .stream { UnixSocket.shutdownWriting(socket) }
+        UnixSocket.shutdownWriting(socket)
         let answer = try readAnswer(socket)
         if answer.starts(with: "ok ".bytes) || answer.starts(with: "reply ".bytes) {
             context.output(answer)

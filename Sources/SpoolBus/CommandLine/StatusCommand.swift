@@ -60,6 +60,9 @@ enum StatusCommand: Subcommand {
     /// The facts in a few lines for people; values stay as the daemon escaped them.
     static func summary(_ facts: [(key: String, value: Bytes)]) -> String {
         func value(_ key: String) -> String { facts.first { $0.key == key }.map { text($0.value) } ?? "?" }
+        func unquoted(_ text: String) -> String {
+            text.count >= 2 && text.hasPrefix("\"") && text.hasSuffix("\"") ? String(text.dropFirst().dropLast()) : text
+        }
         func list(_ keys: [String]) -> String { keys.map { "\($0) \(value($0))" }.joined(separator: ", ") }
         let rows: [(String, String)] = [
             ("pid", value("pid")),
@@ -69,8 +72,8 @@ enum StatusCommand: Subcommand {
             ("messages", list(["received", "ok", "failed", "dead", "nomatch"])),
             ("in flight", list(["running", "queued", "retrying"])),
             ("channels", list(["fifos", "sockets", "clients", "watchers", "queues"])),
-            ("signals", "\(value("signals")) taken (\(value("signals_by_name").isEmpty ? "none" : value("signals_by_name"))), "
-                + list(["signals_ignored", "signals_dropped"])),
+            ("signals", "taken \(value("signals")) (\(unquoted(value("signals_by_name")))), "
+                + "ignored \(value("signals_ignored")), dropped \(value("signals_dropped"))"),
             ("paused", "\(value("paused")) (\(list(["pauses", "throttles"])))"),
             ("refused", list(["too_long", "clients_refused", "replies_dropped", "watchers_dropped", "node_events_dropped",
                               "descriptors_refused"])),
