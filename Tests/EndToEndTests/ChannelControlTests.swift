@@ -170,7 +170,7 @@ extension ChannelTests {
                 let pid = box.daemon?.processIdentifier ?? -1
                 #expect(during.out.hasPrefix("pid        \(pid)\nuptime     "), "\(during.out)")
                 #expect(during.out.contains("\nrules      \(box.root)/spoolbus.rules, 2 loaded\n"), "\(during.out)")
-                #expect(during.out.contains("\nchannels   fifos 1, sockets 1, clients 0, watchers 0\n"), "\(during.out)")
+                #expect(during.out.contains("\nchannels   fifos 1, sockets 1, clients 0, watchers 0, queues 0\n"), "\(during.out)")
                 let raw = try box.command(["status", "--raw", "--spool", box.spool])
                 #expect(raw.out.split(separator: "\n").contains("pid=\(pid)"))
                 try await box.stop()

@@ -79,7 +79,8 @@ import Testing
         #expect(outcome.status == 2)
         #expect(outcome.errorText == """
             spoolbus: error: invalid message name '\(name)': \(reason)
-            Usage: spoolbus send NAME [TEXT...] [--spool DIR]
+            Usage: spoolbus send NAME [TEXT...] [--spool DIR] [--via SOCKET] [--mq /QUEUE]
+                                 [--priority N]
             See 'spoolbus help send'.
 
             """)
@@ -201,7 +202,7 @@ import Testing
         let event = runCommandLine(["explain", "x", "--on", "fil", "--rules", "/nonexistent"])
         #expect(event.status == 2)
         #expect(event.errorText.hasPrefix("""
-            spoolbus: error: invalid value 'fil' for '--on': expected file, fifo, socket, node or gone; did you mean 'file'?
+            spoolbus: error: invalid value 'fil' for '--on': expected file, fifo, socket, node, gone, mq or signal; did you mean 'file'?
             Usage: spoolbus explain NAME [--on EVENT] [--rules FILE] [--spool DIR]
 
             """))

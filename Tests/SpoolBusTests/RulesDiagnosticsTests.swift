@@ -14,15 +14,15 @@ struct RulesDiagnosticsTests {
         ("inbox/[ab file h", "1:7: error: unterminated '[' in pattern"),
         ("in[z-a] file h", "1:4: error: invalid range 'z-a' in pattern"),
         // events
-        ("x", "1:2: error: missing events after the pattern (file, fifo, socket, node, gone)"),
-        ("x   # comment", "1:2: error: missing events after the pattern (file, fifo, socket, node, gone)"),
+        ("x", "1:2: error: missing events after the pattern (file, fifo, socket, node, gone, mq, signal)"),
+        ("x   # comment", "1:2: error: missing events after the pattern (file, fifo, socket, node, gone, mq, signal)"),
         ("x files h", "1:3: error: unknown event 'files'; did you mean 'file'?"),
         ("x file,sockte h", "1:8: error: unknown event 'sockte'; did you mean 'socket'?"),
-        ("x message h", "1:3: error: unknown event 'message'; expected file, fifo, socket, node or gone"),
+        ("x message h", "1:3: error: unknown event 'message'; expected file, fifo, socket, node, gone, mq or signal"),
         ("x file, h", "1:8: error: empty event in list"),
         ("x ,file h", "1:3: error: empty event in list"),
         ("x file,,fifo h", "1:8: error: empty event in list"),
-        ("x '' h", "1:3: error: missing events after the pattern (file, fifo, socket, node, gone)"),
+        ("x '' h", "1:3: error: missing events after the pattern (file, fifo, socket, node, gone, mq, signal)"),
         ("x file,fifo,file h", "1:13: error: duplicate event 'file'"),
         // options
         ("x file tiemout=5s h", "1:8: error: unknown option 'tiemout'; did you mean 'timeout'?"),
@@ -148,7 +148,7 @@ struct RulesDiagnosticsTests {
             Issue.record("parsed"); return
         }
         #expect(error.description == """
-        r:1:3: error: unknown event 'f\\xff'; expected file, fifo, socket, node or gone
+        r:1:3: error: unknown event 'f\\xff'; expected file, fifo, socket, node, gone, mq or signal
         r:2:8: error: listen name '/a\\xfe' must be relative
         """)
     }
