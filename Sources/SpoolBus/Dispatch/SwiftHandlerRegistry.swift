@@ -15,6 +15,13 @@ public struct SpoolMessage: Sendable {
     public let rule: Int
     /// The sender, when known.
     public let peer: Peer?
+    /// An `mq` message's priority (`SPOOL_PRIORITY`).
+    public var priority: UInt32? = nil
+    /// A `signal` message's `sigqueue` value (`SPOOL_SIGNAL_VALUE`).
+    public var signalValue: Int32? = nil
+    /// What the descriptor passed with a socket message is (`SPOOL_FD_TYPE`: `file`, `pipe`, …);
+    /// the descriptor itself is for handler programs, a Swift handler gets the message's bytes.
+    public var descriptorType: String? = nil
     /// The spool's absolute path (`SPOOL_DIR`).
     public let spoolDirectory: [UInt8]
     /// The rules file's folder, against which relative paths in handler options are resolved.

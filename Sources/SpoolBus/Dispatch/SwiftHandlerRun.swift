@@ -24,12 +24,15 @@ final class SwiftHandlerRun: HandlerRun {
         let message = job.message
         let layout = context.layout
         let services = HandlerServices(broadcaster: context.broadcaster)
-        let value = SpoolMessage(
+        var value = SpoolMessage(
             name: message.name, event: message.event, type: message.type, id: text(message.id),
             attempt: job.attempt, rule: job.rule.line, peer: message.peer, spoolDirectory: layout.root,
             rulesDirectory: context.workingDirectory, path: message.path(in: layout),
             arguments: arguments.map { $0.expand { message.value(of: $0, in: layout) } }, services: services,
             bodyLoader: BodyLoader(message.body))
+        value.priority = message.extras.priority
+        value.signalValue = message.extras.signalValue
+        value.descriptorType = message.extras.descriptor?.kind.rawValue
         context.log.record("run", name: message.name, [
             ("id", message.id), ("rule", job.rule.line), ("handler", "swift:" + name), ("attempt", job.attempt),
         ])
