@@ -39,6 +39,7 @@ import Testing
             #expect(facts["descriptors_refused"] == "3")
             // Every descriptor received was closed: the passed ones once settled, the refused at once.
             try await sb.waitForDescriptorCount(before, of: daemon.pid)
+            #expect(!sb.holdsOpen(file, pid: daemon.pid))
         }
     }
 
@@ -92,6 +93,31 @@ import Testing
             #expect(run.variable("SPOOL_FD_TYPE") == nil)
             #expect(run.stdin == Bytes(text: "x"))
             try await sb.waitForDescriptorCount(before, of: daemon.pid)
+        }
+    }
+
+    @Test func aDescriptorIsHeldUntilItsMessageIsSettledAndClosedAtAStop() async throws {
+        try await withSandbox { sb in
+            try sb.writeHandler("hold.sh", "#!/bin/sh\ntouch \"$OUT/started\"\nexec sleep 30\n")
+            try sb.writeRules("""
+                listen s.sock
+                s.sock socket ./h/hold.sh
+                """)
+            let daemon = try await sb.startDaemon(["--grace", "300ms"])
+            let payload = sb.root + "/passed.txt"
+            try Files.write(payload, "passed\n")
+            func holdsPayload() -> Bool { sb.holdsOpen(payload, pid: daemon.pid) }
+            #expect(!holdsPayload())
+            let sent = try await sb.runProgram(["/bin/sh", "-c", "exec \"$0\" send --via \"$1\" held < \"$2\"",
+                                                spoolbusBinary, sb.spoolPath("s.sock"), payload])
+            #expect(sent.status == .exited(0), "\(sent)")
+            try await sb.waitFor("the handler to start") { Files.exists(sb.out + "/started") }
+            #expect(holdsPayload(), "the daemon keeps the descriptor while its message is unsettled")
+            daemon.signal(SIGTERM)
+            try await daemon.waitForExit()
+            let putBack = try #require(sb.log.lines("putback").first, "\(sb.log.tail(20))")
+            let kept = try #require(putBack["kept"])
+            #expect(Files.read(sb.spoolPath(kept)) == Bytes(text: "held"), "the line is kept, its descriptor is not")
         }
     }
 }

@@ -9,11 +9,17 @@ extension Sandbox {
         Files.list("/proc/\(pid)/fd").count
     }
 
-    /// Waits until the daemon holds `count` descriptors again.
+    /// Waits until the daemon holds at most `count` descriptors again (start-up may still hold
+    /// one or two of its own when the count before was taken, never more later).
     func waitForDescriptorCount(_ count: Int, of pid: pid_t) async throws {
-        try await waitFor("the daemon to hold \(count) descriptors (holds \(descriptorCount(of: pid)))") {
-            descriptorCount(of: pid) == count
+        try await waitFor("the daemon to hold at most \(count) descriptors (holds \(descriptorCount(of: pid)))") {
+            descriptorCount(of: pid) <= count
         }
+    }
+
+    /// Whether the process `pid` has `path` open.
+    func holdsOpen(_ path: String, pid: pid_t) -> Bool {
+        Files.list("/proc/\(pid)/fd").contains { Files.readLink("/proc/\(pid)/fd/" + $0.lossy) == path }
     }
 
     /// Runs a Python 3 script written to ROOT with `arguments`.
