@@ -39,6 +39,24 @@ import Testing
         }
     }
 
+    @Test func realTimeSignalsQueueEachWithItsValue() async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("""
+                signal RTMIN+2
+                RTMIN+2 signal ./h/record.sh
+                """)
+            let daemon = try await sb.startDaemon()
+            // Real-time signals are not coalesced: every one sent arrives.
+            let sent = try await sb.runProgram(["/bin/sh", "-c", "for v in 1 2 3 4 5; do /bin/kill --queue $v -s RTMIN+2 \"$0\"; done",
+                                                String(daemon.pid)])
+            #expect(sent.status == .exited(0), "\(sent)")
+            let runs = try await sb.waitForRuns(5)
+            #expect(Set(runs.compactMap { $0.variable("SPOOL_SIGNAL_VALUE") }) == ["1", "2", "3", "4", "5"])
+            let facts = try await sb.statusFacts()
+            #expect(facts["signals"] == "5")
+        }
+    }
+
     @Test func aReloadMayTakeASignalTheDaemonStartedWithout() async throws {
         try await withSandbox { sb in
             try sb.writeRules("""
