@@ -16,7 +16,9 @@ final class SignalMessages: MessageSource {
     private(set) var ignored = 0
     /// Signals a `signal` directive names that arrived while there was no room for them.
     private(set) var dropped = 0
-    private var lastDropLog: MonotonicInstant?
+    /// When each kind of refusal was last logged: at most one line a second each, however many
+    /// signals a sender fires.
+    private var lastLogged: [String: MonotonicInstant] = [:]
 
     init(channels: ChannelSet) {
         self.channels = channels
@@ -33,31 +35,27 @@ final class SignalMessages: MessageSource {
         let name = SignalName.name(of: signal.number)
         guard channels.rules.signalNumbers.contains(signal.number) else {
             ignored += 1
-            channels.log.record("error", name: name.bytes, [
-                ("name", name), ("event", "signal"), ("peer_pid", signal.senderPID),
-                ("err", "no signal directive names \(name); ignored"),
-            ])
+            logRefusal("ignored", name, [("peer_pid", signal.senderPID), ("err", "no signal directive names \(name); ignored"),
+                              ("ignored_total", ignored)])
             return
         }
         let origin = ChannelOrigin(name: name.bytes, event: .signal, type: .signal,
                                    peer: Peer(pid: signal.senderPID, uid: signal.senderUID, gid: nil))
         guard !channels.isPaused, !channels.isStopping, unsettled.hasRoom else {
             dropped += 1
-            logDrop(name)
+            logRefusal("dropped", name, [("err", "dropped: the bus is saturated or stopping"), ("dropped_total", dropped)])
             return
         }
         received[name, default: 0] += 1
         channels.lines.submit([], from: origin, by: self, reply: nil, extras: MessageExtras(signalValue: signal.value))
     }
 
-    /// At most one line a second, however many are dropped.
-    private func logDrop(_ name: String) {
+    private func logRefusal(_ kind: String, _ name: String, _ fields: [(String, any LogValue)]) {
+        let key = kind + ":" + name
         let now = MonotonicInstant.now()
-        if let lastDropLog, now.duration(since: lastDropLog) < .seconds(1) { return }
-        lastDropLog = now
-        channels.log.record("error", name: name.bytes, [
-            ("name", name), ("event", "signal"), ("err", "dropped: the bus is saturated or stopping"), ("dropped_total", dropped),
-        ])
+        if let last = lastLogged[key], now.duration(since: last) < .seconds(1) { return }
+        lastLogged[key] = now
+        channels.log.record("error", name: name.bytes, [("name", name), ("event", "signal")] + fields)
     }
 
     func refreshInterest() {}
