@@ -47,11 +47,13 @@ import Testing
             }
             try await sb.waitFor("every tour message handled") {
                 let names = Set(log.lines("recv").compactMap { $0["name"] })
-                return ["inbox/hello.msg", "data.json", "battery", "newfolder", "inbox/note.msg", "events", "ask.sock"].allSatisfy(names.contains)
-                    && log.lines("ok").count >= 8
+                return ["inbox/hello.msg", "data.json", "battery", "newfolder", "inbox/note.msg", "events", "ask.sock", "USR1", "files.sock"]
+                    .allSatisfy(names.contains) && log.lines("ok").count >= 10
             }
             #expect(log.lines("fail").isEmpty, "\(log.rawLines.map(\.lossy))")
             #expect(log.lines("out").contains { $0["line"]?.hasPrefix("notify: inbox/hello.msg says \"hello\"") == true })
+            #expect(log.lines("out").contains { $0["line"]?.hasPrefix("signal USR1 from pid ") == true }, "\(log.rawLines.map(\.lossy))")
+            #expect(log.lines("out").contains { $0["line"]?.hasPrefix("os-release: ") == true && $0["line"]?.hasSuffix(" bytes from a file") == true })
             #expect(outputs.contains { $0.hasPrefix("reply ") && $0.contains("\npong\n") }, "nc and python3 got the reply: \(outputs)")
             #expect(outputs.contains { $0.contains("uptime") }, "status answered: \(outputs)")
             #expect(Files.exists(sb.root + "/spool-example/json.log"), "swift:log wrote beside the rules file")

@@ -30,7 +30,7 @@ enum RulesReference {
     /// The parts of a rule line.
     static let parts: [Entry] = [
         Entry("PATTERN", "A glob over the message name (its path relative to the spool): `*` and `?` do not cross `/`, `**` does; `[abc]`, `[a-z]` and `[!abc]` are classes (never matching `/`); `**/` at the start of a component also matches no folder at all. Quoted or backslash-escaped glob characters are literal."),
-        Entry("ON", "One or more of `file`, `fifo`, `socket`, `node`, `gone`, comma-separated: a complete file, a line written into a FIFO, a line sent to a socket, anything else that appears (a folder, a symlink, a FIFO), a name that goes."),
+        Entry("ON", "One or more of `file`, `fifo`, `socket`, `node`, `gone`, `mq`, `signal`, comma-separated: a complete file, a line written into a FIFO, a line sent to a socket, anything else that appears (a folder, a symlink, a FIFO), a name that goes, a message of a POSIX message queue, a signal sent to the daemon."),
         Entry("HANDLER", "A program and its arguments, executed directly (never through a shell), or `swift:NAME [WORD ...]`, a Swift handler compiled into the binary. A program word with a `/` is resolved against the rules folder; a bare word is looked up in PATH. Placeholders are replaced inside arguments after splitting, so a name never becomes two arguments."),
     ]
 
@@ -52,6 +52,8 @@ enum RulesReference {
     static let directives: [Entry] = [
         Entry("listen NAME [mode=MODE] [type=TYPE] [durable]", default: "`mode=0660`, `type=stream`", "The daemon binds a Unix socket at NAME in the spool (removed again when it stops); each line a client sends is a message for the `socket` rules. TYPE is `stream`, `seqpacket` or `dgram`. With `durable`, each line is on disk before the client is answered."),
         Entry("mkfifo NAME [mode=MODE] [durable]", default: "`mode=0622`", "The daemon makes the FIFO NAME in the spool if missing, with exactly that mode; each line written into it is a message for the `fifo` rules. With `durable`, each line is on disk before it is dispatched."),
+        Entry("mq /NAME [mode=MODE] [maxmsg=N] [msgsize=BYTES]", default: "`mode=0600`, the system's limits", "The daemon creates (or opens) the POSIX message queue /NAME and reads it; each message in it is a message for the `mq` rules, named NAME (without the slash), its priority in SPOOL_PRIORITY. A full queue makes its senders wait, never the daemon."),
+        Entry("signal NAME ...", default: "none", "Those signals (`USR1`, `USR2`, `WINCH`, `PWR`, `RTMIN`, `RTMIN+N`), sent to the daemon with `kill` or `sigqueue`, are messages for the `signal` rules, named after the signal, with the sender's pid and uid and the `sigqueue` value in SPOOL_SIGNAL_VALUE."),
     ]
 
     /// What `{…}` in a handler argument becomes.
@@ -68,13 +70,16 @@ enum RulesReference {
         Entry("SPOOL_DIR", "The spool's absolute path."),
         Entry("SPOOL_NAME", "The message's name, relative to the spool."),
         Entry("SPOOL_PATH", "Where the body is now: the claimed file in `.spoolbus/work/` for `file`, the node otherwise."),
-        Entry("SPOOL_EVENT", "`file`, `fifo`, `socket`, `node` or `gone`."),
-        Entry("SPOOL_TYPE", "`file`, `fifo`, `socket`, `dir`, `char`, `block`, `symlink` (`gone` events: `dir` for folders, else `file`)."),
+        Entry("SPOOL_EVENT", "`file`, `fifo`, `socket`, `node`, `gone`, `mq` or `signal`."),
+        Entry("SPOOL_TYPE", "`file`, `fifo`, `socket`, `dir`, `char`, `block`, `symlink` (`gone` events: `dir` for folders, else `file`); `mq` and `signal` for those events."),
         Entry("SPOOL_ID", "The message id: unique across restarts, sorts by arrival."),
         Entry("SPOOL_RULE", "The rule's line number."),
         Entry("SPOOL_ATTEMPT", "1, then 2 for the first retry, and so on."),
-        Entry("SPOOL_MESSAGE", "The body, for `fifo` and `socket` messages."),
-        Entry("SPOOL_PEER_PID/UID/GID", "The sender (SO_PEERCRED) for sockets; the file's owner uid and gid for files."),
+        Entry("SPOOL_MESSAGE", "The body, for `fifo`, `socket` and `mq` messages (empty for `signal`)."),
+        Entry("SPOOL_PEER_PID/UID/GID", "The sender (SO_PEERCRED) for sockets; the file's owner uid and gid for files; a signal's sender's pid and uid (no gid); none for `mq`."),
+        Entry("SPOOL_FD_TYPE", "A socket message that came with a descriptor (the handler's stdin): `file`, `pipe`, `socket`, `tty`, `char`, `block`, `dir` or `other`."),
+        Entry("SPOOL_PRIORITY", "An `mq` message's priority, 0 to 32767."),
+        Entry("SPOOL_SIGNAL_VALUE", "A `signal` sent with `sigqueue`: its integer value; unset for `kill`."),
     ]
 
     /// What else a handler gets, after its variables.
