@@ -33,7 +33,7 @@ import Testing
     @Test func valuesAreCompletedByWhatTheyAre() {
         #expect(ValueKind(named: "DIR") == .directories)
         #expect(ValueKind(named: "FILE|-") == .files)
-        #expect(ValueKind(named: "EVENT") == .words(["file", "fifo", "socket", "node", "gone"]))
+        #expect(ValueKind(named: "EVENT") == .words(["file", "fifo", "socket", "node", "gone", "mq", "signal"]))
         #expect(ValueKind(named: "N") == .anything)
         let letters = commands.filter { $0.arguments.contains { $0.values == .deadLetters } }.map(\.name)
         #expect(letters == ["retry", "drop"])
