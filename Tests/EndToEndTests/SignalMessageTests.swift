@@ -3,7 +3,7 @@ import Glibc
 import Testing
 
 /// Signals named by `signal` directives become messages of event `signal`, from `kill` and
-/// `sigqueue` (util-linux `kill --queue`), with their sender and value.
+/// `sigqueue` (`/bin/kill --queue`, procps-ng or util-linux), with their sender and value.
 @Suite struct SignalMessageTests {
     @Test func killAndSigqueueBecomeMessagesWithTheirSenderAndValue() async throws {
         try await withSandbox { sb in
@@ -72,6 +72,35 @@ import Testing
             kill(daemon.pid, SIGUSR2)
             let run = try await sb.waitForRun { $0.name == Bytes(text: "USR2") }
             #expect(run.variable("SPOOL_PEER_PID") == String(getpid()))
+        }
+    }
+
+    @Test func watchFollowsSignalAndQueueMessagesByName() async throws {
+        try await withSandbox { sb in
+            let queue = sb.queueName()
+            let client = try await sb.buildQueueClient()
+            try sb.writeRules("""
+                signal USR1
+                mq \(queue)
+                USR1 signal ./h/record.sh
+                \(queue.dropFirst()) mq ./h/record.sh
+                """)
+            let daemon = try await sb.startDaemon()
+            defer { Spawner.runToCompletion([client, "unlink", queue]) }
+            let usr1 = try sb.startSpoolbus(["watch", "USR1", "--spool", sb.spool])
+            let queued = try sb.startSpoolbus(["watch", String(queue.dropFirst()), "--spool", sb.spool])
+            _ = try await sb.waitForStatus("both watchers to subscribe") { $0["watchers"] == "2" }
+            kill(daemon.pid, SIGUSR1)
+            _ = try await sb.runProgram([client, "send", queue, "1", "watched"])
+            try await sb.waitFor("each watcher to see its message's ok line") {
+                (Files.readText(usr1.stdout) ?? "").contains(" ok ") && (Files.readText(queued.stdout) ?? "").contains(" ok ")
+            }
+            let signalLines = Files.readText(usr1.stdout) ?? ""
+            let queueLines = Files.readText(queued.stdout) ?? ""
+            #expect(signalLines.contains("name=USR1 event=signal"), "\(signalLines)")
+            #expect(!signalLines.contains("event=mq"), "\(signalLines)")
+            #expect(queueLines.contains("event=mq size=7 priority=1"), "\(queueLines)")
+            #expect(!queueLines.contains("event=signal"), "\(queueLines)")
         }
     }
 
