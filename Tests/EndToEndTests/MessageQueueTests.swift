@@ -68,6 +68,29 @@ import Testing
         }
     }
 
+    @Test func aReloadOpensAndClosesQueuesAndWhatWaitsStaysInTheKernel() async throws {
+        try await withSandbox { sb in
+            let queue = sb.queueName()
+            let client = try await sb.buildQueueClient()
+            let rule = "\(queue.dropFirst()) mq ./h/record.sh"
+            try sb.writeRules("\(rule)\n")
+            try await sb.startDaemon()
+            defer { Spawner.runToCompletion([client, "unlink", queue]) }
+            #expect(try await sb.statusFacts()["queues"] == "0")
+            try sb.replaceRules("mq \(queue)\n\(rule)\n")
+            _ = try await sb.waitForStatus("the queue opened") { $0["queues"] == "1" }
+            try sb.replaceRules("\(rule)\n")
+            _ = try await sb.waitForStatus("the queue closed") { $0["queues"] == "0" }
+            // The daemon left the queue in place: a message sent now waits there for the next reader.
+            let sent = try await sb.runProgram([client, "send", queue, "0", "waiting"])
+            #expect(sent.status == .exited(0), "\(sent)")
+            #expect(sb.runs.isEmpty)
+            try sb.replaceRules("mq \(queue)\n\(rule)\n")
+            let run = try await sb.waitForRun()
+            #expect(run.stdin == Bytes(text: "waiting"))
+        }
+    }
+
     @Test func oversizeMessagesAndMissingQueuesAreClearErrors() async throws {
         try await withSandbox { sb in
             let queue = sb.queueName()
