@@ -74,6 +74,28 @@ import Testing
         }
     }
 
+    @Test func twoRulesReadThePassedFileWholeAndTheSendersOffsetStays() async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("""
+                listen s.sock
+                s.sock socket ./h/record.sh first
+                s.sock socket ./h/record.sh second
+                """)
+            try await sb.startDaemon()
+            let payload = sb.root + "/shared.txt"
+            let content = String(repeating: "shared bytes\n", count: 4000)
+            try Files.write(payload, content)
+            // The sender reads the file itself after the daemon answered: its offset is its own.
+            let sent = try await sb.runProgram(["/bin/sh", "-c", "{ \"$0\" send --via \"$1\" both >/dev/null && wc -c; } < \"$2\"",
+                                                spoolbusBinary, sb.spoolPath("s.sock"), payload])
+            #expect(sent.status == .exited(0), "\(sent)")
+            #expect(sent.out.trimmingCharacters(in: .whitespacesAndNewlines) == String(content.utf8.count), "\(sent)")
+            let runs = try await sb.waitForRuns(2)
+            #expect(runs.map(\.tag).sorted() == ["first", "second"])
+            #expect(runs.allSatisfy { $0.stdin == Bytes(text: content) }, "each rule's run read the whole file")
+        }
+    }
+
     @Test func aDurableSocketRefusesADescriptorItCouldNotKeep() async throws {
         try await withSandbox { sb in
             try sb.writeRules("""

@@ -29,10 +29,22 @@ final class PassedDescriptor {
         startOffset = kind == .file || kind == .block ? descriptor.currentOffset() : nil
     }
 
-    /// A copy for one run's stdin (the spawn closes it once the child has it), rewound to where
-    /// the first run started: a retry reads a file from the same place. What an earlier run
-    /// read from a pipe or socket is gone for the next.
+    /// What one run gets as its stdin (the spawn closes it once the child has it). A regular
+    /// file is opened anew, read-only, at the offset it had when it came: each run, a retry or
+    /// another rule's run of the same message at the same time, reads it whole with an offset of
+    /// its own, and the sender's offset is never moved. Anything else is a duplicate of the one
+    /// descriptor (a seekable device rewound to where it started): what a run read from a pipe
+    /// or a socket is gone for the next, and runs at the same time share it.
     func forRun() throws -> FileDescriptor {
+        if kind == .file, let own = try? descriptor.reopenForReading() {
+            do {
+                try own.seek(to: startOffset ?? 0)
+            } catch {
+                own.close()
+                throw error
+            }
+            return own
+        }
         if let startOffset { try descriptor.seek(to: startOffset) }
         return try descriptor.duplicate()
     }

@@ -9,6 +9,13 @@ extension FileDescriptor {
         FileDescriptor(rawValue: try syscall("fcntl(F_DUPFD_CLOEXEC)") { fcntl(rawValue, F_DUPFD_CLOEXEC, 0) })
     }
 
+    /// A new open file description of the same file, read-only (through `/proc/self/fd/N`): its
+    /// own offset, which no other reader moves. For a regular file this descriptor can already
+    /// read, so it grants nothing the holder did not have.
+    public func reopenForReading() throws -> FileDescriptor {
+        try FileDescriptor.open("/proc/self/fd/\(rawValue)".bytes, [.readOnly])
+    }
+
     /// The offset, or nil when the file has none (a pipe, a socket, a terminal: ESPIPE).
     public func currentOffset() -> Int64? {
         let offset = lseek(rawValue, 0, SEEK_CUR)
