@@ -69,8 +69,3 @@ enum MessageQueue {
         return Int(text(content.filter { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }))
     }
 }
-
-extension SystemError {
-    /// EPROTOTYPE: a socket of another kind than the one that connects.
-    static let wrongSocketType = EPROTOTYPE
-}

@@ -349,6 +349,8 @@ extension SystemError {
     static let messageTooLong = EMSGSIZE
     /// ELOOP: a symlink where none may be followed.
     static let symlinkRefused = ELOOP
+    /// EPROTOTYPE: a socket of another kind than the one that connects.
+    static let wrongSocketType = EPROTOTYPE
 }
 
 /// The per-process limit on open descriptors.
