@@ -70,6 +70,8 @@ enum ExplainCommand: Subcommand {
             return [program] + arguments.map { $0.expand(values) }
         case .swift(let name, let arguments):
             return ["swift:\(name)".bytes] + arguments.map { $0.expand(values) }
+        case .mqtt(let spec):
+            return spec.words(topic: spec.expandedTopic(values))
         }
     }
 

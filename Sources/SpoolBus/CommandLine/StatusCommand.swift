@@ -78,7 +78,7 @@ enum StatusCommand: Subcommand {
             ("refused", list(["too_long", "clients_refused", "replies_dropped", "watchers_dropped", "node_events_dropped",
                               "descriptors_refused"])),
             ("faults", list(["log_lost", "unwatched", "unsettled"])),
-        ]
+        ] + facts.filter { $0.key.hasPrefix("broker.") }.map { ("broker", $0.key.dropFirst(7) + " " + text($0.value)) }
         return rows.map { label, text in label + String(repeating: " ", count: 11 - label.count) + text + "\n" }.joined()
     }
 }

@@ -31,6 +31,8 @@ final class Bus {
     private let retention: [KeptFolder: Retention]
     /// The service manager's `NOTIFY_SOCKET`, when there is one.
     private let notifier: ServiceNotifier?
+    /// `broker` connections and what they receive.
+    private let brokers: MQTTBrokers
 
     init(options: DaemonOptions, handlers: HandlerRegistry) throws {
         self.options = options
@@ -69,7 +71,9 @@ final class Bus {
         let context = RunContext(loop: loop, log: log, layout: layout, workingDirectory: rulesFile.directory,
                                  environment: HandlerEnvironment(daemon: SystemInfo.environment, extra: options.environment),
                                  runRecords: runRecords)
-        let dispatcher = Dispatcher(context: context, jobLimit: options.jobs, start: Self.starter(context: context, handlers: handlers))
+        brokers = MQTTBrokers(loop: loop, log: log, layout: layout, nextID: ids.next)
+        let dispatcher = Dispatcher(context: context, jobLimit: options.jobs,
+                                    start: Self.starter(context: context, handlers: handlers, brokers: brokers))
         notifier = try ServiceNotifier(environment: SystemInfo.environment, loop: loop, log: log) { [unowned dispatcher] in
             Self.statusText(dispatcher)
         }
@@ -87,9 +91,10 @@ final class Bus {
                                isStopping: { [unowned shutdown] in shutdown.isStopping })
         recovery = ClaimRecovery(claims: claims, rules: rules, admission: admission, lines: channels.lines, settlement: settlement,
                                  dispatcher: dispatcher, leftovers: LeftoverRuns(records: runRecords, loop: loop, log: log), log: log)
-        rules.changed = { [unowned admission, unowned channels] rules in
+        rules.changed = { [unowned admission, unowned channels, unowned brokers] rules in
             admission.rulesChanged()
             channels.apply(rules)
+            brokers.apply(rules)
         }
         dispatcher.onJobEnded = { [unowned changes, unowned channels] in
             changes.scheduleScan()
@@ -105,9 +110,10 @@ final class Bus {
         }
         self.retention = retention
         settlement.onKept = { folder in retention[folder]?.added() }
-        channels.busFacts = { [log, unowned changes] in
+        channels.busFacts = { [log, unowned changes, unowned brokers] in
             [("node_events_dropped", changes.nodeEvents.dropped),
              ("log_lost", log.lostLines), ("unwatched", watchRetry.count), ("unsettled", settlement.retry.count)]
+                + brokers.statusFacts
         }
         watchRetry.rescan = { [unowned changes] folders in changes.rescan(folders, isNew: false) }
         channels.nodes.expectOwnCreation = { [unowned watcher] in watcher.expectOwnCreation(of: $0) }
@@ -139,6 +145,7 @@ final class Bus {
         channels.start(controlMode: options.controlMode)
         // Has the channels follow the rules: `mkfifo` FIFOs made, `listen` sockets opened.
         channels.apply(rules.rules)
+        brokers.apply(rules.rules)
         var startFields: [(String, any LogValue)] = [
             ("pid", SystemInfo.processID), ("spool", layout.root), ("rules", rulesFile.path), ("version", spoolBusVersion),
         ]
@@ -150,6 +157,7 @@ final class Bus {
         // Once, a little after start: the code that loaded and checked everything is cold now.
         _ = loop.schedule(after: Self.startupPagesReleaseDelay) { SystemInfo.releaseStartupPages() }
         try loop.run()
+        brokers.close()
         var fields: [(String, any LogValue)] = [("pid", SystemInfo.processID)]
         if let stopSignal = shutdown.stopSignal { fields.append(("signal", ProcessSignal.name(stopSignal))) }
         // Before the control socket closes, so that `watch` clients get the `stop` line too.
@@ -161,7 +169,7 @@ final class Bus {
     }
 
     /// Starts a job's handler: a program, or a Swift handler built into this binary.
-    private static func starter(context: RunContext, handlers: HandlerRegistry) -> Dispatcher.Starter {
+    private static func starter(context: RunContext, handlers: HandlerRegistry, brokers: MQTTBrokers) -> Dispatcher.Starter {
         { job, completion in
             switch job.rule.handler {
             case .program(let program, let arguments):
@@ -175,6 +183,10 @@ final class Bus {
                 }
                 let run = SwiftHandlerRun(job: job, context: context, completion: completion)
                 run.start(entry, name: name, arguments: arguments)
+                return run
+            case .mqtt(let spec):
+                let run = MQTTPublishRun(job: job, context: context, completion: completion)
+                run.start(spec, broker: brokers.connection(named: spec.broker))
                 return run
             }
         }

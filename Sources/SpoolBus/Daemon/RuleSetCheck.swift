@@ -33,6 +33,8 @@ enum RuleSetCheck {
                     let known = handlers.names.isEmpty ? "it has none" : "it has " + handlers.names.joined(separator: ", ")
                     report(rule, at: rule.handlerWord, "no Swift handler named '\(name)' in this binary (\(known))")
                 }
+            case .mqtt:
+                break
             case .program(let program, _):
                 // A `user=` handler runs as that user: a program of that user's own is no way in.
                 let runsAs = rule.user.flatMap { Credentials.lookUp(user: $0.user, group: nil)?.uid }

@@ -247,6 +247,10 @@ final class ProgramRun: HandlerRun {
         if let passed = message.extras.descriptor { env.set("SPOOL_FD_TYPE", passed.kind.rawValue.bytes) }
         if let priority = message.extras.priority { env.set("SPOOL_PRIORITY", String(priority).bytes) }
         if let value = message.extras.signalValue { env.set("SPOOL_SIGNAL_VALUE", String(value).bytes) }
+        if case .claimedFile(let file) = message.body, let fd = try? file.open() {
+            for (name, value) in MessageOrigin.environment(of: fd) { env.set(name, value) }
+            fd.close()
+        }
         if let peer = message.peer {
             if let pid = peer.pid { env.set("SPOOL_PEER_PID", String(pid).bytes) }
             env.set("SPOOL_PEER_UID", String(peer.uid).bytes)

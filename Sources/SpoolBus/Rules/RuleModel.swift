@@ -71,11 +71,14 @@ public enum HandlerSpec: Sendable, Equatable {
     case program(program: [UInt8], arguments: [ArgumentTemplate])
     /// `swift:NAME word…` — words after the name are the handler's options, templates too.
     case swift(name: String, arguments: [ArgumentTemplate])
+    /// `mqtt:NAME TOPIC [qos=0|1] [retain]` — publishes the message to a broker.
+    case mqtt(MQTTPublishSpec)
 
-    /// The words after the program or the Swift handler's name.
+    /// The words after the program or the Swift handler's name (an MQTT handler's topic).
     public var arguments: [ArgumentTemplate] {
         switch self {
         case .program(_, let arguments), .swift(_, let arguments): return arguments
+        case .mqtt(let spec): return [spec.topic]
         }
     }
 }
@@ -190,6 +193,8 @@ public struct RuleSet: Sendable {
     public var fifos: [MkfifoDirective]
     public var queues: [MessageQueueDirective]
     public var signals: [SignalDirective]
+    public var brokers: [BrokerDirective] = []
+    public var subscriptions: [SubscribeDirective] = []
 
     public init(rules: [Rule] = [], listens: [ListenDirective] = [], fifos: [MkfifoDirective] = [],
                 queues: [MessageQueueDirective] = [], signals: [SignalDirective] = []) {

@@ -42,6 +42,8 @@ extension HandlerSpec {
             return [displayWord(program)] + arguments.map(\.summary)
         case .swift(let name, let arguments):
             return [displayWord(Array("swift:\(name)".utf8))] + arguments.map(\.summary)
+        case .mqtt(let spec):
+            return spec.words(topic: Array(spec.topic.summary.utf8)).map(displayWord)
         }
     }
 }

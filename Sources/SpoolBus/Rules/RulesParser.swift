@@ -88,6 +88,7 @@ public enum RulesParser {
             case .failure(let error): parser.report(at: error.offset, error.message)
             }
         }
+        parser.checkBrokerReferences()
         return (parser.ruleSet, Diagnostic.inFileOrder(parser.diagnostics))
     }
 
@@ -103,6 +104,8 @@ struct RulesFileParser {
     var ruleSet = RuleSet()
     /// Names declared by `listen` and `mkfifo`, with the line of their declaration.
     var declaredNames: [[UInt8]: Int] = [:]
+    /// Brokers named by `mqtt:` handlers and `subscribe` lines, checked once every `broker` line is read.
+    var brokerReferences: [(name: String, offset: Int)] = []
 
     init(text: [UInt8], file: String, directory: [UInt8]) {
         self.locator = SourceLocator(text)
@@ -127,6 +130,10 @@ struct RulesFileParser {
             parseMessageQueue(logical.words)
         } else if first.isBare, first.bytes == Array("signal".utf8) {
             parseSignal(logical.words)
+        } else if first.isBare, first.bytes == Array("broker".utf8) {
+            parseBroker(logical.words)
+        } else if first.isBare, first.bytes == Array("subscribe".utf8) {
+            parseSubscribe(logical.words)
         } else {
             parseRule(logical.words)
         }
@@ -240,7 +247,7 @@ struct RulesFileParser {
         return events
     }
 
-    mutating func apply(_ option: OptionWord, to options: inout RuleOptions) {
+    fileprivate mutating func apply(_ option: OptionWord, to options: inout RuleOptions) {
         let name = option.name
         if options.seen.contains(name) {
             report(at: option.word.start, "duplicate option '\(name)'")
@@ -307,6 +314,7 @@ struct RulesFileParser {
     mutating func parseHandler(_ words: ArraySlice<Word>) -> HandlerSpec? {
         let first = words[words.startIndex]
         let arguments = words.dropFirst().compactMap { parseTemplate($0) }
+        if first.bytes.starts(with: Self.mqttPrefix) { return parseMQTTHandler(words) }
         let swiftPrefix = Array("swift:".utf8)
         if first.bytes.starts(with: swiftPrefix) {
             let nameBytes = Array(first.bytes.dropFirst(swiftPrefix.count))

@@ -35,6 +35,13 @@ public enum SystemInfo {
         while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
     }
 
+    /// The machine's host name (gethostname), "localhost" if it has none.
+    public static var hostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0, buffer[0] != 0 else { return "localhost" }
+        return String(cString: buffer)
+    }
+
     /// The running kernel's release, e.g. "6.1.0-18-amd64".
     public static var kernelRelease: String {
         var buffer = [CChar](repeating: 0, count: 65)

@@ -1,0 +1,87 @@
+/// The ids of the last `capacity` messages received from one broker, kept on disk in
+/// `.spoolbus/mqtt-NAME.seen` so that a message the broker sends again (a QoS 1 resend after a
+/// lost PUBACK, a restart of either side) is not written twice, even across restarts.
+///
+/// The file is appended to, one hex-encoded key per line, and made durable with the message
+/// files before their PUBACK; it is rewritten with the newest `capacity` keys when it holds
+/// twice as many.
+final class DuplicateWindow {
+    let capacity: Int
+    private let folder: Directory
+    private let temporary: Directory
+    private let fileName: Bytes
+    private var order: [Bytes] = []
+    private var orderStart = 0
+    private var members: Set<Bytes> = []
+    private var linesInFile = 0
+    private var file: FileDescriptor?
+
+    static let defaultCapacity = 10_000
+
+    init(broker: String, folder: Directory, temporary: Directory, capacity: Int = DuplicateWindow.defaultCapacity) {
+        self.capacity = capacity
+        self.folder = folder
+        self.temporary = temporary
+        fileName = "mqtt-\(broker).seen".bytes
+        let content = (try? folder.read(fileName)) ?? []
+        for line in content.split(separator: UInt8(ascii: "\n")) {
+            if let key = Self.decode(line) { remember(key) }
+            linesInFile += 1
+        }
+    }
+
+    func contains(_ key: Bytes) -> Bool { members.contains(key) }
+
+    /// Adds `key` to the file (not synced: the caller syncs the file system before the PUBACK).
+    func record(_ key: Bytes) throws {
+        remember(key)
+        if linesInFile >= 2 * capacity { try rewrite() }
+        if file == nil { file = try folder.open(fileName, [.writeOnly, .create, .append], mode: 0o600) }
+        try file!.writeAll(Self.encode(key) + [UInt8(ascii: "\n")])
+        linesInFile += 1
+    }
+
+    func close() {
+        file?.close()
+        file = nil
+    }
+
+    private func remember(_ key: Bytes) {
+        guard members.insert(key).inserted else { return }
+        order.append(key)
+        while order.count - orderStart > capacity {
+            members.remove(order[orderStart])
+            orderStart += 1
+        }
+        if orderStart > capacity {
+            order.removeFirst(orderStart)
+            orderStart = 0
+        }
+    }
+
+    private func rewrite() throws {
+        let content = order[orderStart...].flatMap { Self.encode($0) + [UInt8(ascii: "\n")] }
+        try folder.writeAtomically(content, to: fileName, through: temporary)
+        file?.close()
+        file = nil
+        linesInFile = order.count - orderStart
+    }
+
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    private static func encode(_ key: Bytes) -> Bytes {
+        key.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }
+    }
+
+    private static func decode(_ line: ArraySlice<UInt8>) -> Bytes? {
+        guard line.count % 2 == 0 else { return nil }
+        var key = Bytes()
+        var index = line.startIndex
+        while index < line.endIndex {
+            guard let high = digits.firstIndex(of: line[index]), let low = digits.firstIndex(of: line[index + 1]) else { return nil }
+            key.append(UInt8(high << 4 | low))
+            index += 2
+        }
+        return key
+    }
+}

@@ -1,0 +1,89 @@
+/// Writes what a broker sends into the spool, where the rules dispatch it like any file.
+///
+/// Each message becomes `SPOOL/FOLDER/<topic levels as folders>/<last level>.<message id>`
+/// (see `MQTTTopicPath`): written in `.spoolbus/tmp/`, its origin set as extended attributes,
+/// then renamed into place beneath the spool's descriptor (never through a symlink, never
+/// replacing anything). One syncfs makes a whole batch durable, files, folders and the
+/// duplicate window together, before any of it is acknowledged.
+final class MQTTInbox {
+    private let broker: String
+    private let layout: SpoolLayout
+    private let log: DispatchLog
+    private let nextID: () -> Bytes
+    private let window: DuplicateWindow
+    private(set) var duplicates = 0
+    private var attributesUnsupported = false
+
+    init(broker: String, layout: SpoolLayout, log: DispatchLog, nextID: @escaping () -> Bytes) {
+        self.broker = broker
+        self.layout = layout
+        self.log = log
+        self.nextID = nextID
+        window = DuplicateWindow(broker: broker, folder: layout.state, temporary: layout.temporary)
+    }
+
+    func close() { window.close() }
+
+    /// Stores `batch`; false when a message could not be written (nothing of the batch is then
+    /// acknowledged: the broker sends it again, and what was written is dropped as a duplicate).
+    func store(_ batch: [MQTTPublish], subscriptions: [SubscribeDirective]) -> Bool {
+        var keys: Set<Bytes> = []
+        for publish in batch {
+            let origin = MessageOrigin(publish, broker: broker)
+            if let key = origin.duplicateKey, window.contains(key) || keys.contains(key) {
+                duplicates += 1
+                log.record("duplicate", [("broker", broker), ("topic", publish.topic), ("origin_host", origin.host ?? []),
+                                         ("origin_id", origin.id ?? [])])
+                continue
+            }
+            guard let subscription = subscriptions.first(where: { MQTTTopicFilter.matches($0.matchedFilter, publish.topic) }) else {
+                log.record("error", [("broker", broker), ("topic", publish.topic),
+                                     ("err", "no subscribe line matches the topic (a subscription kept by the broker's session?); dropped")])
+                continue
+            }
+            let name = subscription.folder + [UInt8(ascii: "/")] + MQTTTopicPath.relativePath(forTopic: publish.topic, suffix: nextID())
+            do {
+                try write(publish.payload, origin: origin, as: name)
+                if let key = origin.duplicateKey {
+                    try window.record(key)
+                    keys.insert(key)
+                }
+            } catch {
+                log.record("error", [("broker", broker), ("topic", publish.topic), ("name", name),
+                                     ("err", "cannot store a received message: \(error)")])
+                return false
+            }
+        }
+        do {
+            try layout.spool.descriptor.synchronizeFileSystem()
+        } catch {
+            log.record("error", [("broker", broker), ("err", "cannot sync received messages: \(error)")])
+            return false
+        }
+        return true
+    }
+
+    private func write(_ payload: Bytes, origin: MessageOrigin, as name: Bytes) throws {
+        let folder = name.deletingLastPathComponent
+        try layout.spool.makeDirectories(folder)
+        let temporaryName = Directory.uniqueTemporaryName(prefix: "mqtt-")
+        let fd = try layout.temporary.open(temporaryName, [.writeOnly, .create, .exclusive], mode: 0o644)
+        do {
+            defer { fd.close() }
+            try fd.writeAll(payload)
+            if !attributesUnsupported {
+                do {
+                    try origin.write(to: fd)
+                } catch let error as SystemError where error.errno == SystemError.notSupported {
+                    attributesUnsupported = true
+                    log.record("error", [("broker", broker), ("err", "the spool's file system keeps no user extended attributes: "
+                                            + "handlers of received messages get no SPOOL_ORIGIN_* (\(error))")])
+                }
+            }
+            try layout.temporary.rename(temporaryName, to: layout.spool, as: name, replacing: false)
+        } catch {
+            try? layout.temporary.removeIfPresent(temporaryName)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,85 @@
+/// How spool names become topic levels, reversibly: a name's `/` is the level separator, and
+/// the bytes MQTT forbids or gives a meaning in a topic are written `%XX` (two upper-case hex
+/// digits): `+`, `#`, NUL, every byte of invalid UTF-8, `%` itself, and a `$` that would start
+/// the topic (topics starting with `$` belong to the broker). `MQTTTopicPath` undoes it.
+public enum MQTTTopicEscaping {
+    /// Why a literal part of a handler's TOPIC cannot be in a topic, or nil.
+    public static func problem(inLiteral literal: [UInt8]) -> String? {
+        if literal.contains(UInt8(ascii: "+")) || literal.contains(UInt8(ascii: "#")) {
+            return "'+' and '#' are wildcards, not allowed in a topic name"
+        }
+        guard MQTTText.isValidString(literal) else { return "not valid UTF-8, or holds a NUL" }
+        return nil
+    }
+
+    /// A placeholder's value as topic bytes; `atStart` when it begins the topic.
+    public static func escape(_ value: [UInt8], atStart: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(value.count)
+        var index = 0
+        while index < value.count {
+            let byte = value[index]
+            let length = validSequenceLength(value, at: index)
+            if length == 0 {
+                appendEscaped(byte, to: &out)
+                index += 1
+                continue
+            }
+            if length == 1 && (byte == UInt8(ascii: "+") || byte == UInt8(ascii: "#") || byte == 0 || byte == UInt8(ascii: "%")
+                               || (byte == UInt8(ascii: "$") && atStart && index == 0)) {
+                appendEscaped(byte, to: &out)
+            } else {
+                out += value[index..<(index + length)]
+            }
+            index += length
+        }
+        return out
+    }
+
+    /// `%XX` sequences back to their bytes; a `%` not followed by two hex digits stays as is.
+    public static func unescape(_ text: some Collection<UInt8>) -> [UInt8] {
+        let bytes = Array(text)
+        var out: [UInt8] = []
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count + 0, index + 2 <= bytes.count - 1,
+               let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) {
+                out.append(high << 4 | low)
+                index += 3
+            } else {
+                out.append(bytes[index])
+                index += 1
+            }
+        }
+        return out
+    }
+
+    static func appendEscaped(_ byte: UInt8, to out: inout [UInt8]) {
+        let digits = Array("0123456789ABCDEF".utf8)
+        out += [UInt8(ascii: "%"), digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]]
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        default: return nil
+        }
+    }
+
+    /// The length of the well-formed UTF-8 sequence at `index`, 0 if there is none.
+    private static func validSequenceLength(_ bytes: [UInt8], at index: Int) -> Int {
+        let first = bytes[index]
+        let length: Int
+        switch first {
+        case 0x00...0x7F: return 1
+        case 0xC2...0xDF: length = 2
+        case 0xE0...0xEF: length = 3
+        case 0xF0...0xF4: length = 4
+        default: return 0
+        }
+        guard index + length <= bytes.count else { return 0 }
+        return String(validating: bytes[index..<(index + length)], as: UTF8.self) == nil ? 0 : length
+    }
+}

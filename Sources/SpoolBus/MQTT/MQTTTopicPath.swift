@@ -1,0 +1,36 @@
+/// Where a received message is written: its topic's levels as folders beneath the subscription's
+/// folder, the last level as the file's name, then `.` and a unique suffix.
+///
+/// A topic can never name a path outside the folder: each level is first unescaped (undoing
+/// `MQTTTopicEscaping`, so a spool name sent as a topic comes back as itself), then made a safe
+/// path component: `%` `/` and NUL are written `%XX`, a leading `.` as `%2E` (so `.`, `..` and
+/// hidden names cannot happen), and an empty level as a lone `%`. A level longer than
+/// `longestComponent` bytes is cut there and ends in `%+`.
+public enum MQTTTopicPath {
+    public static let longestComponent = 200
+
+    /// The path of the message's file relative to the folder, components joined by `/`.
+    public static func relativePath(forTopic topic: [UInt8], suffix: [UInt8]) -> [UInt8] {
+        let levels = topic.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        var components = levels.map { component(MQTTTopicEscaping.unescape($0)) }
+        components[components.count - 1] += [UInt8(ascii: ".")] + suffix
+        return Array(components.joined(separator: [UInt8(ascii: "/")]))
+    }
+
+    /// One level as a path component.
+    static func component(_ level: [UInt8]) -> [UInt8] {
+        guard !level.isEmpty else { return [UInt8(ascii: "%")] }
+        var out: [UInt8] = []
+        for (index, byte) in level.enumerated() {
+            if byte == UInt8(ascii: "%") || byte == UInt8(ascii: "/") || byte == 0 || (index == 0 && byte == UInt8(ascii: ".")) {
+                MQTTTopicEscaping.appendEscaped(byte, to: &out)
+            } else {
+                out.append(byte)
+            }
+        }
+        if out.count > longestComponent {
+            out = Array(out.prefix(longestComponent)) + Array("%+".utf8)
+        }
+        return out
+    }
+}
