@@ -473,7 +473,8 @@ final class Sandbox {
         printf '%s\0' "$@" > "$t/argv"
         for v in SPOOL_DIR SPOOL_NAME SPOOL_PATH SPOOL_EVENT SPOOL_TYPE SPOOL_ID SPOOL_RULE \
                  SPOOL_ATTEMPT SPOOL_MESSAGE SPOOL_PEER_PID SPOOL_PEER_UID SPOOL_PEER_GID \
-                 SPOOL_FD_TYPE SPOOL_PRIORITY SPOOL_SIGNAL_VALUE; do
+                 SPOOL_FD_TYPE SPOOL_PRIORITY SPOOL_SIGNAL_VALUE \
+                 SPOOL_ORIGIN_HOST SPOOL_ORIGIN_ID SPOOL_ORIGIN_NAME SPOOL_MQTT_TOPIC SPOOL_MQTT_BROKER; do
             eval "if [ -n \"\${$v+set}\" ]; then printf '%s' \"\$$v\" > \"\$t/env.$v\"; fi"
         done
         pwd -P > "$t/cwd"

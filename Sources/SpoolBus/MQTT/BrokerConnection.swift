@@ -110,7 +110,8 @@ final class BrokerConnection {
 
     private func write(_ publish: OutgoingPublish) {
         if publish.packet.qos == 1 {
-            if publish.packet.packetID == nil || inFlight[publish.packet.packetID!] != nil { publish.packet.packetID = allocatePacketID() }
+            // A resend keeps its packet id (the broker's session knows the message by it).
+            if publish.packet.packetID.map({ inFlight[$0] !== publish }) ?? true { publish.packet.packetID = allocatePacketID() }
             inFlight[publish.packet.packetID!] = publish
         }
         publish.packet.duplicate = publish.wasSent && publish.packet.qos == 1

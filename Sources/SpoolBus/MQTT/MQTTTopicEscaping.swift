@@ -1,7 +1,9 @@
 /// How spool names become topic levels, reversibly: a name's `/` is the level separator, and
 /// the bytes MQTT forbids or gives a meaning in a topic are written `%XX` (two upper-case hex
-/// digits): `+`, `#`, NUL, every byte of invalid UTF-8, `%` itself, and a `$` that would start
-/// the topic (topics starting with `$` belong to the broker). `MQTTTopicPath` undoes it.
+/// digits, one per byte): `+`, `#`, `%` itself, every byte of invalid UTF-8, the control
+/// characters U+0000–U+001F, U+007F–U+009F and the non-characters (U+FFFE, U+FDD0, …), which
+/// MQTT 5 (1.5.4) lets a broker refuse and Mosquitto does, and a `$` that would start the topic
+/// (topics starting with `$` belong to the broker). `MQTTTopicPath` undoes it.
 public enum MQTTTopicEscaping {
     /// Why a literal part of a handler's TOPIC cannot be in a topic, or nil.
     public static func problem(inLiteral literal: [UInt8]) -> String? {
@@ -9,6 +11,9 @@ public enum MQTTTopicEscaping {
             return "'+' and '#' are wildcards, not allowed in a topic name"
         }
         guard MQTTText.isValidString(literal) else { return "not valid UTF-8, or holds a NUL" }
+        guard !String(decoding: literal, as: UTF8.self).unicodeScalars.contains(where: isRefused) else {
+            return "control characters and Unicode non-characters are refused by brokers"
+        }
         return nil
     }
 
@@ -25,9 +30,11 @@ public enum MQTTTopicEscaping {
                 index += 1
                 continue
             }
-            if length == 1 && (byte == UInt8(ascii: "+") || byte == UInt8(ascii: "#") || byte == 0 || byte == UInt8(ascii: "%")
-                               || (byte == UInt8(ascii: "$") && atStart && index == 0)) {
-                appendEscaped(byte, to: &out)
+            let sequence = value[index..<(index + length)]
+            if length == 1 && (byte == UInt8(ascii: "+") || byte == UInt8(ascii: "#") || byte == UInt8(ascii: "%")
+                               || (byte == UInt8(ascii: "$") && atStart && index == 0))
+                || String(decoding: sequence, as: UTF8.self).unicodeScalars.contains(where: isRefused) {
+                for byte in sequence { appendEscaped(byte, to: &out) }
             } else {
                 out += value[index..<(index + length)]
             }
@@ -42,7 +49,7 @@ public enum MQTTTopicEscaping {
         var out: [UInt8] = []
         var index = 0
         while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count + 0, index + 2 <= bytes.count - 1,
+            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
                let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) {
                 out.append(high << 4 | low)
                 index += 3
@@ -52,6 +59,12 @@ public enum MQTTTopicEscaping {
             }
         }
         return out
+    }
+
+    /// Control characters and non-characters: valid UTF-8 that brokers may refuse (MQTT 5, 1.5.4).
+    static func isRefused(_ scalar: Unicode.Scalar) -> Bool {
+        let value = scalar.value
+        return value <= 0x1F || (0x7F...0x9F).contains(value) || (0xFDD0...0xFDEF).contains(value) || value & 0xFFFE == 0xFFFE
     }
 
     static func appendEscaped(_ byte: UInt8, to out: inout [UInt8]) {

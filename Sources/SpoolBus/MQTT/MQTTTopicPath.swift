@@ -2,10 +2,13 @@
 /// folder, the last level as the file's name, then `.` and a unique suffix.
 ///
 /// A topic can never name a path outside the folder: each level is first unescaped (undoing
-/// `MQTTTopicEscaping`, so a spool name sent as a topic comes back as itself), then made a safe
-/// path component: `%` `/` and NUL are written `%XX`, a leading `.` as `%2E` (so `.`, `..` and
-/// hidden names cannot happen), and an empty level as a lone `%`. A level longer than
-/// `longestComponent` bytes is cut there and ends in `%+`.
+/// `MQTTTopicEscaping`, so a spool name sent as a topic comes back as itself, byte for byte),
+/// then made a safe path component: `/` and NUL (which only an unescaped `%2F` or `%00` can
+/// give) are written `%2F` and `%00`, a leading `.` as `%2E` (so `.`, `..` and hidden names
+/// cannot happen), and an empty level as a lone `%`. A level longer than `longestComponent`
+/// bytes is cut there and ends in `%+`. Different topics may so give the same path (`a%2Fb`
+/// and `a%252Fb`); the unique suffix keeps their files apart, and the exact topic is in
+/// `SPOOL_MQTT_TOPIC`.
 public enum MQTTTopicPath {
     public static let longestComponent = 200
 
@@ -22,7 +25,7 @@ public enum MQTTTopicPath {
         guard !level.isEmpty else { return [UInt8(ascii: "%")] }
         var out: [UInt8] = []
         for (index, byte) in level.enumerated() {
-            if byte == UInt8(ascii: "%") || byte == UInt8(ascii: "/") || byte == 0 || (index == 0 && byte == UInt8(ascii: ".")) {
+            if byte == UInt8(ascii: "/") || byte == 0 || (index == 0 && byte == UInt8(ascii: ".")) {
                 MQTTTopicEscaping.appendEscaped(byte, to: &out)
             } else {
                 out.append(byte)

@@ -1,0 +1,289 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The sending side's rules: files of `outbox/` and lines of the FIFO `events` go to the broker.
+private func senderRules(_ broker: Mosquitto, clientID: String = "t-sender", extra: String = "") -> String {
+    """
+    broker hub \(broker.url) client-id=\(clientID) keepalive=5s
+    mkfifo events
+    outbox/** file retries=1 backoff=200ms mqtt:hub jobs/{name}
+    events fifo mqtt:hub lines/{name}
+    \(extra)
+    """
+}
+
+/// The receiving side's rules: what arrives in `in/` is recorded by the standard handler.
+private func receiverRules(_ broker: Mosquitto, _ sandbox: Sandbox, clientID: String = "t-receiver", filter: String = "jobs/#",
+                           handler: String? = nil) -> String {
+    """
+    broker hub \(broker.url) client-id=\(clientID)
+    subscribe hub \(filter) into in
+    subscribe hub lines/# into in
+    in/** file \(handler ?? sandbox.handlers + "/record.sh")
+    """
+}
+
+/// The runs the receiver `peer` recorded, by origin id.
+private func receivedRuns(_ sandbox: Sandbox, _ peer: PeerSpool) -> [HandlerRun] {
+    sandbox.runs.filter { $0.variable("SPOOL_DIR") == peer.spool }
+}
+
+@Suite struct MQTTExchangeTests {
+    @Test func filesAndFifoLinesCrossFromOneSpoolToAnother() async throws {
+        try await withSandbox { sandbox in
+            let broker = try Mosquitto(in: sandbox)
+            try await broker.start()
+            let receiver = try PeerSpool(in: sandbox, name: "b", rules: receiverRules(broker, sandbox))
+            try await receiver.start(in: sandbox)
+            try await sandbox.waitFor("the receiver's connect line") { !receiver.log.connects("hub").isEmpty }
+            try sandbox.writeRules(senderRules(broker))
+            try await sandbox.startDaemon()
+            try await sandbox.waitForLine("the sender's connect line") { $0.verb == "connect" && $0["broker"] == "hub" }
+            try sandbox.drop("outbox/a.msg", "alpha\n")
+            try sandbox.drop("outbox/sub/b c.txt", "beta\n")
+            let fifo = try #require(chanOpenFifoWriter(sandbox.spoolPath("events")))
+            chanWrite(fifo, "one\ntwo\n")
+            close(fifo)
+            let runs = try await sandbox.waitForRuns(4, "runs on the receiver") { $0.variable("SPOOL_DIR") == receiver.spool }
+            #expect(runs.count == 4)
+            let byOrigin = Dictionary(grouping: runs) { $0.variable("SPOOL_ORIGIN_NAME") ?? "?" }
+            #expect(byOrigin["outbox/a.msg"]?.first?.stdin == Bytes(text: "alpha\n"))
+            #expect(byOrigin["outbox/sub/b c.txt"]?.first?.stdin == Bytes(text: "beta\n"))
+            #expect(byOrigin["events"]?.map(\.stdin).sorted { $0.lexicographicallyPrecedes($1) } == [Bytes(text: "one"), Bytes(text: "two")])
+            let fileRun = try #require(byOrigin["outbox/a.msg"]?.first)
+            // The topic's levels are folders below `in/`, and the name ends in a unique suffix.
+            #expect(fileRun.name?.lossy.hasPrefix("in/jobs/outbox/a.msg.") == true)
+            #expect(fileRun.variable("SPOOL_MQTT_TOPIC") == "jobs/outbox/a.msg")
+            #expect(fileRun.variable("SPOOL_MQTT_BROKER") == "hub")
+            #expect(fileRun.variable("SPOOL_ORIGIN_HOST")?.isEmpty == false)
+            let senderID = try #require(sandbox.log.ids(of: "outbox/a.msg").first)
+            #expect(fileRun.variable("SPOOL_ORIGIN_ID") == senderID)
+            // Settled on the sending side only once the broker acknowledged: removed, `ok` logged.
+            try await sandbox.waitFor("the sent files to be settled") {
+                !sandbox.existsInSpool("outbox/a.msg") && sandbox.claimed.isEmpty
+            }
+            #expect(sandbox.log.lines("ok").count == 4)
+            let status = try await sandbox.spoolbus(["status", "--spool", sandbox.spool])
+            #expect(status.out.contains("broker     hub \"connected 127.0.0.1:\(broker.port) "), "\(status)")
+        }
+    }
+
+    @Test func theBrokerDownAtStartAndRestartedMidStreamLosesNothing() async throws {
+        try await withSandbox { sandbox in
+            let broker = try Mosquitto(in: sandbox)
+            try await broker.start()
+            let receiver = try PeerSpool(in: sandbox, name: "b", rules: receiverRules(broker, sandbox))
+            try await receiver.start(in: sandbox)
+            try await sandbox.waitFor("the receiver's connect line") { !receiver.log.connects("hub").isEmpty }
+            // The receiver's session is on the broker now; the broker goes down before the sender starts.
+            try await broker.stop()
+            try sandbox.writeRules(senderRules(broker))
+            try await sandbox.startDaemon()
+            for index in 0..<10 { try sandbox.drop("outbox/early-\(index)", "early \(index)\n") }
+            let refused = try await sandbox.waitForLine("a disconnect line with the errno") { $0.verb == "disconnect" }
+            #expect(refused["err"]?.contains("Connection refused (errno 111)") == true, "\(refused)")
+            try await sandbox.waitFor("the early files to wait, claimed") { sandbox.claimed.count == 10 }
+            #expect(sandbox.log.lines("dead").isEmpty)
+            try await broker.start()
+            try await sandbox.waitForRuns(10, "the early files on the receiver") { $0.variable("SPOOL_DIR") == receiver.spool }
+            // Mid-stream: the broker is stopped while files keep coming, and started again.
+            for index in 0..<30 { try sandbox.drop("outbox/late-\(index)", "late \(index)\n") }
+            try await sandbox.waitFor("some late files published") { sandbox.log.lines("ok").count >= 12 }
+            try await broker.stop()
+            for index in 30..<40 { try sandbox.drop("outbox/late-\(index)", "late \(index)\n") }
+            try await broker.start()
+            let runs = try await sandbox.waitForRuns(50, "every file on the receiver") { $0.variable("SPOOL_DIR") == receiver.spool }
+            let origins = Set(runs.compactMap { $0.variable("SPOOL_ORIGIN_NAME") })
+            #expect(origins.count == 50)
+            #expect(runs.count == 50, "a duplicate was written: \(runs.count) runs for \(origins.count) messages")
+            #expect(sandbox.log.lines("dead").isEmpty)
+            #expect(sandbox.log.lines("connect").count >= 2)
+        }
+    }
+
+    @Test(arguments: ["sender", "receiver"])
+    func killingADaemonMidStreamLosesNothing(_ victim: String) async throws {
+        try await withSandbox { sandbox in
+            let broker = try Mosquitto(in: sandbox)
+            try await broker.start()
+            let receiver = try PeerSpool(in: sandbox, name: "b", rules: receiverRules(broker, sandbox))
+            var receiverDaemon = try await receiver.start(in: sandbox)
+            try await sandbox.waitFor("the receiver's connect line") { !receiver.log.connects("hub").isEmpty }
+            try sandbox.writeRules(senderRules(broker))
+            var senderDaemon = try await sandbox.startDaemon()
+            let total = 60
+            for index in 0..<total { try sandbox.drop("outbox/m-\(index)", "message \(index)\n") }
+            try await sandbox.waitFor("a third of the messages received") { receivedRuns(sandbox, receiver).count >= total / 3 }
+            if victim == "sender" {
+                senderDaemon.signal(SIGKILL)
+                _ = try await senderDaemon.waitForExit()
+                senderDaemon = try await sandbox.startDaemon()
+            } else {
+                receiverDaemon.signal(SIGKILL)
+                _ = try await receiverDaemon.waitForExit()
+                receiverDaemon = try await receiver.start(in: sandbox)
+            }
+            let runs = try await sandbox.waitForRuns(total, "every message on the receiver") { $0.variable("SPOOL_DIR") == receiver.spool }
+            try await sandbox.waitFor("the sender to settle everything") { sandbox.claimed.isEmpty }
+            let origins = Set(runs.compactMap { $0.variable("SPOOL_ORIGIN_NAME") })
+            #expect(origins.count == total)
+            // The receiver's handler may run twice for a message only if the receiver was killed
+            // between its run and its settling (the usual at-least-once of a killed daemon), never
+            // because the broker delivered it twice.
+            let written = Set(runs.compactMap { $0.name })
+            #expect(written.count == total, "\(written.count) files written for \(total) messages")
+        }
+    }
+
+    @Test func aSharedSubscriptionSplitsAThousandJobsBetweenTwoReceivers() async throws {
+        try await withSandbox { sandbox in
+            let broker = try Mosquitto(in: sandbox)
+            try await broker.start()
+            let workers = try ["w1", "w2"].map { name in
+                try PeerSpool(in: sandbox, name: name, rules: """
+                    broker hub \(broker.url) client-id=t-\(name)
+                    subscribe hub $share/workers/jobs/# into in
+                    in/** file swift:discard
+                    """)
+            }
+            for worker in workers {
+                try await worker.start(in: sandbox)
+                try await sandbox.waitFor("\(worker.root)'s connect line") { !worker.log.connects("hub").isEmpty }
+            }
+            try sandbox.writeRules(senderRules(broker))
+            try await sandbox.startDaemon()
+            let total = 1000
+            for index in 0..<total { try sandbox.drop("outbox/job-\(index)", "\(index)\n") }
+            func received(_ worker: PeerSpool) -> Set<String> {
+                Set(worker.log.lines("recv").compactMap { $0["name"] })
+            }
+            try await sandbox.waitFor("all jobs received by the workers", timeout: .seconds(120)) {
+                workers.map { received($0).count }.reduce(0, +) >= total
+            }
+            let first = received(workers[0]), second = received(workers[1])
+            #expect(first.isDisjoint(with: second))
+            #expect(first.count + second.count == total)
+            #expect(first.count > 0 && second.count > 0, "one worker got everything: \(first.count) and \(second.count)")
+        }
+    }
+
+    @Test func wrongCredentialsAndAnUnreachableHostAreLoggedAndRetried() async throws {
+        try await withSandbox { sandbox in
+            let passwords = sandbox.root + "/passwords"
+            let made = try await runTool(sandbox, "/usr/bin/mosquitto_passwd", ["-c", "-b", passwords, "spool", "right"])
+            try #require(made.status == .exited(0), "\(made)")
+            let broker = try Mosquitto(in: sandbox, extra: "password_file \(passwords)\n")
+            try Files.write(broker.configPath, (Files.readText(broker.configPath) ?? "").replacingOccurrences(of: "allow_anonymous true", with: "allow_anonymous false"))
+            try await broker.start()
+            let closedPort = try freeLoopbackPort()
+            try Files.write(sandbox.root + "/pw", "wrong\n")
+            try sandbox.writeRules("""
+                broker hub \(broker.url) client-id=t-creds username=spool password-file=pw
+                broker nowhere mqtt://127.0.0.1:\(closedPort) client-id=t-nowhere
+                outbox/** file mqtt:hub jobs/{name}
+                """)
+            try await sandbox.startDaemon()
+            try sandbox.drop("outbox/waiting", "w\n")
+            let refused = try await sandbox.waitForLine("the broker's refusal") { $0.verb == "disconnect" && $0["broker"] == "hub" }
+            #expect(refused["err"] == "the broker refused the connection: bad user name or password (0x86)"
+                    || refused["err"] == "the broker refused the connection: not authorized (0x87)", "\(refused)")
+            let unreachable = try await sandbox.waitForLine("the unreachable broker") { $0.verb == "disconnect" && $0["broker"] == "nowhere" }
+            #expect(unreachable["err"]?.contains("errno 111") == true, "\(unreachable)")
+            // Both keep trying; once the password is right, the waiting message goes.
+            try await sandbox.waitFor("a second attempt at each") {
+                sandbox.log.lines("disconnect").filter { $0["broker"] == "hub" }.count >= 2
+                    && sandbox.log.lines("disconnect").filter { $0["broker"] == "nowhere" }.count >= 2
+            }
+            #expect(sandbox.log.lines("ok").isEmpty && sandbox.log.lines("dead").isEmpty)
+            try Files.write(sandbox.root + "/pw", "right\n")
+            try await sandbox.waitForLine("the connect with the new password", timeout: .seconds(90)) { $0.verb == "connect" && $0["broker"] == "hub" }
+            try await sandbox.waitForLine("the waiting message published") { $0.verb == "ok" }
+        }
+    }
+
+    @Test func hostileTopicsAndNamesStayInsideTheFolder() async throws {
+        try await withSandbox { sandbox in
+            let broker = try Mosquitto(in: sandbox)
+            try await broker.start()
+            try sandbox.writeRules("""
+                broker hub \(broker.url) client-id=t-hostile
+                subscribe hub '#' into in
+                in/** file \(sandbox.handlers)/record.sh
+                out/** file mqtt:hub {name}
+                """)
+            try await sandbox.startDaemon()
+            try await sandbox.waitForLine("connect") { $0.verb == "connect" }
+            let topics = ["../../escape", "a/../../../b", "./.hidden", "a//b", "%2E%2E/x", "a%2Fb", "lead/.dot", "ok/plain"]
+            for topic in topics {
+                let sent = try await mosquittoPublish(sandbox, ["-p", "\(broker.port)", "-V", "mqttv5", "-q", "1", "-t", topic, "-m", topic])
+                #expect(sent.status == .exited(0), "\(sent)")
+            }
+            // A name with bytes MQTT forbids or gives a meaning in a topic goes out escaped and
+            // comes back as itself.
+            let hostileName = Bytes(text: "out/x+y#z %25 ") + [0xFF, 0x0A] + Bytes(text: "-end")
+            try sandbox.drop(hostileName, Bytes(text: "hostile"))
+            let runs = try await sandbox.waitForRuns(topics.count + 1, "every hostile message recorded")
+            for run in runs {
+                let name = try #require(run.name)
+                #expect(name.starts(with: Bytes(text: "in/")), "\(name.lossy)")
+                for component in name.split(separator: 47) {
+                    #expect(component.first != 46, "a dot component: \(name.lossy)")
+                }
+            }
+            let names = Set(runs.compactMap { $0.name?.lossy })
+            #expect(names.contains { $0.hasPrefix("in/%2E./%2E./escape.") })
+            #expect(names.contains { $0.hasPrefix("in/%2E/%2Ehidden.") })
+            #expect(names.contains { $0.hasPrefix("in/a/%/b.") })
+            #expect(names.contains { $0.hasPrefix("in/a%2Fb.") })
+            let echoed = try #require(runs.first { $0.stdin == Bytes(text: "hostile") })
+            #expect(echoed.name?.starts(with: Bytes(text: "in/") + hostileName + Bytes(text: ".")) == true, "\(echoed.name?.lossy ?? "")")
+            #expect(echoed.environment["SPOOL_ORIGIN_NAME"].map { Bytes($0) } != nil)
+            #expect(!Files.exists(Bytes(text: sandbox.root + "/escape")) && !Files.exists(Bytes(text: sandbox.spool + "/escape")))
+        }
+    }
+
+    /// The example of the README: a local Mosquitto that bridges to a remote one over TLS.
+    /// Without a remote broker and certificates here, the test points the bridge at a second
+    /// local broker without TLS, and checks that Mosquitto takes the rest of the file as written.
+    @Test func theExampleBridgeConfigurationIsAcceptedByMosquitto() async throws {
+        try await withSandbox { sandbox in
+            let remote = try Mosquitto(in: sandbox, name: "remote")
+            try await remote.start()
+            let example = try #require(Files.readText(exampleFolder + "/mqtt/mosquitto-bridge.conf"))
+            #expect(example.contains("bridge_cafile"))
+            let local = try Mosquitto(in: sandbox, name: "local")
+            let adapted = example.split(separator: "\n", omittingEmptySubsequences: false).compactMap { line -> String? in
+                let word = line.split(separator: " ").first.map(String.init) ?? ""
+                if ["listener", "persistence_location", "bridge_cafile", "bridge_certfile", "bridge_keyfile", "bridge_tls_version", "user"].contains(word) {
+                    return nil
+                }
+                if word == "address" { return "address 127.0.0.1:\(remote.port)" }
+                return String(line)
+            }.joined(separator: "\n")
+            try Files.write(local.configPath, (Files.readText(local.configPath) ?? "") + adapted + "\n")
+            try await local.start()
+            try await waitFor("the bridge to connect", details: { local.stderr }) {
+                local.stderr.contains("Connecting bridge") && remote.stderr.contains("New client connected")
+            }
+        }
+    }
+}
+
+/// The spool-example folder of this checkout.
+private let exampleFolder: String = {
+    var folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    while folder.path != "/" && !FileManager.default.fileExists(atPath: folder.appendingPathComponent("spool-example").path) {
+        folder.deleteLastPathComponent()
+    }
+    return folder.appendingPathComponent("spool-example").path
+}()
+
+private func runTool(_ sandbox: Sandbox, _ program: String, _ arguments: [String]) async throws -> CommandResult {
+    let base = sandbox.root + "/tool-\(UInt32.random(in: 0...UInt32.max))"
+    let child = try Spawner.spawn(
+        ([program] + arguments).map { Bytes(text: $0) }, environment: sandbox.environment, directory: sandbox.root,
+        stdin: "/dev/null", stdout: base + ".stdout", stderr: base + ".stderr", label: program)
+    try await waitFor("\(program) to finish") { !child.isRunning }
+    return CommandResult(status: child.poll()!, stdout: Files.read(base + ".stdout") ?? [], stderr: Files.read(base + ".stderr") ?? [])
+}
