@@ -83,3 +83,22 @@ extension MQTTPublishSpec {
         return words
     }
 }
+
+extension BrokerDirective {
+    /// `line 1: broker hub mqtt://127.0.0.1:1883 client-id=(default) keepalive=60s`, then the
+    /// user name and password file when set.
+    public var summary: String {
+        let address = host.contains(":") ? "[\(host)]" : host
+        var text = "line \(line): broker \(name) mqtt://\(address):\(port) client-id=\(clientID.map { displayWord(Array($0.utf8)) } ?? "(default)")"
+        if let username { text += " username=" + displayWord(Array(username.utf8)) }
+        if let passwordFile { text += " password-file=" + displayWord(passwordFile) }
+        return text + " keepalive=" + formatDuration(keepAlive)
+    }
+}
+
+extension SubscribeDirective {
+    /// `line 2: subscribe hub jobs/# into inbox qos=1`.
+    public var summary: String {
+        "line \(line): subscribe \(broker) \(displayWord(filter)) into \(displayWord(folder)) qos=\(qos)"
+    }
+}

@@ -131,6 +131,7 @@ extension RuleSet {
         entries += fifos.map { ($0.line, $0.summary) }
         entries += queues.map { ($0.line, $0.summary) }
         entries += signals.map { ($0.line, $0.summary) }
+        entries += brokers.map { ($0.line, $0.summary) } + subscriptions.map { ($0.line, $0.summary) }
         entries += rules.map { ($0.line, $0.summary) }
         return entries.sorted { $0.line < $1.line }.map(\.text)
     }

@@ -313,8 +313,8 @@ struct RulesFileParser {
 
     mutating func parseHandler(_ words: ArraySlice<Word>) -> HandlerSpec? {
         let first = words[words.startIndex]
-        let arguments = words.dropFirst().compactMap { parseTemplate($0) }
         if first.bytes.starts(with: Self.mqttPrefix) { return parseMQTTHandler(words) }
+        let arguments = words.dropFirst().compactMap { parseTemplate($0) }
         let swiftPrefix = Array("swift:".utf8)
         if first.bytes.starts(with: swiftPrefix) {
             let nameBytes = Array(first.bytes.dropFirst(swiftPrefix.count))
