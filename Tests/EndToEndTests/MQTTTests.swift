@@ -287,3 +287,117 @@ private func runTool(_ sandbox: Sandbox, _ program: String, _ arguments: [String
     try await waitFor("\(program) to finish") { !child.isRunning }
     return CommandResult(status: child.poll()!, stdout: Files.read(base + ".stdout") ?? [], stderr: Files.read(base + ".stderr") ?? [])
 }
+
+/// A "broker" that answers CONNECT with `reply`, to see what the daemon makes of bad input.
+private final class FakeBroker {
+    let port: Int
+    private let listener: Int32
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.listener = listener
+        var on: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw -> Int32 in
+                guard bind(listener, raw, length) == 0, listen(listener, 8) == 0 else { return -1 }
+                return getsockname(listener, raw, &length)
+            }
+        }
+        guard bound == 0 else { throw SystemCallFailed("bind") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(listener) }
+
+    /// Accepts one client (waiting at most `timeout`), reads its first packet, sends `reply`, and
+    /// returns what it read then (until the client closes or 5 s pass).
+    func serveOnce(reply: [UInt8], timeout: Int32 = 30_000) -> [UInt8]? {
+        var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, timeout) == 1 else { return nil }
+        let client = accept(listener, nil, nil)
+        guard client >= 0 else { return nil }
+        defer { close(client) }
+        var timeoutValue = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeoutValue, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        guard read(client, &buffer, buffer.count) > 0 else { return nil }
+        _ = reply.withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
+        var after: [UInt8] = []
+        while true {
+            let count = read(client, &buffer, buffer.count)
+            if count <= 0 { break }
+            after += buffer[..<count]
+        }
+        return after
+    }
+}
+
+@Suite struct MQTTMalformedBrokerTests {
+    @Test func garbageFromTheBrokerIsLoggedAndTheDaemonReconnects() async throws {
+        try await withSandbox { sandbox in
+            let fake = try FakeBroker()
+            try sandbox.writeRules("""
+                broker fake mqtt://127.0.0.1:\(fake.port) client-id=t-fake
+                outbox/** file mqtt:fake jobs/{name}
+                """)
+            try await sandbox.startDaemon()
+            // A CONNACK announcing a remaining length of five bytes' worth: never a valid packet.
+            let answer = await Task.detached { fake.serveOnce(reply: [0x20, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]) }.value
+            // The daemon hangs up with DISCONNECT "malformed packet" (0x81).
+            #expect(answer == [0xE0, 0x01, 0x81], "\(answer ?? [])")
+            let lost = try await sandbox.waitForLine("the disconnect") { $0.verb == "disconnect" && $0["broker"] == "fake" }
+            #expect(lost["err"] == "malformed MQTT packet: remaining length longer than four bytes", "\(lost)")
+            // A truncated CONNACK, then the connection closed: an error too, and another try.
+            let second = await Task.detached { fake.serveOnce(reply: [0x20, 0x03, 0x00]) }.value
+            #expect(second != nil, "the daemon did not come back")
+            try await sandbox.waitFor("a second disconnect") {
+                sandbox.log.lines("disconnect").filter { $0["broker"] == "fake" }.count >= 2
+            }
+            let third = await Task.detached { fake.serveOnce(reply: [0x20, 0x03, 0x00, 0x00, 0x00]) }.value
+            #expect(third != nil)
+            try await sandbox.waitForLine("a connect") { $0.verb == "connect" && $0["broker"] == "fake" }
+        }
+    }
+}
+
+@Suite struct MQTTOrderTests {
+    @Test func withConcurrencyOneMessagesArriveInOrderAcrossABrokerRestart() async throws {
+        try await withSandbox { sandbox in
+            let broker = try Mosquitto(in: sandbox)
+            try await broker.start()
+            let receiver = try PeerSpool(in: sandbox, name: "b", rules: receiverRules(broker, sandbox, handler: "swift:discard"))
+            try await receiver.start(in: sandbox)
+            try await sandbox.waitFor("the receiver's connect line") { !receiver.log.connects("hub").isEmpty }
+            try sandbox.writeRules("""
+                broker hub \(broker.url) client-id=t-order
+                mkfifo events
+                events fifo concurrency=1 mqtt:hub jobs/{name}/{id}
+                """)
+            try await sandbox.startDaemon()
+            let fifo = try #require(chanOpenFifoWriter(sandbox.spoolPath("events")))
+            chanWrite(fifo, (0..<20).map { "line \($0)\n" }.joined())
+            try await sandbox.waitFor("some lines published") { sandbox.log.lines("ok").count >= 5 }
+            try await broker.stop()
+            chanWrite(fifo, (20..<30).map { "line \($0)\n" }.joined())
+            try await broker.start()
+            close(fifo)
+            try await sandbox.waitFor("every line received") { receiver.log.lines("recv").count >= 30 }
+            // Each file is `in/jobs/events/<sender's id>.<receiver's id>`, the receiver's ids
+            // given in the order the messages came off the wire (the dispatch of a folder that
+            // is new follows the scan that finds it, not this order).
+            let pairs = receiver.log.lines("recv").compactMap { line -> (String, String)? in
+                guard let last = line["name"]?.split(separator: "/").last else { return nil }
+                let parts = last.split(separator: ".")
+                return parts.count == 2 ? (String(parts[1]), String(parts[0])) : nil
+            }
+            let senderIDs = pairs.sorted { $0.0 < $1.0 }.map(\.1)
+            #expect(senderIDs.count == 30)
+            #expect(senderIDs == senderIDs.sorted(), "out of order: \(senderIDs)")
+        }
+    }
+}
