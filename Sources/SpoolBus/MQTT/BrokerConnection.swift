@@ -325,9 +325,12 @@ final class BrokerConnection {
         if socket != nil && readiness.contains(.writable) { flush() }
     }
 
+    /// One read per readiness: a broker sending without pause must not keep the loop from the
+    /// spool's own events (the messages it writes are dispatched meanwhile); epoll reports the
+    /// socket again at once while bytes wait.
     private func readInput() {
         var chunk = [UInt8](repeating: 0, count: 65_536)
-        while let socket {
+        if let socket {
             let count: Int?
             do {
                 count = try chunk.withUnsafeMutableBytes { try TCPSocket.receive(socket, into: $0) }

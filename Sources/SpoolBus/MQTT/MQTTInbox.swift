@@ -28,6 +28,9 @@ final class MQTTInbox {
     /// acknowledged: the broker sends it again, and what was written is dropped as a duplicate).
     func store(_ batch: [MQTTPublish], subscriptions: [SubscribeDirective]) -> Bool {
         var keys: Set<Bytes> = []
+        // The folders of this batch, each made and opened once.
+        var folders: [Bytes: Directory] = [:]
+        defer { for folder in folders.values { folder.close() } }
         for publish in batch {
             let origin = MessageOrigin(publish, broker: broker)
             if let key = origin.duplicateKey, window.contains(key) || keys.contains(key) {
@@ -43,7 +46,16 @@ final class MQTTInbox {
             }
             let name = subscription.folder + [UInt8(ascii: "/")] + MQTTTopicPath.relativePath(forTopic: publish.topic, suffix: nextID())
             do {
-                try write(publish.payload, origin: origin, as: name)
+                let folderName = name.deletingLastPathComponent
+                let folder: Directory
+                if let opened = folders[folderName] {
+                    folder = opened
+                } else {
+                    try layout.spool.makeDirectories(folderName)
+                    folder = try layout.spool.openDirectory(folderName)
+                    folders[folderName] = folder
+                }
+                try write(publish.payload, origin: origin, into: folder, as: name.lastPathComponent)
                 if let key = origin.duplicateKey {
                     try window.record(key)
                     keys.insert(key)
@@ -63,9 +75,7 @@ final class MQTTInbox {
         return true
     }
 
-    private func write(_ payload: Bytes, origin: MessageOrigin, as name: Bytes) throws {
-        let folder = name.deletingLastPathComponent
-        try layout.spool.makeDirectories(folder)
+    private func write(_ payload: Bytes, origin: MessageOrigin, into folder: Directory, as name: Bytes) throws {
         let temporaryName = Directory.uniqueTemporaryName(prefix: "mqtt-")
         let fd = try layout.temporary.open(temporaryName, [.writeOnly, .create, .exclusive], mode: 0o644)
         do {
@@ -80,7 +90,7 @@ final class MQTTInbox {
                                             + "handlers of received messages get no SPOOL_ORIGIN_* (\(error))")])
                 }
             }
-            try layout.temporary.rename(temporaryName, to: layout.spool, as: name, replacing: false)
+            try layout.temporary.rename(temporaryName, to: folder, as: name, replacing: false)
         } catch {
             try? layout.temporary.removeIfPresent(temporaryName)
             throw error
