@@ -61,7 +61,7 @@ final class BrokerConnection {
     /// The largest packet taken from a broker (and announced to it as Maximum Packet Size).
     static let largestIncomingPacket = 16 << 20
     /// How many QoS 1 messages the broker may send before the bus acknowledged them.
-    static let receiveMaximum: UInt16 = 100
+    static let receiveMaximum: UInt16 = 500
     private static let sessionNeverExpires: UInt32 = 0xFFFF_FFFF
 
     init(directive: BrokerDirective, clientID: String, subscriptions: [SubscribeDirective], loop: EventLoop, log: DispatchLog) {

@@ -44,7 +44,8 @@ final class MQTTInbox {
                                      ("err", "no subscribe line matches the topic (a subscription kept by the broker's session?); dropped")])
                 continue
             }
-            let name = subscription.folder + [UInt8(ascii: "/")] + MQTTTopicPath.relativePath(forTopic: publish.topic, suffix: nextID())
+            let id = nextID()
+            let name = subscription.folder + [UInt8(ascii: "/")] + MQTTTopicPath.relativePath(forTopic: publish.topic, suffix: id)
             do {
                 let folderName = name.deletingLastPathComponent
                 let folder: Directory
@@ -55,7 +56,7 @@ final class MQTTInbox {
                     folder = try layout.spool.openDirectory(folderName)
                     folders[folderName] = folder
                 }
-                try write(publish.payload, origin: origin, into: folder, as: name.lastPathComponent)
+                try write(publish.payload, origin: origin, into: folder, as: name.lastPathComponent, temporaryName: "mqtt-".bytes + id)
                 if let key = origin.duplicateKey {
                     try window.record(key)
                     keys.insert(key)
@@ -75,8 +76,9 @@ final class MQTTInbox {
         return true
     }
 
-    private func write(_ payload: Bytes, origin: MessageOrigin, into folder: Directory, as name: Bytes) throws {
-        let temporaryName = Directory.uniqueTemporaryName(prefix: "mqtt-")
+    /// `temporaryName` is unique without more ado: `tmp/` is emptied at start and only this
+    /// daemon (it holds the spool's lock) writes there.
+    private func write(_ payload: Bytes, origin: MessageOrigin, into folder: Directory, as name: Bytes, temporaryName: Bytes) throws {
         let fd = try layout.temporary.open(temporaryName, [.writeOnly, .create, .exclusive], mode: 0o644)
         do {
             defer { fd.close() }

@@ -14,10 +14,14 @@ struct MessageOrigin {
     static let idProperty = "spool-id"
     static let hostProperty = "origin-host"
 
-    private static let attributes: [(attribute: String, variable: String)] = [
-        ("user.spoolbus.origin-host", "SPOOL_ORIGIN_HOST"), ("user.spoolbus.origin-id", "SPOOL_ORIGIN_ID"),
-        ("user.spoolbus.origin-name", "SPOOL_ORIGIN_NAME"), ("user.spoolbus.topic", "SPOOL_MQTT_TOPIC"),
-        ("user.spoolbus.broker", "SPOOL_MQTT_BROKER"),
+    /// The one extended attribute it is kept in: `KEY=VALUE` pairs separated by NUL bytes (MQTT
+    /// strings hold no NUL), so one call writes it and one reads it.
+    static let attribute = "user.spoolbus.origin"
+
+    /// Keys in the attribute, and the variables handlers get them as.
+    private static let variables: [(key: String, variable: String)] = [
+        ("origin-host", "SPOOL_ORIGIN_HOST"), ("origin-id", "SPOOL_ORIGIN_ID"), ("origin-name", "SPOOL_ORIGIN_NAME"),
+        ("topic", "SPOOL_MQTT_TOPIC"), ("broker", "SPOOL_MQTT_BROKER"),
     ]
 
     init(_ publish: MQTTPublish, broker: String) {
@@ -35,14 +39,23 @@ struct MessageOrigin {
     }
 
     func write(to fd: FileDescriptor) throws {
-        for (index, value) in [host, id, name, topic, broker].enumerated() {
-            if let value { try fd.setAttribute(Self.attributes[index].attribute, value) }
+        var value = Bytes()
+        for (index, field) in [host, id, name, topic, broker].enumerated() {
+            guard let field else { continue }
+            if !value.isEmpty { value.append(0) }
+            value += Self.variables[index].key.bytes + [UInt8(ascii: "=")] + field
         }
+        try fd.setAttribute(Self.attribute, value)
     }
 
     /// `SPOOL_*` variables for a handler of the file `fd` holds: none for a file that did not
     /// come from a broker.
     static func environment(of fd: FileDescriptor) -> [(String, Bytes)] {
-        attributes.compactMap { entry in fd.attribute(entry.attribute).map { (entry.variable, $0) } }
+        guard let value = fd.attribute(attribute, limit: 5 * 65_536) else { return [] }
+        return value.split(separator: 0).compactMap { pair in
+            guard let equals = pair.firstIndex(of: UInt8(ascii: "=")),
+                  let entry = variables.first(where: { $0.key.bytes.elementsEqual(pair[..<equals]) }) else { return nil }
+            return (entry.variable, Bytes(pair[(equals + 1)...]))
+        }
     }
 }
