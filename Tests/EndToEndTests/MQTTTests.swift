@@ -7,8 +7,10 @@ private func senderRules(_ broker: Mosquitto, clientID: String = "t-sender", ext
     """
     broker hub \(broker.url) client-id=\(clientID) keepalive=5s
     mkfifo events
+    listen ask.sock
     outbox/** file retries=1 backoff=200ms mqtt:hub jobs/{name}
     events fifo mqtt:hub lines/{name}
+    ask.sock socket mqtt:hub lines/{name}
     \(extra)
     """
 }
@@ -30,7 +32,7 @@ private func receivedRuns(_ sandbox: Sandbox, _ peer: PeerSpool) -> [HandlerRun]
 }
 
 @Suite struct MQTTExchangeTests {
-    @Test func filesAndFifoLinesCrossFromOneSpoolToAnother() async throws {
+    @Test func filesFifoAndSocketLinesCrossFromOneSpoolToAnother() async throws {
         try await withSandbox { sandbox in
             let broker = try Mosquitto(in: sandbox)
             try await broker.start()
@@ -45,12 +47,15 @@ private func receivedRuns(_ sandbox: Sandbox, _ peer: PeerSpool) -> [HandlerRun]
             let fifo = try #require(chanOpenFifoWriter(sandbox.spoolPath("events")))
             chanWrite(fifo, "one\ntwo\n")
             close(fifo)
-            let runs = try await sandbox.waitForRuns(4, "runs on the receiver") { $0.variable("SPOOL_DIR") == receiver.spool }
-            #expect(runs.count == 4)
+            let client = try ChanSocket(connectingTo: sandbox.spoolPath("ask.sock"))
+            client.send("three\n")
+            let runs = try await sandbox.waitForRuns(5, "runs on the receiver") { $0.variable("SPOOL_DIR") == receiver.spool }
+            #expect(runs.count == 5)
             let byOrigin = Dictionary(grouping: runs) { $0.variable("SPOOL_ORIGIN_NAME") ?? "?" }
             #expect(byOrigin["outbox/a.msg"]?.first?.stdin == Bytes(text: "alpha\n"))
             #expect(byOrigin["outbox/sub/b c.txt"]?.first?.stdin == Bytes(text: "beta\n"))
             #expect(byOrigin["events"]?.map(\.stdin).sorted { $0.lexicographicallyPrecedes($1) } == [Bytes(text: "one"), Bytes(text: "two")])
+            #expect(byOrigin["ask.sock"]?.first?.stdin == Bytes(text: "three"))
             let fileRun = try #require(byOrigin["outbox/a.msg"]?.first)
             // The topic's levels are folders below `in/`, and the name ends in a unique suffix.
             #expect(fileRun.name?.lossy.hasPrefix("in/jobs/outbox/a.msg.") == true)
@@ -63,7 +68,7 @@ private func receivedRuns(_ sandbox: Sandbox, _ peer: PeerSpool) -> [HandlerRun]
             try await sandbox.waitFor("the sent files to be settled") {
                 !sandbox.existsInSpool("outbox/a.msg") && sandbox.claimed.isEmpty
             }
-            #expect(sandbox.log.lines("ok").count == 4)
+            #expect(sandbox.log.lines("ok").count == 5)
             let status = try await sandbox.spoolbus(["status", "--spool", sandbox.spool])
             #expect(status.out.contains("broker     hub \"connected 127.0.0.1:\(broker.port) "), "\(status)")
         }
