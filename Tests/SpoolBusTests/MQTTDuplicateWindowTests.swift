@@ -1,0 +1,25 @@
+import Testing
+@testable import SpoolBus
+
+@Suite struct MQTTDuplicateWindowTests {
+    @Test func keysSurviveAReopenAndTheWindowStaysBounded() throws {
+        let folder = try TemporaryFolder()
+        let state = try Directory.open(folder.path)
+        defer { state.close() }
+        try state.makeDirectory("tmp".bytes)
+        let temporary = try state.openDirectory("tmp".bytes)
+        defer { temporary.close() }
+        let window = DuplicateWindow(broker: "hub", folder: state, temporary: temporary, capacity: 10)
+        let keys = (0..<25).map { "host\u{0}id-\($0)\n\u{FF}".bytes }
+        for key in keys { try window.record(key) }
+        #expect(window.contains(keys[24]) && window.contains(keys[15]))
+        #expect(!window.contains(keys[14]), "older than the window")
+        window.close()
+        let reopened = DuplicateWindow(broker: "hub", folder: state, temporary: temporary, capacity: 10)
+        defer { reopened.close() }
+        #expect(reopened.contains(keys[24]) && reopened.contains(keys[15]) && !reopened.contains(keys[0]))
+        // Rewritten once it held twice the window: the file never grows past that.
+        let lines = try state.read("mqtt-hub.seen".bytes).split(separator: UInt8(ascii: "\n")).count
+        #expect(lines <= 20, "\(lines) lines kept")
+    }
+}
