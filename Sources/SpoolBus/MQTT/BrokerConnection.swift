@@ -60,6 +60,9 @@ final class BrokerConnection {
     static let handshakeTimeout: Duration = .seconds(10)
     /// The largest packet taken from a broker (and announced to it as Maximum Packet Size).
     static let largestIncomingPacket = 16 << 20
+    /// Bytes taken from the socket per readiness: small enough that an idle daemon keeps no
+    /// large buffer, big enough for a batch of messages per sync.
+    static let readSize = 16_384
     /// How many QoS 1 messages the broker may send before the bus acknowledged them.
     static let receiveMaximum: UInt16 = 500
     private static let sessionNeverExpires: UInt32 = 0xFFFF_FFFF
@@ -329,7 +332,7 @@ final class BrokerConnection {
     /// spool's own events (the messages it writes are dispatched meanwhile); epoll reports the
     /// socket again at once while bytes wait.
     private func readInput() {
-        var chunk = [UInt8](repeating: 0, count: 65_536)
+        var chunk = [UInt8](repeating: 0, count: Self.readSize)
         if let socket {
             let count: Int?
             do {
@@ -419,7 +422,7 @@ final class BrokerConnection {
             sentTotal += sent
         }
         if outputStart == output.count {
-            output.removeAll(keepingCapacity: output.count <= 65_536)
+            output.removeAll(keepingCapacity: output.count <= 4096)
             outputStart = 0
         }
         var done = 0

@@ -17,7 +17,8 @@ struct MQTTFrameReader {
 
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
         if start > 0 && start == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
+            // A large packet's room is given back once it is consumed: an idle connection holds little.
+            buffer.removeAll(keepingCapacity: buffer.capacity <= 65_536)
             start = 0
         }
         buffer.append(contentsOf: bytes)
