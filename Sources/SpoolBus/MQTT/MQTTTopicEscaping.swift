@@ -4,9 +4,9 @@
 /// characters U+0000–U+001F, U+007F–U+009F and the non-characters (U+FFFE, U+FDD0, …), which
 /// MQTT 5 (1.5.4) lets a broker refuse and Mosquitto does, and a `$` that would start the topic
 /// (topics starting with `$` belong to the broker). `MQTTTopicPath` undoes it.
-public enum MQTTTopicEscaping {
+enum MQTTTopicEscaping {
     /// Why a literal part of a handler's TOPIC cannot be in a topic, or nil.
-    public static func problem(inLiteral literal: [UInt8]) -> String? {
+    static func problem(inLiteral literal: [UInt8]) -> String? {
         if literal.contains(UInt8(ascii: "+")) || literal.contains(UInt8(ascii: "#")) {
             return "'+' and '#' are wildcards, not allowed in a topic name"
         }
@@ -18,7 +18,7 @@ public enum MQTTTopicEscaping {
     }
 
     /// A placeholder's value as topic bytes; `atStart` when it begins the topic.
-    public static func escape(_ value: [UInt8], atStart: Bool) -> [UInt8] {
+    static func escape(_ value: [UInt8], atStart: Bool) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(value.count)
         var index = 0
@@ -44,7 +44,7 @@ public enum MQTTTopicEscaping {
     }
 
     /// `%XX` sequences back to their bytes; a `%` not followed by two hex digits stays as is.
-    public static func unescape(_ text: some Collection<UInt8>) -> [UInt8] {
+    static func unescape(_ text: some Collection<UInt8>) -> [UInt8] {
         let bytes = Array(text)
         var out: [UInt8] = []
         var index = 0

@@ -1,12 +1,12 @@
 /// Topic filters (MQTT 5, 4.7): checking them, and matching topics against them.
-public enum MQTTTopicFilter {
+enum MQTTTopicFilter {
     private static let slash = UInt8(ascii: "/")
     private static let plus = UInt8(ascii: "+")
     private static let hash = UInt8(ascii: "#")
     private static let sharePrefix = Array("$share/".utf8)
 
     /// Why `filter` is not a valid filter, or nil. `$share/GROUP/FILTER` is a shared one.
-    public static func problem(in filter: [UInt8]) -> String? {
+    static func problem(in filter: [UInt8]) -> String? {
         guard !filter.isEmpty else { return "it is empty" }
         guard filter.count <= 0xFFFF else { return "longer than 65535 bytes" }
         guard MQTTText.isValidString(filter) else { return "not valid UTF-8, or holds a NUL" }
@@ -32,7 +32,7 @@ public enum MQTTTopicFilter {
     }
 
     /// The filter without a `$share/GROUP/` prefix.
-    public static func unshared(_ filter: [UInt8]) -> [UInt8] {
+    static func unshared(_ filter: [UInt8]) -> [UInt8] {
         guard filter.starts(with: sharePrefix) else { return filter }
         let rest = filter.dropFirst(sharePrefix.count)
         guard let end = rest.firstIndex(of: slash) else { return filter }
@@ -41,7 +41,7 @@ public enum MQTTTopicFilter {
 
     /// Whether `topic` matches `filter` (not shared). Wildcards in the first level do not match
     /// a topic starting with `$` (4.7.2).
-    public static func matches(_ filter: [UInt8], _ topic: [UInt8]) -> Bool {
+    static func matches(_ filter: [UInt8], _ topic: [UInt8]) -> Bool {
         let filterLevels = filter.split(separator: slash, omittingEmptySubsequences: false)
         let topicLevels = topic.split(separator: slash, omittingEmptySubsequences: false)
         if topic.first == UInt8(ascii: "$"), let first = filterLevels.first, first.elementsEqual([plus]) || first.elementsEqual([hash]) {

@@ -9,11 +9,12 @@
 /// bytes is cut there and ends in `%+`. Different topics may so give the same path (`a%2Fb`
 /// and `a%252Fb`); the unique suffix keeps their files apart, and the exact topic is in
 /// `SPOOL_MQTT_TOPIC`.
-public enum MQTTTopicPath {
-    public static let longestComponent = 200
+enum MQTTTopicPath {
+    /// Bytes of a level kept in a path component (NAME_MAX is 255, and the suffix follows).
+    static let longestComponent = 200
 
     /// The path of the message's file relative to the folder, components joined by `/`.
-    public static func relativePath(forTopic topic: [UInt8], suffix: [UInt8]) -> [UInt8] {
+    static func relativePath(forTopic topic: [UInt8], suffix: [UInt8]) -> [UInt8] {
         let levels = topic.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
         var components = levels.map { component(MQTTTopicEscaping.unescape($0)) }
         components[components.count - 1] += [UInt8(ascii: ".")] + suffix
