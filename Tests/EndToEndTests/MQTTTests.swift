@@ -406,3 +406,58 @@ private final class FakeBroker {
         }
     }
 }
+
+@Suite struct MQTTReloadTests {
+    @Test func aSubscribeLineAddedByAReloadTakesEffect() async throws {
+        try await withSandbox { sandbox in
+            let broker = try Mosquitto(in: sandbox)
+            try await broker.start()
+            let first = """
+                broker hub \(broker.url) client-id=t-reload
+                in/** file \(sandbox.handlers)/record.sh
+
+                """
+            try sandbox.writeRules(first)
+            let daemon = try await sandbox.startDaemon()
+            try await sandbox.waitForLine("connect") { $0.verb == "connect" }
+            try sandbox.replaceRules(first + "subscribe hub \"news/#\" into in\n")
+            daemon.signal(SIGHUP)
+            // The broker's line did not change, its subscriptions did: it is connected again with them.
+            try await sandbox.waitFor("a second connect") { sandbox.log.lines("connect").count >= 2 }
+            let sent = try await mosquittoPublish(sandbox, ["-p", "\(broker.port)", "-V", "mqttv5", "-q", "1", "-t", "news/today", "-m", "hello"])
+            #expect(sent.status == .exited(0), "\(sent)")
+            let run = try await sandbox.waitForRun("the news handled")
+            #expect(run.stdin == Bytes(text: "hello"))
+            #expect(run.variable("SPOOL_MQTT_TOPIC") == "news/today")
+            // Published by another client: no origin of a spoolbus.
+            #expect(run.variable("SPOOL_ORIGIN_ID") == nil)
+        }
+    }
+
+    @Test func aReloadWhileMessagesWaitForTheBrokerCostsThemNoAttempt() async throws {
+        try await withSandbox { sandbox in
+            let broker = try Mosquitto(in: sandbox)
+            let rules = { (keepalive: String) in
+                """
+                broker hub \(broker.url) client-id=t-handover keepalive=\(keepalive)
+                subscribe hub "jobs/#" into in
+                outbox/** file retries=0 mqtt:hub jobs/{name}
+                in/** file \(sandbox.handlers)/record.sh
+
+                """
+            }
+            try sandbox.writeRules(rules("30s"))
+            let daemon = try await sandbox.startDaemon()
+            for index in 0..<3 { try sandbox.drop("outbox/w\(index)", "w\(index)") }
+            try await sandbox.waitFor("the files claimed, waiting") { sandbox.claimed.count == 3 }
+            try sandbox.replaceRules(rules("20s"))
+            daemon.signal(SIGHUP)
+            try await sandbox.waitForLine("reload") { $0.verb == "reload" }
+            try await broker.start()
+            let runs = try await sandbox.waitForRuns(3, "the waiting files, published and received")
+            #expect(Set(runs.compactMap { $0.variable("SPOOL_ORIGIN_NAME") }) == ["outbox/w0", "outbox/w1", "outbox/w2"])
+            // retries=0: one failed attempt would have made a dead letter.
+            #expect(sandbox.log.lines("fail").isEmpty && sandbox.log.lines("dead").isEmpty)
+        }
+    }
+}

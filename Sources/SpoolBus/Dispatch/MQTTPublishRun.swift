@@ -57,9 +57,12 @@ final class MQTTPublishRun: HandlerRun {
 
     func kill() { stop() }
 
+    /// The connection it was given to may be gone (a reload handed it on): the run ends here
+    /// either way, and whichever connection holds the message skips or ignores it.
     private func stop() {
         guard let outgoing, !outgoing.isFinished else { return }
         broker?.cancel(outgoing)
+        outgoing.finish(.failure(MQTTPublishFailure("cancelled")))
     }
 
     private func finish(_ result: RunOutcome.Result) {

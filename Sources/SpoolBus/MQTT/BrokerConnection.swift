@@ -294,6 +294,25 @@ final class BrokerConnection {
         }
     }
 
+    /// Stops for good like `close`, but hands what waits or is in flight to `successor` (the
+    /// same broker after a reload changed its line or its subscriptions) instead of failing it:
+    /// a reload costs no message an attempt. What was written goes again, marked duplicate.
+    func close(handingOverTo successor: BrokerConnection) {
+        let inFlightFirst = inFlight.values.sorted { ($0.packet.packetID ?? 0) < ($1.packet.packetID ?? 0) }
+        let left = inFlightFirst + waitingToSend[waitingStart...] + writtenQoS0.map(\.publish)
+        inFlight.removeAll()
+        waitingToSend.removeAll()
+        waitingStart = 0
+        writtenQoS0.removeAll()
+        close()
+        for publish in left where !publish.isFinished {
+            if let timer = publish.timer { loop.cancel(timer) }
+            publish.timer = nil
+            publish.packet.packetID = nil
+            successor.send(publish)
+        }
+    }
+
     /// Sends DISCONNECT (best effort) and stops for good; what waits is failed.
     func close() {
         guard state != .closed else { return }

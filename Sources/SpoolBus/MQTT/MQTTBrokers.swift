@@ -22,16 +22,17 @@ final class MQTTBrokers {
         var kept: [String: (connection: BrokerConnection, inbox: MQTTInbox)] = [:]
         for directive in rules.brokers {
             let subscriptions = rules.subscriptions.filter { $0.broker == directive.name }
-            if let existing = connections.removeValue(forKey: directive.name) {
-                if existing.connection.directive == directive && existing.connection.subscriptions == subscriptions {
-                    kept[directive.name] = existing
-                    continue
-                }
-                existing.connection.close()
-                existing.inbox.close()
+            let existing = connections.removeValue(forKey: directive.name)
+            if let existing, existing.connection.directive == directive && existing.connection.subscriptions == subscriptions {
+                kept[directive.name] = existing
+                continue
             }
             let clientID = directive.clientID ?? MQTTClientIdentity.defaultClientID(broker: directive.name, spool: layout.root)
             let connection = BrokerConnection(directive: directive, clientID: clientID, subscriptions: subscriptions, loop: loop, log: log)
+            if let existing {
+                existing.connection.close(handingOverTo: connection)
+                existing.inbox.close()
+            }
             let inbox = MQTTInbox(broker: directive.name, layout: layout, log: log, nextID: nextID)
             connection.onMessages = { [unowned connection, inbox] batch in inbox.store(batch, subscriptions: connection.subscriptions) }
             kept[directive.name] = (connection, inbox)
