@@ -31,7 +31,7 @@ enum RulesReference {
     static let parts: [Entry] = [
         Entry("PATTERN", "A glob over the message name (its path relative to the spool): `*` and `?` do not cross `/`, `**` does; `[abc]`, `[a-z]` and `[!abc]` are classes (never matching `/`); `**/` at the start of a component also matches no folder at all. Quoted or backslash-escaped glob characters are literal."),
         Entry("ON", "One or more of `file`, `fifo`, `socket`, `node`, `gone`, `mq`, `signal`, comma-separated: a complete file, a line written into a FIFO, a line sent to a socket, anything else that appears (a folder, a symlink, a FIFO), a name that goes, a message of a POSIX message queue, a signal sent to the daemon."),
-        Entry("HANDLER", "A program and its arguments, executed directly (never through a shell), or `swift:NAME [WORD ...]`, a Swift handler compiled into the binary. A program word with a `/` is resolved against the rules folder; a bare word is looked up in PATH. Placeholders are replaced inside arguments after splitting, so a name never becomes two arguments."),
+        Entry("HANDLER", "A program and its arguments, executed directly (never through a shell), or `swift:NAME [WORD ...]`, a Swift handler compiled into the binary, or `mqtt:NAME TOPIC [qos=0|1] [retain]`, which publishes the message to the broker NAME (placeholders in TOPIC escaped) and succeeds once the broker took it. A program word with a `/` is resolved against the rules folder; a bare word is looked up in PATH. Placeholders are replaced inside arguments after splitting, so a name never becomes two arguments."),
     ]
 
     /// Every option of a rule, with its default.
@@ -54,6 +54,8 @@ enum RulesReference {
         Entry("mkfifo NAME [mode=MODE] [durable]", default: "`mode=0622`", "The daemon makes the FIFO NAME in the spool if missing, with exactly that mode; each line written into it is a message for the `fifo` rules. With `durable`, each line is on disk before it is dispatched."),
         Entry("mq /NAME [mode=MODE] [maxmsg=N] [msgsize=BYTES]", default: "`mode=0600`, the system's limits", "The daemon creates (or opens) the POSIX message queue /NAME and reads it; each message in it is a message for the `mq` rules, named NAME (without the slash), its priority in SPOOL_PRIORITY. A full queue makes its senders wait, never the daemon."),
         Entry("signal NAME ...", default: "none", "Those signals (`USR1`, `USR2`, `WINCH`, `PWR`, `RTMIN`, `RTMIN+N`), sent to the daemon with `kill` or `sigqueue`, are messages for the `signal` rules, named after the signal, with the sender's pid and uid and the `sigqueue` value in SPOOL_SIGNAL_VALUE."),
+        Entry("broker NAME mqtt://HOST[:PORT] [OPTION=VALUE ...]", default: "port `1883`, `keepalive=60s`, a client id made from the host, NAME and the spool", "An MQTT 5 broker the daemon keeps one connection and a persistent session with, reconnecting with backoff (no TLS: connect to a local Mosquitto that bridges over TLS). `mqtt:NAME` handlers publish to it, `subscribe NAME` lines receive from it. Options: `client-id=ID`, `username=U`, `password-file=FILE` (read at each connect), `keepalive=DURATION`."),
+        Entry("subscribe NAME FILTER into FOLDER [qos=0|1]", default: "`qos=1`", "What broker NAME sends on topics matching FILTER (`+`, `#`, `$share/GROUP/...`; quote a `#`, which otherwise starts a comment) becomes files in FOLDER of the spool, named from the topic's levels plus a unique suffix, on disk before the broker is answered, then dispatched like any file."),
     ]
 
     /// What `{…}` in a handler argument becomes.
@@ -80,6 +82,8 @@ enum RulesReference {
         Entry("SPOOL_FD_TYPE", "A socket message that came with a descriptor (the handler's stdin): `file`, `pipe`, `socket`, `tty`, `char`, `block`, `dir` or `other`."),
         Entry("SPOOL_PRIORITY", "An `mq` message's priority, 0 to 32767."),
         Entry("SPOOL_SIGNAL_VALUE", "A `signal` sent with `sigqueue`: its integer value; unset for `kill`."),
+        Entry("SPOOL_ORIGIN_HOST/ID/NAME", "For a message received from a broker and sent by a spoolbus: the sending host, and the message's id and name there."),
+        Entry("SPOOL_MQTT_TOPIC/BROKER", "For a message received from a broker: its topic, and the `broker` line's name."),
     ]
 
     /// What else a handler gets, after its variables.
