@@ -219,7 +219,13 @@ private func receivedRuns(_ sandbox: Sandbox, _ peer: PeerSpool) -> [HandlerRun]
                 """)
             try await sandbox.startDaemon()
             try await sandbox.waitForLine("connect") { $0.verb == "connect" }
-            let topics = ["../../escape", "a/../../../b", "./.hidden", "a//b", "%2E%2E/x", "a%2Fb", "lead/.dot", "ok/plain"]
+            // A symlink where a topic's folder would go: never followed, and it does not wedge
+            // the subscription (the message is stored under its whole topic as one name).
+            try Files.makeDirectories(sandbox.spool + "/in")
+            let outside = sandbox.root + "/outside"
+            try Files.makeDirectories(outside)
+            guard symlink(outside, sandbox.spool + "/in/trap") == 0 else { throw SystemCallFailed("symlink") }
+            let topics = ["../../escape", "a/../../../b", "./.hidden", "a//b", "%2E%2E/x", "a%2Fb", "lead/.dot", "ok/plain", "trap/x"]
             for topic in topics {
                 let sent = try await mosquittoPublish(sandbox, ["-p", "\(broker.port)", "-V", "mqttv5", "-q", "1", "-t", topic, "-m", topic])
                 #expect(sent.status == .exited(0), "\(sent)")
@@ -241,6 +247,8 @@ private func receivedRuns(_ sandbox: Sandbox, _ peer: PeerSpool) -> [HandlerRun]
             #expect(names.contains { $0.hasPrefix("in/%2E/%2Ehidden.") })
             #expect(names.contains { $0.hasPrefix("in/a/%/b.") })
             #expect(names.contains { $0.hasPrefix("in/a%2Fb.") })
+            #expect(names.contains { $0.hasPrefix("in/trap%2Fx.") })
+            #expect(Files.walk(outside).isEmpty)
             let echoed = try #require(runs.first { $0.stdin == Bytes(text: "hostile") })
             #expect(echoed.name?.starts(with: Bytes(text: "in/") + hostileName + Bytes(text: ".")) == true, "\(echoed.name?.lossy ?? "")")
             #expect(echoed.environment["SPOOL_ORIGIN_NAME"].map { Bytes($0) } != nil)

@@ -45,24 +45,26 @@ final class MQTTInbox {
                 continue
             }
             let id = nextID()
-            let name = subscription.folder + [UInt8(ascii: "/")] + MQTTTopicPath.relativePath(forTopic: publish.topic, suffix: id)
+            let relative = MQTTTopicPath.relativePath(forTopic: publish.topic, suffix: id)
             do {
-                let folderName = name.deletingLastPathComponent
-                let folder: Directory
-                if let opened = folders[folderName] {
-                    folder = opened
-                } else {
-                    try layout.spool.makeDirectories(folderName)
-                    folder = try layout.spool.openDirectory(folderName)
-                    folders[folderName] = folder
+                let stored: Bytes
+                do {
+                    stored = try store(publish, origin: origin, in: subscription.folder, as: relative, id: id, folders: &folders)
+                } catch let error as SystemError where Self.isAboutThePath(error) {
+                    // The topic's folders cannot be had (a file or a symlink where a folder would
+                    // go, a path too long): the message goes into FOLDER itself under the whole
+                    // topic as one name, so no topic can wedge the subscription.
+                    let flat = MQTTTopicPath.flatName(forTopic: publish.topic, suffix: id)
+                    stored = try store(publish, origin: origin, in: subscription.folder, as: flat, id: id, folders: &folders)
+                    log.record("error", [("broker", broker), ("topic", publish.topic), ("name", stored),
+                                         ("err", "cannot store it under its topic's folders (\(error)); stored in the subscription's folder")])
                 }
-                try write(publish.payload, origin: origin, into: folder, as: name.lastPathComponent, temporaryName: "mqtt-".bytes + id)
                 if let key = origin.duplicateKey {
                     try window.record(key)
                     keys.insert(key)
                 }
             } catch {
-                log.record("error", [("broker", broker), ("topic", publish.topic), ("name", name),
+                log.record("error", [("broker", broker), ("topic", publish.topic), ("folder", subscription.folder),
                                      ("err", "cannot store a received message: \(error)")])
                 return false
             }
@@ -74,6 +76,28 @@ final class MQTTInbox {
             return false
         }
         return true
+    }
+
+    /// Writes one message as `relative` beneath `folder`; returns its name in the spool.
+    private func store(_ publish: MQTTPublish, origin: MessageOrigin, in folder: Bytes, as relative: Bytes, id: Bytes,
+                       folders: inout [Bytes: Directory]) throws -> Bytes {
+        let name = folder + [UInt8(ascii: "/")] + relative
+        let folderName = name.deletingLastPathComponent
+        let directory: Directory
+        if let opened = folders[folderName] {
+            directory = opened
+        } else {
+            try layout.spool.makeDirectories(folderName)
+            directory = try layout.spool.openDirectory(folderName)
+            folders[folderName] = directory
+        }
+        try write(publish.payload, origin: origin, into: directory, as: name.lastPathComponent, temporaryName: "mqtt-".bytes + id)
+        return name
+    }
+
+    /// Errors of the topic's path itself, not of the disk: another name may work.
+    private static func isAboutThePath(_ error: SystemError) -> Bool {
+        [SystemError.exists, SystemError.notDirectory, SystemError.tooManySymbolicLinks, SystemError.nameTooLong].contains(error.errno)
     }
 
     /// `temporaryName` is unique without more ado: `tmp/` is emptied at start and only this

@@ -21,6 +21,12 @@ enum MQTTTopicPath {
         return Array(components.joined(separator: [UInt8(ascii: "/")]))
     }
 
+    /// The whole topic as one file name (its `/` written `%2F`), for a topic whose folders
+    /// cannot be made: `a/b` is `a%2Fb.<suffix>`.
+    static func flatName(forTopic topic: [UInt8], suffix: [UInt8]) -> [UInt8] {
+        component(MQTTTopicEscaping.unescape(topic)) + [UInt8(ascii: ".")] + suffix
+    }
+
     /// One level as a path component.
     static func component(_ level: [UInt8]) -> [UInt8] {
         guard !level.isEmpty else { return [UInt8(ascii: "%")] }

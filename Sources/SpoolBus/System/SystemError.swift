@@ -35,6 +35,7 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let noSuchDevice = ENXIO
     public static let permissionDenied = EACCES
     public static let invalidArgument = EINVAL
+    public static let nameTooLong = ENAMETOOLONG
 }
 
 /// Runs a system call that returns -1 and sets errno on failure, retrying on EINTR.
