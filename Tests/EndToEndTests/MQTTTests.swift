@@ -469,3 +469,41 @@ private final class FakeBroker {
         }
     }
 }
+
+@Suite struct MQTTDuplicateTests {
+    @Test func aMessageSentTwiceWithTheSameOriginIsWrittenOnce() async throws {
+        try await withSandbox { sandbox in
+            let broker = try Mosquitto(in: sandbox)
+            try await broker.start()
+            try sandbox.writeRules("""
+                broker hub \(broker.url) client-id=t-dup
+                subscribe hub "jobs/#" into in
+                in/** file \(sandbox.handlers)/record.sh
+                """)
+            let daemon = try await sandbox.startDaemon()
+            try await sandbox.waitForLine("connect") { $0.verb == "connect" }
+            func publish(_ id: String, _ body: String) async throws {
+                let sent = try await mosquittoPublish(sandbox, [
+                    "-p", "\(broker.port)", "-V", "mqttv5", "-q", "1", "-t", "jobs/x", "-m", body,
+                    "-D", "publish", "user-property", "origin-host", "box", "-D", "publish", "user-property", "spool-id", id,
+                ])
+                #expect(sent.status == .exited(0), "\(sent)")
+            }
+            try await publish("id-1", "first")
+            try await publish("id-1", "again")
+            try await sandbox.waitForLine("the duplicate dropped") { $0.verb == "duplicate" && $0["origin_id"] == "id-1" }
+            // Across a restart too: the window is on disk.
+            daemon.signal(SIGTERM)
+            _ = try await daemon.waitForExit()
+            try await sandbox.startDaemon()
+            try await publish("id-1", "after the restart")
+            try await publish("id-2", "second")
+            try await sandbox.waitFor("two duplicates") { sandbox.log.lines("duplicate").count >= 2 }
+            let runs = try await sandbox.waitForRuns(2, "the two distinct messages")
+            #expect(Set(runs.map { $0.stdin }) == [Bytes(text: "first"), Bytes(text: "second")])
+            #expect(runs.first { $0.stdin == Bytes(text: "first") }?.variable("SPOOL_ORIGIN_HOST") == "box")
+            try await sandbox.waitFor("nothing else written") { sandbox.claimed.isEmpty }
+            #expect(sandbox.runs.count == 2)
+        }
+    }
+}
