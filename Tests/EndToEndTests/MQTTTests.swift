@@ -283,6 +283,10 @@ private func receivedRuns(_ sandbox: Sandbox, _ peer: PeerSpool) -> [HandlerRun]
             try await waitFor("the bridge to connect", details: { local.stderr }) {
                 local.stderr.contains("Connecting bridge") && remote.stderr.contains("New client connected")
             }
+            // The rules beside it are valid rules.
+            let checked = try await sandbox.spoolbus(["check", exampleFolder + "/mqtt/spoolbus.rules"])
+            #expect(checked.status == .exited(0), "\(checked)")
+            #expect(checked.out.contains("subscribe hub results/sensorbox-1/# into results qos=1"))
         }
     }
 }
