@@ -325,6 +325,9 @@ private func parseError(_ words: [String]) -> UsageError? {
         ([0x66, 0xFF, 0x2E, 0x6D], "$'f\\xff.m'"),
         ([UInt8]("a\nb's\\".utf8), "$'a\\nb\\'s\\\\'"),
         ([0x01], "$'\\x01'"),
+        // zsh reads a bare `=ls` as the path of the command ls.
+        ([UInt8]("=ls".utf8), "'=ls'"),
+        ([UInt8]("a=ls".utf8), "a=ls"),
     ] as [([UInt8], String)])
     func quoting(_ word: [UInt8], _ expected: String) {
         #expect(ShellQuoting.quote(word) == expected)

@@ -6,12 +6,12 @@
 ///     status              key=value lines, then end of file
 ///     watch [PATTERN]     `watching PATTERN`, then dispatch-log lines of matching messages as
 ///                         they happen, until the client goes
-///     retry NAME… | retry --all
+///     retry -- NAME… | retry --all
 ///                         one line per dead letter: `retried ID NAME`, `missing NAME` or
 ///                         `failed ID NAME REASON`, then end of file
 ///     dead                one line per dead letter: `letter ID NAME AGE_SECONDS REASON DETAILS`,
 ///                         then end of file
-///     drop NAME… | drop --all
+///     drop -- NAME… | drop --all
 ///                         one line per dead letter: `dropped ID NAME`, `missing NAME` or
 ///                         `failed ID NAME REASON`, then end of file; only for the daemon's
 ///                         user and root
@@ -96,7 +96,7 @@ final class ControlServer {
             }
             client.finish(with: drop(Array(words.dropFirst())))
         default:
-            client.finish(with: [ChannelReply.refused("unknown request '\(text(verb))'; try status, watch [PATTERN], retry NAME…|--all, dead, drop NAME…|--all")])
+            client.finish(with: [ChannelReply.refused("unknown request '\(text(verb))'; try status, watch [PATTERN], retry -- NAME…|--all, dead, drop -- NAME…|--all")])
         }
     }
 
@@ -155,15 +155,23 @@ final class ControlServer {
         }
     }
 
+    /// The dead letters a `retry` or `drop` request names: `-- NAME…` (every word after `--` a
+    /// name, so a letter named `--all` is only that letter), `--all` (nil: every letter), or, as
+    /// older clients wrote it, bare `NAME…` without `--all` among them; `.none` when it is none
+    /// of these.
+    static func deadLetterNames(_ words: [Bytes]) -> [Bytes]?? {
+        if words.first == "--".bytes { return words.count > 1 ? .some(Array(words.dropFirst())) : .none }
+        if words == ["--all".bytes] { return .some(nil) }
+        if words.isEmpty || words.contains("--all".bytes) { return .none }
+        return .some(words)
+    }
+
     /// Removes dead letters for good; each removal is a `drop` line in the log.
-    private func drop(_ names: [Bytes]) -> [Bytes] {
-        let all = names == ["--all".bytes]
-        if names.isEmpty || (names.contains("--all".bytes) && !all) {
-            return [ChannelReply.refused("drop takes NAME… or --all")]
-        }
+    private func drop(_ words: [Bytes]) -> [Bytes] {
+        guard let names = Self.deadLetterNames(words) else { return [ChannelReply.refused("drop takes -- NAME… or --all")] }
         let outcomes: [DropOutcome]
         do {
-            outcomes = try ClaimStore(layout: channels.layout).dropDeadLetters(named: all ? nil : names)
+            outcomes = try ClaimStore(layout: channels.layout).dropDeadLetters(named: names)
         } catch {
             return [ChannelReply.refused("cannot list dead letters: \(error)")]
         }
@@ -181,12 +189,11 @@ final class ControlServer {
     }
 
     /// Puts dead letters back into the spool; the watcher sees them arrive like any message.
-    private func retry(_ names: [Bytes]) -> [Bytes] {
+    private func retry(_ words: [Bytes]) -> [Bytes] {
         let store = ClaimStore(layout: channels.layout)
-        let all = names == ["--all".bytes]
-        if names.isEmpty || (names.contains("--all".bytes) && !all) {
-            return [ChannelReply.refused("retry takes NAME… or --all")]
-        }
+        guard let selected = Self.deadLetterNames(words) else { return [ChannelReply.refused("retry takes -- NAME… or --all")] }
+        let all = selected == nil
+        let names = selected ?? []
         let letters: [ClaimStore.DeadLetter]
         do {
             letters = try store.deadLetters()

@@ -16,7 +16,8 @@ enum DeadLetterAccess {
     /// Removes the dead letters named `names`, or all of them when nil.
     static func drop(_ names: [Bytes]?, in layout: SpoolPaths) throws -> [DropOutcome] {
         if let daemon = try? ControlClient(layout) {
-            return try ask(daemon, ["drop".bytes] + (names ?? ["--all".bytes])) { words in
+            // Names after `--`: a dead letter named `--all` is that letter, not every one.
+            return try ask(daemon, ["drop".bytes] + (names.map { ["--".bytes] + $0 } ?? ["--all".bytes])) { words in
                 switch (words.first.map(text), words.count) {
                 case ("dropped", 3): return .dropped(id: words[1], name: words[2])
                 case ("missing", 2): return .missing(name: words[1])

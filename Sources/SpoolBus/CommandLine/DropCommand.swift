@@ -24,7 +24,7 @@ enum DropCommand: Subcommand {
         for outcome in outcomes {
             switch outcome {
             case .dropped(let id, let name):
-                context.output("dropped ".bytes + name + " (id ".bytes + id + ")\n".bytes)
+                context.output("dropped ".bytes + LogEscaping.escaped(name) + " (id ".bytes + LogEscaping.escaped(id) + ")\n".bytes)
             case .missing(let name):
                 context.reportError("no dead letter named \(TokenDisplay.quoted(name))")
                 status = 1

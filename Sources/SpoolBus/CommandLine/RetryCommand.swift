@@ -54,7 +54,7 @@ enum RetryCommand: Subcommand {
                 } else {
                     try store.resurrect(letter)
                 }
-                context.output("put back ".bytes + letter.name + " (id ".bytes + letter.id + ")\n".bytes)
+                context.output("put back ".bytes + LogEscaping.escaped(letter.name) + " (id ".bytes + LogEscaping.escaped(letter.id) + ")\n".bytes)
             } catch let error as SystemError where error.errno == SystemError.exists {
                 context.reportError("cannot put back \(TokenDisplay.quoted(letter.name)) (\(TokenDisplay.escaped(letter.id))): a file of that name is in the spool already")
                 status = 1
@@ -71,13 +71,13 @@ enum RetryCommand: Subcommand {
         var status: Int32 = 0
         var any = false
         do {
-            try daemon.send(["retry".bytes] + (names ?? ["--all".bytes]))
+            try daemon.send(["retry".bytes] + (names.map { ["--".bytes] + $0 } ?? ["--all".bytes]))
             while let line = try daemon.readLine() {
                 any = true
                 guard let words = ControlWords.split(line), let verb = words.first else { continue }
                 switch (text(verb), words.count) {
                 case ("retried", 3):
-                    context.output("put back ".bytes + words[2] + " (id ".bytes + words[1] + ")\n".bytes)
+                    context.output("put back ".bytes + LogEscaping.escaped(words[2]) + " (id ".bytes + LogEscaping.escaped(words[1]) + ")\n".bytes)
                 case ("missing", 2):
                     context.reportError("no dead letter named \(TokenDisplay.quoted(words[1]))")
                     status = 1

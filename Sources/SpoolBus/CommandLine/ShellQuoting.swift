@@ -5,7 +5,8 @@ enum ShellQuoting {
     /// word holds a control byte or is not valid UTF-8; `''` when empty.
     static func quote(_ word: Bytes) -> String {
         if word.isEmpty { return "''" }
-        if word.allSatisfy(isBare) { return String(decoding: word, as: UTF8.self) }
+        // A word starting with `=` is a command's path to zsh (`=ls` is `/usr/bin/ls`).
+        if word.allSatisfy(isBare) && word.first != UInt8(ascii: "=") { return String(decoding: word, as: UTF8.self) }
         if let text = printableText(word) {
             return "'" + text.replacingSingleQuotes() + "'"
         }

@@ -234,8 +234,21 @@ struct ClaimStore {
         return id
     }
 
+    /// The most a sidecar is read: a name, a reason with a few stderr lines, a line's origin.
+    static let sidecarLimit = 1024 * 1024
+
+    /// A sidecar's content. Opened without blocking and read only when it is a regular file:
+    /// `dead`, `drop` and `retry` without a daemon read state folders that may not be the
+    /// daemon's (a producer made `.spoolbus/` of a spool never served), where a FIFO would block
+    /// the command for good, or a huge sparse file fill its memory.
     func readSidecar(_ id: Bytes, _ kind: String, in folder: Directory) throws -> Bytes {
-        try folder.read(EntryName.sidecar(id, kind))
+        let name = EntryName.sidecar(id, kind)
+        let fd = try folder.open(name, [.readOnly, .nonBlocking])
+        defer { fd.close() }
+        guard try fd.status().type == .file else {
+            throw SystemError(errno: SystemError.invalidArgument, operation: "open (not a regular file)", path: folder.path.appendingPathComponent(name))
+        }
+        return try fd.readAll(limit: Self.sidecarLimit)
     }
 
     /// Moves an entry out of `work/` with `move`, its `ID+name` sidecar (a long name's) first

@@ -2,6 +2,13 @@
 /// `"`, `=` or `\`; otherwise in double quotes with `\"`, `\\`, `\n`, `\t` and `\xNN` escapes,
 /// so that one event is always one line and `grep name=…` finds plain names as typed.
 enum LogEscaping {
+    /// `value` as `append` writes it: bare, or quoted with escapes (never a control byte).
+    static func escaped(_ value: Bytes) -> Bytes {
+        var out = Bytes()
+        append(value, to: &out)
+        return out
+    }
+
     static func append(_ value: Bytes, to line: inout Bytes) {
         if !value.isEmpty && isBare(value) {
             line += value

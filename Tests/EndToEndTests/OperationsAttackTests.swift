@@ -1,0 +1,102 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Attacks by an unprivileged producer through the operations commands (`dead`, `drop`,
+/// `retry`, completion): names a producer chose must never act as options, reach an admin's
+/// terminal as control bytes, or expand in an admin's shell; a state folder a producer made must
+/// never hang an admin's command.
+@Suite(.serialized) struct OperationsAttackTests {
+    /// A shared spool whose every top-level message fails at once, a daemon serving it.
+    private func failingSpool(_ sb: Sandbox) async throws {
+        try sb.shareSpoolWithOthers()
+        try sb.writeHandler("fail.sh", "#!/bin/sh\nexit 3\n")
+        try sb.writeRules("* file retries=0 ./h/fail.sh\n")
+        try await sb.startDaemon()
+    }
+
+    /// A producer names a message `--all`. The admin drops (or retries) that one letter,
+    /// `spoolbus drop -- --all`: through the daemon, the request `drop --all` was every dead
+    /// letter, so the admin's precious `victim` was destroyed (retried) with it.
+    @Test func aDeadLetterNamedLikeAnOptionIsDroppedOrRetriedAlone() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try await failingSpool(sb)
+            try sb.drop("victim", "precious\n")
+            #expect(try Attacker.run(["/bin/sh", "-c", "echo x > \"$1/--all\"", "-", sb.spool]).status == 0)
+            try await sb.waitFor("two dead letters") { sb.log.lines("dead").count == 2 }
+
+            let retried = try await sb.spoolbus(["retry", "--spool", sb.spool, "--", "--all"])
+            #expect(retried.status == .exited(0), "\(retried)")
+            #expect(retried.out.nonEmptyLines.count == 1 && retried.out.contains("put back --all"), "\(retried)")
+            try await sb.waitFor("--all dead again") { sb.log.lines("dead").count == 3 }
+            #expect(sb.log.lines("recv").filter { $0["name"] == "victim" }.count == 1, "victim was not retried")
+
+            let dropped = try await sb.spoolbus(["drop", "--spool", sb.spool, "--", "--all"])
+            #expect(dropped.status == .exited(0), "\(dropped)")
+            #expect(dropped.out.nonEmptyLines.count == 1 && dropped.out.contains("dropped --all"), "\(dropped)")
+            let left = try await sb.spoolbus(["dead", "--names", "--spool", sb.spool])
+            #expect(left.out.nonEmptyLines == ["victim"], "only the letter named --all is gone: \(left)")
+        }
+    }
+
+    /// A name with an escape sequence and a newline: `drop` and `retry` printed it raw, so a
+    /// producer could drive the admin's terminal and forge lines of the answer.
+    @Test func dropAndRetryPrintNamesEscaped() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try await failingSpool(sb)
+            let evil = "evil\u{1b}]0;owned\u{07}\u{1b}[2J\ndropped everything-else (id 1)"
+            #expect(try Attacker.run(["/bin/sh", "-c", "printf x > \"$1/$2\"", "-", sb.spool, evil]).status == 0)
+            try await sb.waitFor("a dead letter") { sb.log.lines("dead").count == 1 }
+
+            let retried = try await sb.spoolbus(["retry", "--all", "--spool", sb.spool])
+            #expect(retried.status == .exited(0), "\(retried)")
+            #expect(!retried.stdout.contains(0x1B) && retried.out.nonEmptyLines.count == 1, "\(retried.stdout)")
+            try await sb.waitFor("dead again") { sb.log.lines("dead").count == 2 }
+
+            let dropped = try await sb.spoolbus(["drop", "--all", "--spool", sb.spool])
+            #expect(dropped.status == .exited(0), "\(dropped)")
+            #expect(!dropped.stdout.contains(0x1B) && dropped.out.nonEmptyLines.count == 1, "\(dropped.stdout)")
+            #expect(dropped.out.hasPrefix("dropped \"evil\\x1b]0;owned\\x07\\x1b[2J\\ndropped"), "\(dropped.out)")
+        }
+    }
+
+    /// `dead --names` printed `=ls` bare: zsh (where the completion inserts it as printed)
+    /// expands a word starting with `=` to a command's path, `/usr/bin/ls`.
+    @Test func aNameStartingWithEqualsIsQuotedForZsh() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try await failingSpool(sb)
+            #expect(try Attacker.run(["/bin/sh", "-c", "echo x > \"$1/=ls\"", "-", sb.spool]).status == 0)
+            try await sb.waitFor("a dead letter") { sb.log.lines("dead").count == 1 }
+            let names = try await sb.spoolbus(["dead", "--names", "--spool", sb.spool])
+            let word = try #require(names.out.nonEmptyLines.first, "\(names)")
+            for shell in ["/usr/bin/zsh", "/bin/bash"] where Files.exists(Bytes(text: shell)) {
+                let echoed = try await sb.runProgram([shell, "-c", "printf %s " + word])
+                #expect(echoed.stdout == Bytes(text: "=ls"), "\(shell) read \(word) as \(echoed.stdout.lossy)")
+            }
+        }
+    }
+
+    /// No daemon has served the shared spool yet, and a producer made `.spoolbus/` with FIFOs
+    /// for a long name's `ID+name` and a letter's `ID+reason`: root's `spoolbus dead` (which
+    /// the completion runs at every TAB) blocked in open(2) for good.
+    @Test func fifoSidecarsInAProducersStateFolderDoNotHangDead() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            let failed = sb.spool + "/.spoolbus/failed"
+            let script = """
+                set -e
+                for f in tmp work done failed; do mkdir -p "$1/.spoolbus/$f"; done
+                touch "$2/0193b1f0c2a1-000001" "$2/0193b1f0c2a1-000002.a"
+                mkfifo "$2/0193b1f0c2a1-000001+name" "$2/0193b1f0c2a1-000002+reason"
+                """
+            #expect(try Attacker.run(["/bin/sh", "-c", script, "-", sb.spool, failed]).status == 0)
+            let listed = try await sb.spoolbus(["dead", "--spool", sb.spool], timeout: .seconds(20))
+            #expect(listed.status == .exited(0), "\(listed)")
+            #expect(listed.out.hasPrefix("a id=0193b1f0c2a1-000002"), "\(listed)")
+        }
+    }
+}
