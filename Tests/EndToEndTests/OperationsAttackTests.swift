@@ -62,6 +62,28 @@ import Testing
         }
     }
 
+    /// A producer's folder name holds an escape sequence; once its message is a dead letter the
+    /// producer puts a symlink at the folder's name, so putting it back fails with an error that
+    /// names the path: `retry` printed that error raw on the admin's terminal.
+    @Test func failuresOfRetryPrintNoControlBytes() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            try sb.writeHandler("fail.sh", "#!/bin/sh\nexit 3\n")
+            try sb.writeRules("** file retries=0 ./h/fail.sh\n")
+            try await sb.startDaemon()
+            let folder = "d\u{1b}[2J\u{1b}]0;owned\u{07}"
+            #expect(try Attacker.run(["/bin/sh", "-c", "mkdir \"$1/$2\" && echo x > \"$1/$2/x\"", "-", sb.spool, folder]).status == 0)
+            try await sb.waitFor("a dead letter") { sb.log.lines("dead").count == 1 }
+            #expect(try Attacker.run(["/bin/sh", "-c", "mv \"$1/$2\" \"$1/gone\" && ln -s /tmp \"$1/$2\"", "-", sb.spool, folder]).status == 0)
+
+            let retried = try await sb.spoolbus(["retry", "--all", "--spool", sb.spool])
+            #expect(retried.status == .exited(1), "\(retried)")
+            #expect(retried.err.contains("cannot put back"), "\(retried)")
+            #expect(!retried.stderr.contains(0x1B) && !retried.stderr.contains(0x07), "\(retried.stderr)")
+        }
+    }
+
     /// `dead --names` printed `=ls` bare: zsh (where the completion inserts it as printed)
     /// expands a word starting with `=` to a command's path, `/usr/bin/ls`.
     @Test func aNameStartingWithEqualsIsQuotedForZsh() async throws {

@@ -29,7 +29,7 @@ enum DropCommand: Subcommand {
                 context.reportError("no dead letter named \(TokenDisplay.quoted(name))")
                 status = 1
             case .failed(let id, let name, let reason):
-                context.reportError("cannot drop \(TokenDisplay.quoted(name)) (\(TokenDisplay.escaped(id))): \(reason)")
+                context.reportError("cannot drop \(TokenDisplay.quoted(name)) (\(TokenDisplay.escaped(id))): \(TokenDisplay.escaped(reason))")
                 status = 1
             }
         }

@@ -59,7 +59,7 @@ enum RetryCommand: Subcommand {
                 context.reportError("cannot put back \(TokenDisplay.quoted(letter.name)) (\(TokenDisplay.escaped(letter.id))): a file of that name is in the spool already")
                 status = 1
             } catch let error as SystemError {
-                context.reportError("cannot put back \(TokenDisplay.quoted(letter.name)) (\(TokenDisplay.escaped(letter.id))): \(error)")
+                context.reportError("cannot put back \(TokenDisplay.quoted(letter.name)) (\(TokenDisplay.escaped(letter.id))): \(TokenDisplay.escaped("\(error)"))")
                 status = 1
             }
         }
@@ -82,10 +82,10 @@ enum RetryCommand: Subcommand {
                     context.reportError("no dead letter named \(TokenDisplay.quoted(words[1]))")
                     status = 1
                 case ("failed", 4):
-                    context.reportError("cannot put back \(TokenDisplay.quoted(words[2])) (\(TokenDisplay.escaped(words[1]))): \(text(words[3]))")
+                    context.reportError("cannot put back \(TokenDisplay.quoted(words[2])) (\(TokenDisplay.escaped(words[1]))): \(TokenDisplay.escaped(words[3]))")
                     status = 1
                 default:
-                    context.reportError("the daemon answered: " + text(line.starts(with: "error ".bytes) ? Bytes(line.dropFirst(6)) : line))
+                    context.reportError("the daemon answered: " + TokenDisplay.escaped(line.starts(with: "error ".bytes) ? Bytes(line.dropFirst(6)) : line))
                     status = 1
                 }
             }

@@ -8,6 +8,9 @@ enum TokenDisplay {
 
     static func quoted(_ token: String) -> String { quoted(Bytes(token.utf8)) }
 
+    /// Text that may hold a name's bytes (an error naming a path), control bytes as `\xNN`.
+    static func escaped(_ text: String) -> String { escaped(Bytes(text.utf8)) }
+
     /// The token with unprintable bytes as `\xNN`, no quotes.
     static func escaped(_ token: Bytes) -> String {
         var text = ""
