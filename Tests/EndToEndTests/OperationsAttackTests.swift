@@ -84,6 +84,53 @@ import Testing
         }
     }
 
+    /// The spool was never served: a producer makes `.spoolbus/lock`, writes the pid of a
+    /// process of root's into it and holds its flock. The init script took that for the
+    /// daemon: `start` said "already running" (and started nothing) and `stop`, run as root,
+    /// sent SIGTERM to the producer's chosen process.
+    @Test func theInitScriptTrustsOnlyALockOfItsOwnUser() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            try sb.writeRules("inbox/* file ./h/record.sh\n")
+            let victim = try Spawner.spawn(
+                ["/bin/sleep", "300"].map { Bytes(text: $0) }, environment: [:], directory: "/", stdin: "/dev/null",
+                stdout: "/dev/null", stderr: "/dev/null", label: "root's victim")
+            defer { victim.killAndReap() }
+            let plant = "set -e; mkdir \"$1/.spoolbus\"; echo \"$2\" > \"$1/.spoolbus/lock\""
+            #expect(try Attacker.run(["/bin/sh", "-c", plant, "-", sb.spool, String(victim.pid)]).status == 0)
+            let hold = "import fcntl, sys, time\nf = open(sys.argv[1])\nfcntl.flock(f, fcntl.LOCK_EX)\ntime.sleep(120)\n"
+            let holder = try Spawner.spawn(
+                ["/usr/bin/setpriv", "--reuid=\(Attacker.uid)", "--regid=\(getpwnam(Attacker.user)!.pointee.pw_gid)", "--clear-groups", "--",
+                 "/usr/bin/python3", "-c", hold, sb.state("lock")].map { Bytes(text: $0) },
+                environment: [:], directory: "/", stdin: "/dev/null", stdout: "/dev/null", stderr: "/dev/null", label: "the producer's lock holder")
+            defer { holder.killAndReap() }
+            try await sb.waitFor("the producer to hold the lock") {
+                let fd = open(sb.state("lock"), O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { return false }
+                defer { close(fd) }
+                return flock(fd, LOCK_EX | LOCK_NB) != 0
+            }
+
+            let defaults = sb.root + "/spoolbus.defaults"
+            try Files.write(defaults, """
+                SPOOLBUS=\(spoolbusBinary)
+                SPOOLBUS_RULES=\(sb.rulesPath)
+                SPOOLBUS_SPOOL=\(sb.spool)
+                SPOOLBUS_STDERR=\(sb.root)/init.stderr
+                SPOOLBUS_STOP_WAIT=1
+
+                """)
+            let script = OperationsFilesTests.folder + "/spoolbus.init"
+            let variables = ["SPOOLBUS_DEFAULTS": defaults]
+            let status = try await sb.runProgram(["/bin/sh", script, "status"], extra: variables)
+            #expect(status.status == .exited(3), "a lock the producer holds is no daemon: \(status)")
+            let stop = try await sb.runProgram(["/bin/sh", script, "stop"], extra: variables)
+            #expect(stop.out.contains("not running"), "\(stop)")
+            #expect(victim.poll() == nil, "root's init script signalled the process the producer named")
+        }
+    }
+
     /// `dead --names` printed `=ls` bare: zsh (where the completion inserts it as printed)
     /// expands a word starting with `=` to a command's path, `/usr/bin/ls`.
     @Test func aNameStartingWithEqualsIsQuotedForZsh() async throws {
