@@ -19,14 +19,14 @@ import Testing
             fine     file  ./b
             """)).rules
         // The first rule's user is at its process limit for good; the second rule starts fine.
-        let dispatcher = Dispatcher(context: context, jobLimit: 4, shortageLimit: .milliseconds(200)) { job, done in
+        let dispatcher = Dispatcher(context: context, jobLimit: 4, shortageLimit: .milliseconds(200), runs: StubRuns { job, done in
             if job.rule.line == rules[0].line {
                 done(RunOutcome(result: .lackedResources(SystemError(errno: EAGAIN, operation: "fork")), milliseconds: 0))
             } else {
                 done(RunOutcome(result: .succeeded, milliseconds: 0))
             }
             return nil
-        }
+        })
         var settled: [String] = []
         func deliver(_ name: String, to rule: Rule) {
             let message = Message(id: Array("id-\(name)".utf8), name: Array(name.utf8), event: .file, type: .file, body: .none, peer: nil)
@@ -50,4 +50,11 @@ import Testing
         #expect(lines.filter { $0.contains("dead ") }.count == 1, "\(lines)")
         #expect(dispatcher.load == 0)
     }
+}
+
+/// Runs that end as the test says, without starting anything.
+private final class StubRuns: RunStarter {
+    let body: (Job, @escaping (RunOutcome) -> Void) -> HandlerRun?
+    init(_ body: @escaping (Job, @escaping (RunOutcome) -> Void) -> HandlerRun?) { self.body = body }
+    func start(_ job: Job, completion: @escaping (RunOutcome) -> Void) -> HandlerRun? { body(job, completion) }
 }

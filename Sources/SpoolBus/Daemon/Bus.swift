@@ -73,7 +73,7 @@ final class Bus {
                                  runRecords: runRecords)
         brokers = MQTTBrokers(loop: loop, log: log, layout: layout, nextID: ids.next)
         let dispatcher = Dispatcher(context: context, jobLimit: options.jobs,
-                                    start: Self.starter(context: context, handlers: handlers, brokers: brokers))
+                                    runs: HandlerRuns(context: context, handlers: handlers, brokers: brokers))
         notifier = try ServiceNotifier(environment: SystemInfo.environment, loop: loop, log: log) { [unowned dispatcher] in
             Self.statusText(dispatcher)
         }
@@ -166,30 +166,6 @@ final class Bus {
         log.flush()
         lock.release()
         if let failure = shutdown.failure { throw failure }
-    }
-
-    /// Starts a job's handler: a program, or a Swift handler built into this binary.
-    private static func starter(context: RunContext, handlers: HandlerRegistry, brokers: MQTTBrokers) -> Dispatcher.Starter {
-        { job, completion in
-            switch job.rule.handler {
-            case .program(let program, let arguments):
-                let run = ProgramRun(job: job, context: context, completion: completion)
-                run.start(program: program, arguments: arguments)
-                return run
-            case .swift(let name, let arguments):
-                guard let entry = handlers.entry(named: name) else {
-                    completion(RunOutcome(result: .couldNotStart("no Swift handler named '\(name)' in this binary"), milliseconds: 0))
-                    return nil
-                }
-                let run = SwiftHandlerRun(job: job, context: context, completion: completion)
-                run.start(entry, name: name, arguments: arguments)
-                return run
-            case .mqtt(let spec):
-                let run = MQTTPublishRun(job: job, context: context, completion: completion)
-                run.start(spec, broker: brokers.connection(named: spec.broker))
-                return run
-            }
-        }
     }
 
     /// The name the file `path` has in the spool, if it is in it: its folder resolved as the

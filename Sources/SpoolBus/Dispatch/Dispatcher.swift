@@ -53,8 +53,6 @@ public struct DispatchCounters: Sendable {
 /// Runs jobs: at most `--jobs` at once, at most `concurrency=` per rule (arrival order kept
 /// within a rule), failed runs retried with exponential backoff, every step logged.
 final class Dispatcher {
-    typealias Starter = (Job, @escaping (RunOutcome) -> Void) -> HandlerRun?
-
     private struct Pending {
         let job: Job
         let delivery: Delivery
@@ -80,11 +78,11 @@ final class Dispatcher {
 
     private let context: RunContext
     private let jobLimit: Int
-    private let start: Starter
+    private let runs: RunStarter
     /// By rule identity, not line: a reload that moves a rule keeps its throttle and queue.
     private var lanes: [RuleIdentity: Lane] = [:]
     private var sequence: UInt64 = 0
-    private var runs: [ObjectIdentifier: HandlerRun] = [:]
+    private var inFlight: [ObjectIdentifier: HandlerRun] = [:]
     private(set) var running = 0
     private(set) var queued = 0
     private(set) var waitingForRetry = 0
@@ -121,11 +119,11 @@ final class Dispatcher {
     /// Called whenever a job ends, so the bus can admit more messages.
     var onJobEnded: () -> Void = {}
 
-    init(context: RunContext, jobLimit: Int, shortageLimit: Duration = Dispatcher.longestShortage, start: @escaping Starter) {
+    init(context: RunContext, jobLimit: Int, shortageLimit: Duration = Dispatcher.longestShortage, runs: RunStarter) {
         self.context = context
         self.jobLimit = max(1, jobLimit)
         self.shortageLimit = shortageLimit
-        self.start = start
+        self.runs = runs
     }
 
     /// Jobs of files and lines queued, running or waiting to be retried: what holds back the
@@ -184,14 +182,14 @@ final class Dispatcher {
     private func launch(_ pending: Pending) {
         var finished = false
         var runKey: ObjectIdentifier?
-        let run = start(pending.job) { [weak self] outcome in
+        let run = runs.start(pending.job) { [weak self] outcome in
             finished = true
-            if let runKey { self?.runs[runKey] = nil }
+            if let runKey { self?.inFlight[runKey] = nil }
             self?.ended(pending, outcome)
         }
         if let run, !finished {
             runKey = ObjectIdentifier(run)
-            runs[runKey!] = run
+            inFlight[runKey!] = run
         }
     }
 
@@ -356,9 +354,9 @@ final class Dispatcher {
         graceTimer = nil
         guard stopping, !graceOver, running > 0 else { return }
         graceOver = true
-        for run in runs.values { run.terminate() }
+        for run in inFlight.values { run.terminate() }
         context.loop.schedule(after: .seconds(2)) { [weak self] in
-            for run in self?.runs.values ?? [:].values { run.kill() }
+            for run in self?.inFlight.values ?? [:].values { run.kill() }
         }
     }
 
