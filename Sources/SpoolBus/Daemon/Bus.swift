@@ -72,8 +72,8 @@ final class Bus {
                                  environment: HandlerEnvironment(daemon: SystemInfo.environment, extra: options.environment),
                                  runRecords: runRecords)
         brokers = MQTTBrokers(loop: loop, log: log, layout: layout, nextID: ids.next)
-        let dispatcher = Dispatcher(context: context, jobLimit: options.jobs,
-                                    runs: HandlerRuns(context: context, handlers: handlers, brokers: brokers))
+        let runs = HandlerRuns(context: context, handlers: handlers, brokers: brokers)
+        let dispatcher = Dispatcher(context: context, jobLimit: options.jobs, runs: runs)
         notifier = try ServiceNotifier(environment: SystemInfo.environment, loop: loop, log: log) { [unowned dispatcher] in
             Self.statusText(dispatcher)
         }
@@ -85,7 +85,7 @@ final class Bus {
         admission = FileAdmission(rules: rules, claims: claims, watcher: watcher, dispatcher: dispatcher, settlement: settlement,
                                   log: log, layout: layout, rulesFileName: Self.name(of: rulesFile.path, in: layout), nextID: nextID)
         shutdown = Shutdown(loop: loop, log: log, root: layout.root, watcher: watcher, presence: presence, channels: channels,
-                            dispatcher: dispatcher, rules: rules, grace: options.grace, notifier: notifier)
+                            dispatcher: dispatcher, workers: runs.workers, rules: rules, grace: options.grace, notifier: notifier)
         changes = SpoolChanges(loop: loop, log: log, layout: layout, watcher: watcher, watchRetry: watchRetry, rules: rules,
                                admission: admission, channels: channels, dispatcher: dispatcher, nextID: nextID,
                                isStopping: { [unowned shutdown] in shutdown.isStopping })
@@ -95,6 +95,7 @@ final class Bus {
             admission.rulesChanged()
             channels.apply(rules)
             brokers.apply(rules)
+            runs.workers.rulesChanged(rules)
         }
         dispatcher.onJobEnded = { [unowned changes, unowned channels] in
             changes.scheduleScan()
@@ -112,8 +113,8 @@ final class Bus {
         settlement.onKept = { folder in retention[folder]?.added() }
         channels.busFacts = { [log, unowned changes, unowned brokers] in
             [("node_events_dropped", changes.nodeEvents.dropped),
-             ("log_lost", log.lostLines), ("unwatched", watchRetry.count), ("unsettled", settlement.retry.count)]
-                + brokers.statusFacts
+             ("log_lost", log.lostLines), ("unwatched", watchRetry.count), ("unsettled", settlement.retry.count),
+             ("ok_unlogged", context.unloggedSuccesses)] + brokers.statusFacts + runs.workers.statusFacts
         }
         watchRetry.rescan = { [unowned changes] folders in changes.rescan(folders, isNew: false) }
         channels.nodes.expectOwnCreation = { [unowned watcher] in watcher.expectOwnCreation(of: $0) }

@@ -11,18 +11,22 @@ final class Shutdown {
     private let presence: SpoolPresence
     private let channels: ChannelSet
     private let dispatcher: Dispatcher
+    private let workers: WorkerPools
     private let rules: CurrentRules
     private let grace: Duration
     private let notifier: ServiceNotifier?
     private var signals: FileDescriptor?
     private(set) var isStopping = false
+    /// When workers still there get SIGTERM: the grace's end, or a second signal.
+    private var workersDeadline = MonotonicInstant.now()
     /// The signal that stopped the daemon, for the `stop` log line.
     private(set) var stopSignal: Int32?
     /// Why the daemon stops on its own (the spool went away): `Bus.run` throws it, the exit is 1.
     private(set) var failure: SpoolBusError?
 
     init(loop: EventLoop, log: DispatchLog, root: Bytes, watcher: SpoolWatcher, presence: SpoolPresence,
-         channels: ChannelSet, dispatcher: Dispatcher, rules: CurrentRules, grace: Duration, notifier: ServiceNotifier?) {
+         channels: ChannelSet, dispatcher: Dispatcher, workers: WorkerPools, rules: CurrentRules, grace: Duration,
+         notifier: ServiceNotifier?) {
         self.loop = loop
         self.log = log
         self.root = root
@@ -30,6 +34,7 @@ final class Shutdown {
         self.presence = presence
         self.channels = channels
         self.dispatcher = dispatcher
+        self.workers = workers
         self.rules = rules
         self.grace = grace
         self.notifier = notifier
@@ -80,13 +85,17 @@ final class Shutdown {
         stop(nil)
     }
 
-    /// Stops taking messages; the loop ends once running handlers are done or the grace is over.
-    /// A second SIGTERM or SIGINT ends the grace: running handlers are stopped now.
+    /// Stops taking messages; the loop ends once running handlers are done or the grace is over,
+    /// and the workers, their stdin closed once no request is left, have exited (SIGTERM at the
+    /// grace's end). A second SIGTERM or SIGINT ends the grace: running handlers and workers are
+    /// stopped now.
     private func stop(_ signal: Int32?) {
         guard !isStopping else {
             guard signal != nil else { return }
             log.record("stopping", stoppingFields(signal, grace: .zero))
+            workersDeadline = MonotonicInstant.now()
             dispatcher.endGrace()
+            workers.hurry()
             return
         }
         isStopping = true
@@ -95,7 +104,10 @@ final class Shutdown {
         log.record("stopping", stoppingFields(signal, grace: grace))
         loop.unregister(watcher.inotify.descriptor)
         channels.stop()
-        dispatcher.shutdown(grace: grace) { [unowned self] in self.loop.stop() }
+        workersDeadline = MonotonicInstant.now().advanced(by: grace)
+        dispatcher.shutdown(grace: grace) { [unowned self] in
+            self.workers.stop(by: self.workersDeadline) { [unowned self] in self.loop.stop() }
+        }
     }
 
     /// What a `stopping` line says: the cause, what is in flight, and the grace it has left.

@@ -268,6 +268,11 @@ final class Dispatcher {
         if outcome.succeeded {
             lanes[rule.identity]?.running -= 1
             counters.ok += 1
+            guard rule.log == .all else {
+                context.unloggedSuccesses += 1
+                finish(pending.delivery, rule, outcome, attempts: job.attempt)
+                return
+            }
             context.log.record("ok", name: message.name, [("id", message.id), ("rule", rule.line)] + outcome.logFields + [("ms", outcome.milliseconds)])
             finish(pending.delivery, rule, outcome, attempts: job.attempt)
             return

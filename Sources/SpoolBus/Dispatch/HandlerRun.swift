@@ -11,6 +11,8 @@ final class RunContext {
     let environment: HandlerEnvironment
     /// Where runs in progress are written down, for a daemon started after this one is killed.
     let runRecords: RunRecords?
+    /// Runs of `log=failures` rules not logged `ok` (`ok_unlogged` in `status`).
+    var unloggedSuccesses = 0
     /// Hands a record to the `watch` subscribers, from any thread (`swift:broadcast`).
     let broadcaster: @Sendable (LogRecord) -> Void
 
@@ -24,6 +26,34 @@ final class RunContext {
         self.workingDirectory = workingDirectory
         self.environment = environment
         self.runRecords = runRecords
+    }
+}
+
+extension RunContext {
+    /// The program as the rules file wrote it: relative to the rules folder when it is inside it.
+    func displayName(of program: Bytes) -> Bytes {
+        let prefix = workingDirectory + [UInt8(ascii: "/")]
+        return program.starts(with: prefix) ? "./".bytes + program.dropFirst(prefix.count) : program
+    }
+
+    /// Logs the start of a run, unless its rule logs only failures.
+    func logRun(_ job: Job, handler: Bytes, pid: Int32?) {
+        guard job.rule.log == .all else { return }
+        var fields: [(String, any LogValue)] = [("id", job.message.id), ("rule", job.rule.line), ("handler", handler)]
+        if let pid { fields.append(("pid", pid)) }
+        fields.append(("attempt", job.attempt))
+        log.record("run", name: job.message.name, fields)
+    }
+
+    /// Whom a `user=` rule's handler runs as.
+    func credentials(for user: UserSpec) throws -> Credentials {
+        guard SystemInfo.isRoot else {
+            throw SpoolBusError("user=\(user.user) needs the daemon to run as root")
+        }
+        guard let credentials = Credentials.lookUp(user: user.user, group: user.group) else {
+            throw SpoolBusError("no such user or group: \(user.user)\(user.group.map { ":" + $0 } ?? "")")
+        }
+        return credentials
     }
 }
 
@@ -51,6 +81,12 @@ struct RunOutcome {
         /// Descriptors, processes or memory ran out before the handler started: the job waits
         /// and is tried again, without spending an attempt for up to `Dispatcher.longestShortage`.
         case lackedResources(SystemError)
+        /// A worker answered `fail`, with its reason (perhaps empty).
+        case answeredFail(Bytes)
+        /// A worker ended before it answered.
+        case workerEnded(Termination)
+        /// A worker wrote something that is not an answer, and was killed.
+        case protocolError(String)
     }
 
     var result: Result
@@ -74,6 +110,9 @@ struct RunOutcome {
         case .couldNotStart(let why): return "could not start: " + why
         case .threw(let why): return "threw: " + why
         case .lackedResources(let error): return "could not start yet: \(error)"
+        case .answeredFail(let reason): return reason.isEmpty ? "the worker answered fail" : "the worker answered fail: " + text(reason)
+        case .workerEnded(let termination): return "the worker \(termination) before it answered"
+        case .protocolError(let why): return "protocol error: " + why
         }
     }
 
@@ -81,17 +120,18 @@ struct RunOutcome {
     var logFields: [(String, any LogValue)] {
         switch result {
         case .succeeded: return [("exit", 0)]
-        case .exited(.exited(let status)): return [("exit", Int(status))]
-        case .exited(.signaled(let signal)): return [("signal", signalName(signal))]
+        case .exited(.exited(let status)), .workerEnded(.exited(let status)): return [("exit", Int(status))]
+        case .exited(.signaled(let signal)), .workerEnded(.signaled(let signal)): return [("signal", signalName(signal))]
         case .timedOut(let limit): return [("timeout", formatDuration(limit))]
-        case .couldNotStart, .threw, .lackedResources: return []
+        case .couldNotStart, .threw, .lackedResources, .answeredFail, .protocolError: return []
         }
     }
 
     /// A short error for the `err=` field: the handler's last stderr line, or the cause.
     var errorSummary: Bytes {
         switch result {
-        case .couldNotStart, .threw, .timedOut, .lackedResources: return cause.bytes
+        case .couldNotStart, .threw, .timedOut, .lackedResources, .protocolError: return cause.bytes
+        case .answeredFail(let reason) where !reason.isEmpty: return reason
         default: return lastErrorLines.last ?? cause.bytes
         }
     }

@@ -43,7 +43,7 @@ final class ProgramRun: HandlerRun {
         defer { for fd in childEnds { fd.close() } }
         let child: ChildProcess
         do {
-            let credentials = try job.rule.user.map(resolve)
+            let credentials = try job.rule.user.map(context.credentials)
             let stdin = try standardInput()
             if let stdin { childEnds.append(stdin) }
             var childOutput: [FileDescriptor?] = [nil, nil]
@@ -79,10 +79,7 @@ final class ProgramRun: HandlerRun {
         self.child = child
         FaultInjection.reach(.start)
         runRecord = context.runRecords?.started(id: message.id, pid: child.pid, startTicks: child.startTicks, timeout: job.rule.timeout)
-        context.log.record("run", name: message.name, [
-            ("id", message.id), ("rule", job.rule.line), ("handler", displayName(program)),
-            ("pid", child.pid), ("attempt", job.attempt),
-        ])
+        context.logRun(job, handler: context.displayName(of: program), pid: child.pid)
         timeoutTimer = context.loop.schedule(after: job.rule.timeout) { [weak self] in self?.timeOut() }
         if let pidfd = child.exitDescriptor, (try? context.loop.register(pidfd, for: .readable) { [weak self] _ in self?.exited() }) != nil {
             return
@@ -185,6 +182,7 @@ final class ProgramRun: HandlerRun {
     static let floodReadSize = 1 << 20
 
     private func logOutput(_ line: Bytes, stream: String) {
+        guard job.rule.log == .all else { return }
         context.log.record("out", name: job.message.name, [
             ("id", job.message.id), ("rule", job.rule.line), ("stream", stream), ("line", line),
         ])
@@ -204,7 +202,7 @@ final class ProgramRun: HandlerRun {
             let stream = outputs[index].capture.stream
             outputs[index].capture.finish { logOutput($0, stream: stream) }
             let capture = outputs[index].capture
-            if capture.droppedBytes > 0 {
+            if capture.droppedBytes > 0 && job.rule.log == .all {
                 context.log.record("out", name: job.message.name, [
                     ("id", job.message.id), ("rule", job.rule.line), ("stream", stream),
                     ("truncated", capture.droppedBytes),
@@ -257,21 +255,5 @@ final class ProgramRun: HandlerRun {
             if let gid = peer.gid { env.set("SPOOL_PEER_GID", String(gid).bytes) }
         }
         return env.entries
-    }
-
-    private func resolve(_ user: UserSpec) throws -> Credentials {
-        guard SystemInfo.isRoot else {
-            throw SpoolBusError("user=\(user.user) needs the daemon to run as root")
-        }
-        guard let credentials = Credentials.lookUp(user: user.user, group: user.group) else {
-            throw SpoolBusError("no such user or group: \(user.user)\(user.group.map { ":" + $0 } ?? "")")
-        }
-        return credentials
-    }
-
-    /// The program as the rules file wrote it: relative to the rules folder when it is inside it.
-    private func displayName(_ program: Bytes) -> Bytes {
-        let prefix = context.workingDirectory + [UInt8(ascii: "/")]
-        return program.starts(with: prefix) ? "./".bytes + program.dropFirst(prefix.count) : program
     }
 }

@@ -33,9 +33,7 @@ final class SwiftHandlerRun: HandlerRun {
         value.priority = message.extras.priority
         value.signalValue = message.extras.signalValue
         value.descriptorType = message.extras.descriptor?.kind.rawValue
-        context.log.record("run", name: message.name, [
-            ("id", message.id), ("rule", job.rule.line), ("handler", "swift:" + name), ("attempt", job.attempt),
-        ])
+        context.logRun(job, handler: ("swift:" + name).bytes, pid: nil)
         FaultInjection.reach(.start)
         switch entry {
         case .inline(let handler):

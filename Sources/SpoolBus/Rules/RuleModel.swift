@@ -46,6 +46,10 @@ public enum StdinMode: String, Sendable, CaseIterable { case body, none }
 /// Where the handler's stdout and stderr lines go.
 public enum OutputMode: String, Sendable, CaseIterable { case log, discard }
 
+/// Which of a rule's runs the dispatch log shows: `all`, or only `failures` (`fail`, `dead`
+/// and `error`), for high-rate channels whose successes are counted in `status` instead.
+public enum LogMode: String, Sendable, CaseIterable { case all, failures }
+
 /// The kind of Unix socket a `listen` directive creates.
 public enum SocketType: String, Sendable, CaseIterable { case stream, seqpacket, dgram }
 
@@ -119,6 +123,10 @@ public struct Rule: Sendable {
     public var output: OutputMode = .log
     public var reply: Bool = false
     public var last: Bool = false
+    /// `worker`: the program is started once and takes one request per message on its stdin
+    /// (with `concurrency=N`, N processes), instead of one run per message.
+    public var worker: Bool = false
+    public var log: LogMode = .all
     public var handler: HandlerSpec
     /// The handler's first word as written, after quote removal (`./handlers/notify.sh`, `swift:log`):
     /// what the dispatch log shows as `handler=`, where `handler`'s program may have been made absolute.

@@ -5,7 +5,7 @@
 /// `{name}`; a literal `{` that would read as one shows as `\{`.
 extension Rule {
     /// `line 6: inbox/*.msg on file timeout=10s retries=3 backoff=1s concurrency=unlimited
-    /// then=delete user=(daemon) stdin=body output=log reply=off last=off -> /srv/handlers/notify.sh {name}`
+    /// then=delete user=(daemon) stdin=body output=log reply=off last=off worker=off log=all -> /srv/handlers/notify.sh {name}`
     /// (one line; every option with its effective value, then the handler as it will run).
     public var summary: String {
         var parts = [
@@ -21,6 +21,8 @@ extension Rule {
             "output=\(output.rawValue)",
             "reply=\(reply ? "on" : "off")",
             "last=\(last ? "on" : "off")",
+            "worker=\(worker ? "on" : "off")",
+            "log=\(log.rawValue)",
             "->",
         ]
         parts += handler.summaryWords

@@ -14,13 +14,13 @@
 ///   except that `\"`, `\\`, `\$` and `` \` `` stand for the second byte (any other backslash
 ///   stays); a backslash outside quotes makes the next byte literal. `''` is an empty word.
 ///   Quotes do not span lines: an unclosed quote is an error at the quote.
-/// - Keywords — `listen`, `mkfifo`, option names, `reply`, `last` — count only when written bare
+/// - Keywords — `listen`, `mkfifo`, option names, `reply`, `last`, `worker` — count only when written bare
 ///   (no quote, no backslash), as in a shell: `'last'` is a program called `last`, and `'listen'`
 ///   or `[l]isten` is a pattern matching the name `listen`.
 ///
 /// ## Rules
 ///
-/// `PATTERN ON [OPTION=VALUE|reply|last …] HANDLER [ARG …]`
+/// `PATTERN ON [OPTION=VALUE|reply|last|worker …] HANDLER [ARG …]`
 ///
 /// - PATTERN is a ``Glob``. Quoted or backslash-escaped `*`, `?`, `[` and `\` in it are literal
 ///   (`'a*b'` matches only the name `a*b`). It must be relative.
@@ -29,11 +29,13 @@
 /// - Options follow, each at most once: `timeout=` (a duration above zero), `retries=` (0 or
 ///   more), `backoff=` (a duration, 0 allowed), `concurrency=` (1 or more), `then=`
 ///   (delete|archive|keep), `user=NAME[:GROUP]`, `stdin=` (body|none), `output=` (log|discard),
-///   and the bare words `reply` and `last`. A word counts as an option when the part before its
+///   `log=` (all|failures), and the bare words `reply`, `last` and `worker`. A word counts as an option when the part before its
 ///   first `=` is a bare name (a letter, then letters, digits, `_` or `-`); an unknown such name
 ///   is an error (`LANG=C` included: handlers are never run through a shell). The first word that
 ///   is not an option starts the handler. The value may be quoted (`user="www-data"`).
 /// - `reply` needs `socket` among the events; `then=archive|keep` needs `file`.
+/// - `worker` needs a program (not `swift:`) without placeholders, events among `file`, `fifo`
+///   and `socket`, and no `stdin=`; its `concurrency=` defaults to 1.
 /// - The handler is `swift:NAME [WORD …]`, a Swift handler registered in the binary (its words
 ///   are templates too), or a program and its arguments, run directly, never through a shell.
 ///   A program word containing `/` that is not absolute is resolved against the rules file's
@@ -93,7 +95,10 @@ public enum RulesParser {
     }
 
     /// The names recognised as rule options, in the order the summary shows them.
-    public static let ruleOptionNames = ["timeout", "retries", "backoff", "concurrency", "then", "user", "stdin", "output", "reply", "last"]
+    public static let ruleOptionNames = ["timeout", "retries", "backoff", "concurrency", "then", "user", "stdin", "output", "log", "reply", "last", "worker"]
+
+    /// The options written as a bare word, without a value.
+    static let bareOptionNames = ["reply", "last", "worker"]
 }
 
 struct RulesFileParser {
@@ -166,12 +171,19 @@ struct RulesFileParser {
             if let thenWord = options.thenWord, options.then != .delete, !events.contains(.file) {
                 report(at: thenWord.start, "then=\(options.then.rawValue) needs 'file' among the events")
             }
+            if let workerWord = options.workerWord, let other = events.first(where: { ![.file, .fifo, .socket].contains($0) }) {
+                report(at: workerWord.start, "'worker' takes file, fifo and socket messages, not '\(other.rawValue)'")
+            }
+        }
+        if options.workerWord != nil, let stdinWord = options.stdinWord {
+            report(at: stdinWord.start, "stdin= cannot be set for a worker, which reads its requests on stdin")
         }
         guard index < words.count else {
             report(at: words[words.count - 1].end, "missing handler")
             return
         }
         let handler = parseHandler(words[index...])
+        if let workerWord = options.workerWord, let handler { checkWorker(handler, words: words[index...], workerWord: workerWord) }
         guard diagnostics.count == errorsBefore, let pattern, let handler else { return }
         var rule = Rule(line: lineNumber(patternWord.start), pattern: pattern, events: events,
                         handler: handler, handlerWord: words[index].bytes)
@@ -188,6 +200,10 @@ struct RulesFileParser {
         rule.output = options.output
         rule.reply = options.replyWord != nil
         rule.last = options.lastWord != nil
+        rule.worker = options.workerWord != nil
+        rule.log = options.log
+        // One worker process unless more are asked for: `concurrency=` is how many there are.
+        if rule.worker && rule.concurrency == nil { rule.concurrency = 1 }
         rule.occurrence = ruleSet.rules.filter { $0.identity == rule.identity }.count + 1
         ruleSet.rules.append(rule)
     }
@@ -255,8 +271,11 @@ struct RulesFileParser {
         }
         if RulesParser.ruleOptionNames.contains(name) { options.seen.insert(name) }
         guard let value = option.value else {
-            // A bare `reply` or `last`.
-            if name == "reply" { options.replyWord = option.word } else { options.lastWord = option.word }
+            switch name {
+            case "reply": options.replyWord = option.word
+            case "worker": options.workerWord = option.word
+            default: options.lastWord = option.word
+            }
             return
         }
         let valueText = String(decoding: value.bytes, as: UTF8.self)
@@ -292,17 +311,21 @@ struct RulesFileParser {
         case "stdin":
             guard let mode = StdinMode(rawValue: valueText) else { return invalid("body or none") }
             options.stdin = mode
+            options.stdinWord = option.word
         case "output":
             guard let mode = OutputMode(rawValue: valueText) else { return invalid("log or discard") }
             options.output = mode
+        case "log":
+            guard let mode = LogMode(rawValue: valueText) else { return invalid("all or failures") }
+            options.log = mode
         case "user":
             guard let user = parseUser(value.bytes) else { return invalid("NAME or NAME:GROUP") }
             options.user = user
-        case "reply", "last":
+        case "reply", "last", "worker":
             report(at: option.word.start, "'\(name)' takes no value; write just '\(name)'")
         default:
-            // `name=value` cannot have meant `reply` or `last`, which take no value.
-            let valued = RulesParser.ruleOptionNames.filter { $0 != "reply" && $0 != "last" }
+            // `name=value` cannot have meant `reply`, `last` or `worker`, which take no value.
+            let valued = RulesParser.ruleOptionNames.filter { !RulesParser.bareOptionNames.contains($0) }
             if let guess = closestName(to: name, among: valued) {
                 report(at: option.word.start, "unknown option '\(name)'; did you mean '\(guess)'?")
             } else {
@@ -340,6 +363,21 @@ struct RulesFileParser {
         }
         guard arguments.count == words.count - 1 else { return nil }
         return .program(program: resolveProgram(first.bytes), arguments: arguments)
+    }
+
+    /// A worker runs its program as written, once for many messages: it must be a program, and
+    /// its arguments cannot name one message.
+    mutating func checkWorker(_ handler: HandlerSpec, words: ArraySlice<Word>, workerWord: Word) {
+        guard case .program(_, let arguments) = handler else {
+            report(at: workerWord.start, "'worker' needs a program; a Swift handler already runs inside the daemon")
+            return
+        }
+        for (word, template) in zip(words.dropFirst(), arguments) {
+            if let placeholder = firstPlaceholderOffset(in: word, template: template) {
+                report(at: placeholder.offset, "placeholder '{\(placeholder.name.rawValue)}' is not allowed in a worker rule; a worker reads each message's name and path in its request")
+                return
+            }
+        }
     }
 
     /// Splits a word into literal bytes and placeholders, reporting unknown placeholders.
@@ -572,21 +610,24 @@ struct RuleOptions {
     var thenWord: Word? = nil
     var user: UserSpec? = nil
     var stdin: StdinMode = .body
+    var stdinWord: Word? = nil
     var output: OutputMode = .log
+    var log: LogMode = .all
     var replyWord: Word? = nil
     var lastWord: Word? = nil
+    var workerWord: Word? = nil
 }
 
-/// A word in option position: `name=value`, or bare `reply` / `last`.
+/// A word in option position: `name=value`, or bare `reply` / `last` / `worker`.
 struct OptionWord {
     var word: Word
     var name: String
-    /// `nil` for `reply` and `last` written bare.
+    /// `nil` for `reply`, `last` and `worker` written bare.
     var value: Word?
 
     init?(_ word: Word) {
         self.word = word
-        if word.isBare, word.bytes == Array("reply".utf8) || word.bytes == Array("last".utf8) {
+        if word.isBare, RulesParser.bareOptionNames.contains(where: { word.bytes == Array($0.utf8) }) {
             name = String(decoding: word.bytes, as: UTF8.self)
             value = nil
             return

@@ -1,0 +1,148 @@
+/// The worker processes of every `worker` rule: started on a rule's first message, reused for
+/// the next, restarted with backoff when they keep dying, retired when the rule changes, and
+/// stopped with the daemon.
+final class WorkerPools {
+    private let context: RunContext
+    private var pools: [RuleIdentity: WorkerPool] = [:]
+    /// Set while stopping: called once no worker process is left.
+    private var whenGone: (() -> Void)?
+
+    init(context: RunContext) {
+        self.context = context
+    }
+
+    /// Hands `request` to a worker of its rule, starting one if none is idle.
+    func start(_ request: WorkerRequest) {
+        let rule = request.job.rule
+        let pool = pools[rule.identity] ?? {
+            let pool = WorkerPool(context: context) { [weak self] in self?.poolEmptied() }
+            pools[rule.identity] = pool
+            return pool
+        }()
+        pool.start(request)
+    }
+
+    /// After a reload: the workers of a rule that is gone or changed finish their request and
+    /// exit (their stdin closed); the next message starts a new one.
+    func rulesChanged(_ rules: RuleSet) {
+        let current = Dictionary(rules.rules.filter(\.worker).map { ($0.identity, WorkerSettings($0)) }, uniquingKeysWith: { first, _ in first })
+        for (identity, pool) in pools {
+            pool.retire(unless: current[identity])
+        }
+    }
+
+    /// At shutdown, once no request is left: every worker's stdin is closed; one still there at
+    /// `deadline` is sent SIGTERM, then SIGKILL. `done` is called once all have exited.
+    func stop(by deadline: MonotonicInstant, done: @escaping () -> Void) {
+        let patience = max(.zero, deadline.duration(since: MonotonicInstant.now()))
+        for pool in pools.values { pool.retire(unless: nil, patience: patience) }
+        whenGone = done
+        poolEmptied()
+    }
+
+    /// A second SIGTERM: workers retiring at shutdown get SIGTERM now rather than at the grace's end.
+    func hurry() {
+        guard whenGone != nil else { return }
+        for process in pools.values.flatMap(\.processes) { process.retire(patience: .zero, restart: true) }
+    }
+
+    /// `worker=pid:P,rule:N,state:S,served:C` for each process, for `status`.
+    var statusFacts: [(String, any LogValue)] {
+        pools.values.flatMap(\.processes).sorted { $0.pid < $1.pid }.map { process in
+            ("worker", "pid:\(process.pid),rule:\(process.settings.line),state:\(process.state.rawValue),served:\(process.served)")
+        }
+    }
+
+    private func poolEmptied() {
+        guard let whenGone, pools.values.allSatisfy(\.processes.isEmpty) else { return }
+        self.whenGone = nil
+        whenGone()
+    }
+}
+
+/// The worker processes of one rule.
+final class WorkerPool {
+    private let context: RunContext
+    private(set) var processes: [WorkerProcess] = []
+    /// Deaths in a row of processes that never answered: what the restart's backoff grows with.
+    private var deaths = 0
+    private var restartAt: MonotonicInstant?
+    private let emptied: () -> Void
+
+    /// The first restart's delay after a worker died without answering, doubled for each
+    /// further one, up to `longestRestartDelay`.
+    static let firstRestartDelay: Duration = .milliseconds(100)
+    static let longestRestartDelay: Duration = .seconds(30)
+
+    init(context: RunContext, emptied: @escaping () -> Void) {
+        self.context = context
+        self.emptied = emptied
+    }
+
+    func start(_ request: WorkerRequest) {
+        let rule = request.job.rule
+        let settings = WorkerSettings(rule)
+        if let idle = processes.first(where: { $0.state == .idle && $0.settings == settings }) {
+            return request.send(to: idle)
+        }
+        let now = MonotonicInstant.now()
+        if let restartAt, now < restartAt {
+            let wait = restartAt.duration(since: now)
+            return request.finish(.couldNotStart("the worker exited \(deaths) times in a row without answering; it is started again in \(formatDuration(wait.roundedUpToMilliseconds))"), reply: nil)
+        }
+        let process: WorkerProcess
+        do {
+            process = try WorkerProcess(rule: rule, settings: settings, context: context)
+        } catch let error as SystemError where error.exhaustedResource != nil {
+            return request.finish(.lackedResources(error), reply: nil)
+        } catch {
+            return request.finish(.couldNotStart("\(error)"), reply: nil)
+        }
+        process.onExit = { [weak self] process, termination, endedByDaemon in
+            self?.exited(process, termination, endedByDaemon: endedByDaemon)
+        }
+        processes.append(process)
+        context.log.record("worker", [("rule", rule.line), ("pid", process.pid), ("state", "started")])
+        request.send(to: process)
+    }
+
+    /// Retires the processes not started from `settings` (all when nil): idle ones now, busy
+    /// ones once their request is done.
+    func retire(unless settings: WorkerSettings?, patience: Duration = ProgramRun.killDelay) {
+        for process in processes where process.settings != settings {
+            process.retire(patience: patience)
+        }
+    }
+
+    private func exited(_ process: WorkerProcess, _ termination: Termination, endedByDaemon: Bool) {
+        processes.removeAll { $0 === process }
+        var fields: [(String, any LogValue)] = [("rule", process.settings.line), ("pid", process.pid), ("state", "exited")]
+        fields += RunOutcome(result: .exited(termination), milliseconds: 0).logFields
+        fields.append(("served", process.served))
+        if !endedByDaemon {
+            if process.served == 0 {
+                deaths += 1
+                let factor = Int64(1) << Int64(min(deaths - 1, 20))
+                let delay = min(Self.firstRestartDelay * factor, Self.longestRestartDelay)
+                restartAt = MonotonicInstant.now().advanced(by: delay)
+                fields.append(("restart_in", formatDuration(delay)))
+                fields.append(("err", "the worker \(termination) without answering (\(deaths) in a row)"))
+            } else {
+                deaths = 0
+                restartAt = nil
+                fields.append(("err", "the worker \(termination)"))
+            }
+        }
+        context.log.record(endedByDaemon ? "worker" : "error", fields)
+        if processes.isEmpty { emptied() }
+    }
+}
+
+extension Duration {
+    /// The duration rounded up to whole milliseconds, for messages.
+    var roundedUpToMilliseconds: Duration {
+        let (seconds, attoseconds) = components
+        let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return .milliseconds(milliseconds)
+    }
+}

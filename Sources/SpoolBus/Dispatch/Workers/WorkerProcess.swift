@@ -1,0 +1,374 @@
+/// One worker process of a rule: started once, given one request at a time on its stdin, its
+/// answers read from its stdout, its stderr logged as `out` lines (bounded per request, as a
+/// one-shot run's are), its end seen through a pidfd.
+///
+/// A request ends when the worker answers, or when the process has ended (reaped): a timeout or
+/// a protocol error kills the process group first, so no request of a rule's slot overlaps the
+/// process that may still be working on the one before.
+final class WorkerProcess {
+    enum State: String {
+        /// Waiting for a request.
+        case idle
+        /// A request is in flight.
+        case busy
+        /// Its stdin is closed (reload, shutdown): it finishes and exits.
+        case retiring
+    }
+
+    let pid: Int32
+    /// What it was started from: a reload that changes this retires it.
+    let settings: WorkerSettings
+    let started = MonotonicInstant.now()
+    private(set) var state = State.idle
+    /// Requests answered.
+    private(set) var served = 0
+    /// Called once the process has ended and been reaped, with whether the daemon ended it.
+    var onExit: (WorkerProcess, Termination, _ endedByDaemon: Bool) -> Void = { _, _, _ in }
+
+    private let context: RunContext
+    private let rule: Rule
+    private let child: ChildProcess
+    private var input: FileDescriptor?
+    private let answers: FileDescriptor
+    private var errors: FileDescriptor?
+    private var readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+    /// What the worker wrote on stdout and no answer took yet, from `inboxStart` on.
+    private var inbox = Bytes()
+    private var inboxStart = 0
+    /// The request being written and how much of it went.
+    private var unsent = Bytes()
+    private var unsentOffset = 0
+    private var watchingInput = false
+    private var request: WorkerRequest?
+    private var record: Bytes?
+    /// A `reply LENGTH` line was read: its bytes follow.
+    private var replyLength: Int?
+    /// Why the daemon killed it, for the request in flight.
+    private var fault: RunOutcome.Result?
+    private var endedByDaemon = false
+    private var errorCapture = OutputCapture(stream: "stderr")
+    private var stopTimer: EventLoop.TimerID?
+    private var exitPollTimer: EventLoop.TimerID?
+    private var reaped = false
+
+    /// Starts the rule's program with pipes on stdin, stdout and (unless `output=discard`)
+    /// stderr. Throws when it could not be started.
+    init(rule: Rule, settings: WorkerSettings, context: RunContext) throws {
+        self.rule = rule
+        self.settings = settings
+        self.context = context
+        guard case .program(let program, let arguments) = rule.handler else {
+            throw SpoolBusError("a worker needs a program")
+        }
+        let credentials = try rule.user.map(context.credentials)
+        var ends: [FileDescriptor] = []
+        var kept: [FileDescriptor] = []
+        defer { for fd in ends { fd.close() } }
+        do {
+            let requests = try FileDescriptor.pipe(nonBlocking: false)
+            ends.append(requests.readEnd)
+            kept.append(requests.writeEnd)
+            let replies = try FileDescriptor.pipe(nonBlocking: false)
+            ends.append(replies.writeEnd)
+            kept.append(replies.readEnd)
+            var stderrEnd: FileDescriptor?
+            if rule.output == .log {
+                let pipe = try FileDescriptor.pipe(nonBlocking: false)
+                ends.append(pipe.writeEnd)
+                kept.append(pipe.readEnd)
+                stderrEnd = pipe.writeEnd
+                errors = pipe.readEnd
+            }
+            for fd in kept { try fd.setNonBlocking() }
+            var environment = context.environment.forUser(credentials)
+            environment.set("SPOOL_DIR", context.layout.root)
+            environment.set("SPOOL_RULE", String(rule.line).bytes)
+            child = try ChildProcess.spawn(
+                program: program, arguments: [program] + arguments.map { $0.expand { _ in [] } }, environment: environment.entries,
+                directory: context.workingDirectory, stdin: requests.readEnd, stdout: replies.writeEnd, stderr: stderrEnd,
+                credentials: credentials)
+            input = requests.writeEnd
+            answers = replies.readEnd
+        } catch {
+            for fd in kept { fd.close() }
+            readBuffer.deallocate()
+            throw error
+        }
+        pid = child.pid
+        // After the spawn nothing may fail the start: a descriptor the loop cannot watch is
+        // looked at by the exit poll instead.
+        try? context.loop.register(answers, for: .readable) { [weak self] _ in self?.readAnswers() }
+        if let errors { try? context.loop.register(errors, for: .readable) { [weak self] _ in self?.readErrors() } }
+        if let pidfd = child.exitDescriptor, (try? context.loop.register(pidfd, for: .readable) { [weak self] _ in self?.exited() }) != nil {
+            return
+        }
+        pollForExit(after: ProgramRun.firstExitPoll)
+    }
+
+    deinit { readBuffer.deallocate() }
+
+    /// Hands the worker a request; it must be idle.
+    func send(_ request: WorkerRequest) {
+        self.request = request
+        state = .busy
+        record = context.runRecords?.started(id: request.job.message.id, pid: pid, startTicks: child.startTicks, timeout: request.job.rule.timeout)
+        unsent = WorkerProtocol.request(for: request.job.message, in: context.layout)
+        unsentOffset = 0
+        writeRequest()
+    }
+
+    /// Ends the process because of the request in flight (its timeout): the group is killed, and
+    /// the request ends with `result` once the process is reaped.
+    func abandon(_ result: RunOutcome.Result) {
+        if fault == nil { fault = result }
+        endedByDaemon = true
+        child.signalGroup(ProcessSignal.kill)
+    }
+
+    /// Signals the process group (shutdown's SIGTERM and SIGKILL).
+    func signal(_ signal: Int32) {
+        endedByDaemon = true
+        child.signalGroup(signal)
+    }
+
+    /// Closes its stdin so that it exits once done; SIGTERM to its group if it has not after
+    /// `patience`, SIGKILL after `ProgramRun.killDelay` more. `restart`: replaces a countdown
+    /// already running with this one.
+    func retire(patience: Duration, restart: Bool = false) {
+        guard !reaped else { return }
+        if state == .idle { closeInput() }
+        state = .retiring
+        endedByDaemon = true
+        if restart, let stopTimer {
+            context.loop.cancel(stopTimer)
+            self.stopTimer = nil
+        }
+        if stopTimer == nil {
+            stopTimer = context.loop.schedule(after: patience) { [weak self] in
+                guard let self else { return }
+                self.child.signalGroup(ProcessSignal.terminate)
+                self.stopTimer = self.context.loop.schedule(after: ProgramRun.killDelay) { [weak self] in
+                    self?.child.signalGroup(ProcessSignal.kill)
+                }
+            }
+        }
+    }
+
+    // MARK: - Requests out
+
+    private func writeRequest() {
+        guard let input else { return }
+        while unsentOffset < unsent.count {
+            let written: Int?
+            do {
+                written = try unsent.withUnsafeBytes { try input.write(UnsafeRawBufferPointer(rebasing: $0[unsentOffset...])) }
+            } catch {
+                // The worker closed its stdin or ended: its end says what became of the request.
+                closeInput()
+                return
+            }
+            guard let written else {
+                if !watchingInput {
+                    watchingInput = (try? context.loop.register(input, for: .writable) { [weak self] _ in self?.writeRequest() }) != nil
+                }
+                return
+            }
+            unsentOffset += written
+        }
+        unsent.removeAll(keepingCapacity: unsent.capacity <= 4096)
+        if watchingInput {
+            context.loop.unregister(input)
+            watchingInput = false
+        }
+    }
+
+    private func closeInput() {
+        guard let input else { return }
+        if watchingInput { context.loop.unregister(input) }
+        watchingInput = false
+        input.close()
+        self.input = nil
+    }
+
+    // MARK: - Answers in
+
+    private func readAnswers() {
+        for _ in 0..<16 {
+            let count: Int?
+            do { count = try answers.read(into: readBuffer) } catch { count = 0 }
+            guard let n = count else { return }
+            if n == 0 {
+                context.loop.unregister(answers)
+                return
+            }
+            inbox.append(contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[..<n]))
+            takeAnswers()
+            if fault != nil { return }
+        }
+    }
+
+    /// Takes every complete answer in the inbox, in order.
+    private func takeAnswers() {
+        while fault == nil, inboxStart < inbox.count {
+            guard let request else {
+                return protocolError("it wrote \(describe(inbox[inboxStart...])) with no request in flight")
+            }
+            if let length = replyLength {
+                guard inbox.count - inboxStart >= length else { break }
+                let reply = Bytes(inbox[inboxStart..<(inboxStart + length)])
+                inboxStart += length
+                replyLength = nil
+                answered(request, .succeeded, reply: reply)
+                continue
+            }
+            guard let newline = inbox[inboxStart...].firstIndex(of: UInt8(ascii: "\n")) else {
+                if inbox.count - inboxStart > WorkerProtocol.longestAnswerLine {
+                    protocolError("an answer line longer than \(WorkerProtocol.longestAnswerLine) bytes")
+                }
+                break
+            }
+            let line = inbox[inboxStart..<newline]
+            inboxStart = newline + 1
+            switch WorkerProtocol.answer(line) {
+            case .ok: answered(request, .succeeded, reply: nil)
+            case .fail(let reason): answered(request, .answeredFail(reason), reply: nil)
+            case .reply(let length) where length <= WorkerProtocol.longestReply: replyLength = length
+            case .reply(let length): protocolError("a reply of \(length) bytes, more than \(WorkerProtocol.longestReply)")
+            case nil: protocolError("it answered \(describe(line)), not ok, fail [REASON] or reply LENGTH")
+            }
+        }
+        if inboxStart == inbox.count {
+            inbox.removeAll(keepingCapacity: inbox.capacity <= 65536)
+            inboxStart = 0
+        }
+    }
+
+    private func answered(_ request: WorkerRequest, _ result: RunOutcome.Result, reply: Bytes?) {
+        self.request = nil
+        served += 1
+        if let record { context.runRecords?.ended(record) }
+        record = nil
+        if state == .busy { state = .idle }
+        let tail = closeErrorCapture(for: request)
+        if state == .retiring { closeInput() }
+        request.finish(result, errorLines: tail, reply: reply)
+    }
+
+    private func protocolError(_ why: String) {
+        context.log.record("error", name: request?.job.message.name, [
+            ("rule", rule.line), ("pid", pid), ("err", "worker protocol error: \(why); killed"),
+        ])
+        abandon(.protocolError(why))
+    }
+
+    /// Up to 64 bytes of what the worker wrote, in the log's escapes.
+    private func describe(_ bytes: ArraySlice<UInt8>) -> String {
+        var shown = Bytes()
+        LogEscaping.append(Bytes(bytes.prefix(64)), to: &shown)
+        return text(shown) + (bytes.count > 64 ? "…" : "")
+    }
+
+    // MARK: - Stderr
+
+    private func readErrors() {
+        guard let errors else { return }
+        for _ in 0..<16 {
+            let count: Int?
+            do { count = try errors.read(into: readBuffer) } catch { count = 0 }
+            guard let n = count else { return }
+            if n == 0 {
+                context.loop.unregister(errors)
+                return
+            }
+            errorCapture.take(UnsafeRawBufferPointer(rebasing: readBuffer[..<n])) { logError($0) }
+        }
+    }
+
+    private func logError(_ line: Bytes) {
+        guard rule.log == .all else { return }
+        var fields: [(String, any LogValue)] = []
+        if let request { fields.append(("id", request.job.message.id)) }
+        fields += [("rule", rule.line), ("pid", pid), ("stream", "stderr"), ("line", line)]
+        context.log.record("out", name: request?.job.message.name, fields)
+    }
+
+    /// Ends the stderr lines of one request (its last partial line, its truncation) and returns
+    /// their tail; the next request starts a fresh count.
+    private func closeErrorCapture(for request: WorkerRequest) -> [Bytes] {
+        // Lines written for this request are still in the pipe: logged with it.
+        readErrors()
+        errorCapture.finish { logError($0) }
+        if errorCapture.droppedBytes > 0 && rule.log == .all {
+            context.log.record("out", name: request.job.message.name, [
+                ("id", request.job.message.id), ("rule", rule.line), ("pid", pid), ("stream", "stderr"),
+                ("truncated", errorCapture.droppedBytes),
+            ])
+        }
+        let tail = errorCapture.tail
+        errorCapture = OutputCapture(stream: "stderr")
+        return tail
+    }
+
+    // MARK: - End
+
+    private func pollForExit(after delay: Duration) {
+        exitPollTimer = context.loop.schedule(after: delay) { [weak self] in
+            guard let self else { return }
+            self.exitPollTimer = nil
+            if let termination = self.child.exitStatusIfEnded() {
+                self.ended(termination)
+            } else {
+                self.pollForExit(after: min(delay * 2, ProgramRun.slowestExitPoll))
+            }
+        }
+    }
+
+    private func exited() {
+        if let pidfd = child.exitDescriptor { context.loop.unregister(pidfd) }
+        ended(child.reap())
+    }
+
+    private func ended(_ termination: Termination) {
+        reaped = true
+        state = .retiring
+        // Answers written before the end are still in the pipe.
+        if fault == nil { readAnswers() }
+        if let stopTimer { context.loop.cancel(stopTimer) }
+        if let exitPollTimer { context.loop.cancel(exitPollTimer) }
+        closeInput()
+        context.loop.unregister(answers)
+        answers.close()
+        if let request {
+            self.request = nil
+            if let record { context.runRecords?.ended(record) }
+            let tail = closeErrorCapture(for: request)
+            request.finish(fault ?? .workerEnded(termination), errorLines: tail, reply: nil)
+        } else {
+            readErrors()
+            errorCapture.finish { logError($0) }
+        }
+        if let errors {
+            context.loop.unregister(errors)
+            errors.close()
+            self.errors = nil
+        }
+        onExit(self, termination, endedByDaemon)
+    }
+}
+
+/// What a worker process is started from; a reload that changes it restarts the worker.
+struct WorkerSettings: Equatable {
+    let handler: HandlerSpec
+    let user: UserSpec?
+    let output: OutputMode
+    let log: LogMode
+    let line: Int
+
+    init(_ rule: Rule) {
+        handler = rule.handler
+        user = rule.user
+        output = rule.output
+        log = rule.log
+        line = rule.line
+    }
+}
