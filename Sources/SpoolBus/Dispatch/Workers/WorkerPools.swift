@@ -65,8 +65,12 @@ final class WorkerPool {
     private let context: RunContext
     private(set) var processes: [WorkerProcess] = []
     /// Deaths in a row of processes that never answered: what the restart's backoff grows with.
+    /// A worker that answered once and then died is started again at once.
     private var deaths = 0
     private var restartAt: MonotonicInstant?
+    private var restartTimer: EventLoop.TimerID?
+    /// Requests waiting for the restart of a worker that keeps dying.
+    private var waiting: [WorkerRequest] = []
     private let emptied: () -> Void
 
     /// The first restart's delay after a worker died without answering, doubled for each
@@ -80,19 +84,41 @@ final class WorkerPool {
     }
 
     func start(_ request: WorkerRequest) {
-        let rule = request.job.rule
-        let settings = WorkerSettings(rule)
-        if let idle = processes.first(where: { $0.state == .idle && $0.settings == settings }) {
+        request.startTimeout()
+        if restartTimer != nil {
+            waiting.append(request)
+            return
+        }
+        if let idle = processes.first(where: { $0.state == .idle && $0.settings == WorkerSettings(request.job.rule) }) {
             return request.send(to: idle)
         }
-        let now = MonotonicInstant.now()
-        if let restartAt, now < restartAt {
-            let wait = restartAt.duration(since: now)
-            return request.finish(.couldNotStart("the worker exited \(deaths) times in a row without answering; it is started again in \(formatDuration(wait.roundedUpToMilliseconds))"), reply: nil)
+        if let restartAt, MonotonicInstant.now() < restartAt {
+            // A worker that keeps dying is started again only after the backoff; the request
+            // waits for it (within its timeout) rather than spend an attempt.
+            waiting.append(request)
+            restartTimer = context.loop.schedule(after: restartAt.duration(since: MonotonicInstant.now())) { [weak self] in
+                self?.restartWaiting()
+            }
+            return
         }
+        spawn(for: request)
+    }
+
+    private func restartWaiting() {
+        restartTimer = nil
+        restartAt = nil
+        let requests = waiting
+        waiting.removeAll()
+        for request in requests where !request.isFinished {
+            start(request)
+        }
+    }
+
+    private func spawn(for request: WorkerRequest) {
+        let rule = request.job.rule
         let process: WorkerProcess
         do {
-            process = try WorkerProcess(rule: rule, settings: settings, context: context)
+            process = try WorkerProcess(rule: rule, settings: WorkerSettings(rule), context: context)
         } catch let error as SystemError where error.exhaustedResource != nil {
             return request.finish(.lackedResources(error), reply: nil)
         } catch {
