@@ -1,0 +1,90 @@
+import Testing
+@testable import SpoolBus
+
+/// The `worker` and `log=` options as the parser takes them, and the request line and answers
+/// of the worker protocol.
+@Suite struct WorkerRulesAndProtocolTests {
+    @Test func aWorkerRuleIsCheckedForWhatCannotWork() {
+        #expect(diagnostics("x file worker ./w {name}") == [
+            "spoolbus.rules:1:19: error: placeholder '{name}' is not allowed in a worker rule; a worker reads each message's name and path in its request",
+        ])
+        #expect(diagnostics("x file worker ./w --in=a{path}b") == [
+            "spoolbus.rules:1:25: error: placeholder '{path}' is not allowed in a worker rule; a worker reads each message's name and path in its request",
+        ])
+        #expect(diagnostics("x file worker swift:log") == [
+            "spoolbus.rules:1:8: error: 'worker' needs a program; a Swift handler already runs inside the daemon",
+        ])
+        #expect(diagnostics("x file,gone worker ./w") == ["spoolbus.rules:1:13: error: 'worker' takes file, fifo and socket messages, not 'gone'"])
+        #expect(diagnostics("x file stdin=none worker ./w") == ["spoolbus.rules:1:8: error: stdin= cannot be set for a worker, which reads its requests on stdin"])
+        #expect(diagnostics("x file worker=yes ./w") == ["spoolbus.rules:1:8: error: 'worker' takes no value; write just 'worker'"])
+        #expect(diagnostics("x file log=some ./w") == ["spoolbus.rules:1:12: error: invalid log 'some'; expected all or failures"])
+        #expect(diagnostics("x file logs=all ./w") == ["spoolbus.rules:1:8: error: unknown option 'logs'; did you mean 'log'?"])
+    }
+
+    @Test func workerRulesTakeOneProcessUnlessToldAndArgumentsAsWritten() throws {
+        let rules = try #require(ruleSet("""
+            a  file,fifo  worker  ./w --fast '{not a placeholder}'
+            b  socket  reply  concurrency=4  worker  log=failures  ./w
+            c  file  ./h
+            'worker'  file  worker  'worker'
+            """)).rules
+        #expect(rules[0].worker && rules[0].concurrency == 1 && rules[0].log == .all)
+        #expect(rules[1].worker && rules[1].concurrency == 4 && rules[1].log == .failures && rules[1].reply)
+        #expect(!rules[2].worker && rules[2].concurrency == nil)
+        #expect(rules[3].worker && rules[3].pattern.source == bytes("worker") && rules[3].handlerProgram == bytes("worker"), "quoted, it is a pattern; bare after the options, a program")
+        #expect(rules[1].summary.contains("concurrency=4") && rules[1].summary.contains("worker=on log=failures ->"))
+    }
+
+    func message(name: [UInt8], body: MessageBody, event: EventKind = .socket, peer: Peer? = nil) -> Message {
+        Message(id: bytes("01a2-000001"), name: name, event: event, type: .file, body: body, peer: peer)
+    }
+
+    @Test func aRequestIsOnePrintableLineOfSevenFields() throws {
+        let root = try TemporaryFolder()
+        let layout = try SpoolLayout.prepare(root.path)
+        defer { layout.close() }
+        let line = WorkerProtocol.request(for: message(name: bytes("ask.sock"), body: .line(bytes("50% off\t\u{1}é")),
+                                                       peer: Peer(pid: 42, uid: 1000, gid: 100)), in: layout)
+        #expect(String(decoding: line, as: UTF8.self) == "01a2-000001 socket ask.sock 50%25%20off%09%01%C3%A9 42 1000 100\n")
+        let unknown = WorkerProtocol.request(for: message(name: bytes("-"), body: .line([]), event: .fifo, peer: nil), in: layout)
+        #expect(String(decoding: unknown, as: UTF8.self) == "01a2-000001 fifo %2D - - - -\n", "- is none; a value '-' is escaped")
+    }
+
+    @Test func everyByteStringRoundTrips() {
+        checkProperty("escape then decode", cases: 300) { random in
+            let value = random.bytes(count: random.below(40))
+            var line: [UInt8] = []
+            WorkerProtocol.appendEscaped(value, to: &line)
+            guard line.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else { return "not printable: \(line)" }
+            let decoded = Self.percentDecoded(line)
+            let expected = value.isEmpty ? bytes("-") : value
+            return decoded == expected ? nil : "\(value) -> \(String(decoding: line, as: UTF8.self)) -> \(decoded)"
+        }
+    }
+
+    @Test func answersAreExactlyOkFailOrReply() {
+        #expect(WorkerProtocol.answer(bytes("ok")[...]) == .ok)
+        #expect(WorkerProtocol.answer(bytes("fail")[...]) == .fail(reason: []))
+        #expect(WorkerProtocol.answer(bytes("fail no space left")[...]) == .fail(reason: bytes("no space left")))
+        #expect(WorkerProtocol.answer(bytes("reply 12")[...]) == .reply(length: 12))
+        for garbage in ["", "OK", "ok ", "okay", "failed", "reply", "reply -1", "reply 1x", "reply 1234567890", " ok"] {
+            #expect(WorkerProtocol.answer(bytes(garbage)[...]) == nil, "\(garbage)")
+        }
+    }
+
+    static func percentDecoded(_ field: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var index = 0
+        while index < field.count {
+            if field[index] == UInt8(ascii: "%"), index + 2 < field.count,
+               let byte = UInt8(String(decoding: field[(index + 1)...(index + 2)], as: UTF8.self), radix: 16) {
+                out.append(byte)
+                index += 3
+            } else {
+                out.append(field[index])
+                index += 1
+            }
+        }
+        return out
+    }
+}
