@@ -52,9 +52,10 @@ import Testing
 
     private func defaults(_ folder: CommandLineTestFolder, _ line: Int, _ pattern: String, on events: String, _ options: [String: String] = [:]) -> String {
         var values = ["timeout": "30s", "retries": "3", "backoff": "1s", "concurrency": "unlimited", "then": "delete",
-                      "user": "(daemon)", "stdin": "body", "output": "log", "reply": "off", "last": "off"]
+                      "user": "(daemon)", "stdin": "body", "output": "log", "reply": "off", "last": "off",
+                      "worker": "off", "log": "all"]
         values.merge(options) { $1 }
-        let order = ["timeout", "retries", "backoff", "concurrency", "then", "user", "stdin", "output", "reply", "last"]
+        let order = ["timeout", "retries", "backoff", "concurrency", "then", "user", "stdin", "output", "reply", "last", "worker", "log"]
         return "line \(line): \(pattern) on \(events) " + order.map { "\($0)=\(values[$0]!)" }.joined(separator: " ")
     }
 
