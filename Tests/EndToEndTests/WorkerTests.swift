@@ -275,6 +275,8 @@ import Testing
             try await sb.waitFor("nothing left") { sb.claimed.isEmpty && !sb.existsInSpool("msg") }
             let served = (Files.readText(sb.out + "/served") ?? "").split(separator: "\n")
             #expect(served.count == 2 && served.allSatisfy { $0.hasSuffix(" msg") }, "handled at least once, by each daemon's worker: \(served)")
+            #expect(sb.log.lines("error").contains { $0["err"]?.hasPrefix("a worker left by a previous daemon is stopped") == true },
+                    "the old worker is stopped before the message runs again")
         }
     }
 

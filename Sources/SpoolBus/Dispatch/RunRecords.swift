@@ -7,6 +7,11 @@
 /// same pid) and its timeout in milliseconds. It is made with mknod after the spawn (no
 /// descriptor needed) and removed once the run is reaped: two system calls per run. `runs/boot`
 /// holds the boot id: start times only compare within one boot.
+///
+/// A worker process has one record for its whole life, `worker.PID.START.0`, rather than two
+/// system calls per request: a daemon started after `kill -9` of this one holds every recovered
+/// message back until the workers it left are gone, and stops them at once (their answers can
+/// reach no one; the messages they held are recovered and run again).
 final class RunRecords {
     private let folder: Directory
     /// Where a record that could not be made is said; given by `LeftoverRuns`, which the daemon
@@ -41,6 +46,11 @@ final class RunRecords {
             }
             return nil
         }
+    }
+
+    /// Records a started worker process; nil as for `started`.
+    func workerStarted(pid: Int32, startTicks: UInt64?) -> Bytes? {
+        started(id: LeftoverRun.workerID, pid: pid, startTicks: startTicks, timeout: .zero)
     }
 
     /// Forgets a run that was reaped.
@@ -78,6 +88,12 @@ struct LeftoverRun {
     let pid: Int32
     let startTicks: UInt64
     let timeout: Duration
+
+    /// The id of a worker process's record: message ids are hex digits and a dash, never this.
+    static let workerID = "worker".bytes
+
+    /// A worker process, which may be working on any recovered message.
+    var isWorker: Bool { id == Self.workerID }
 
     init?(record: Bytes) {
         let parts = record.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
@@ -142,7 +158,7 @@ final class LeftoverRuns {
     /// Calls `work` once no run of message `id` left by an earlier daemon is going: now, when
     /// there is none.
     func afterLeftovers(of id: Bytes, _ work: @escaping () -> Void) {
-        guard runs.contains(where: { $0.id == id }) else { return work() }
+        guard runs.contains(where: { $0.id == id || $0.isWorker }) else { return work() }
         if waiting.isEmpty { poll(after: delay) }
         waiting[id, default: []].append(work)
     }
@@ -165,14 +181,18 @@ final class LeftoverRuns {
             let firstTime = terminated.insert(run.record).inserted
             let signal = now >= run.deadline + ProgramRun.killDelay ? ProcessSignal.kill : ProcessSignal.terminate
             if firstTime || signal == ProcessSignal.kill { ProcessSignal.sendToGroup(run.pid, signal) }
-            if firstTime {
+            if firstTime && run.isWorker {
+                log.record("error", [
+                    ("pid", run.pid), ("err", "a worker left by a previous daemon is stopped: its answers can reach no one, and its messages are run again"),
+                ])
+            } else if firstTime {
                 log.record("error", [
                     ("id", run.id), ("pid", run.pid),
                     ("err", "a handler run left by a previous daemon passed its timeout of \(formatDuration(run.timeout)); stopped"),
                 ])
             }
         }
-        for id in Array(waiting.keys) where !runs.contains(where: { $0.id == id }) {
+        for id in Array(waiting.keys) where !runs.contains(where: { $0.id == id || $0.isWorker }) {
             for work in waiting.removeValue(forKey: id) ?? [] { work() }
         }
         guard !waiting.isEmpty else { return }

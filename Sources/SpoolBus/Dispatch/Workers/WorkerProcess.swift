@@ -40,6 +40,7 @@ final class WorkerProcess {
     private var unsentOffset = 0
     private var watchingInput = false
     private var request: WorkerRequest?
+    /// Its entry in `.spoolbus/runs/`, for its whole life (`RunRecords`).
     private var record: Bytes?
     /// A `reply LENGTH` line was read: its bytes follow.
     private var replyLength: Int?
@@ -95,6 +96,7 @@ final class WorkerProcess {
             throw error
         }
         pid = child.pid
+        record = context.runRecords?.workerStarted(pid: pid, startTicks: child.startTicks)
         // After the spawn nothing may fail the start: a descriptor the loop cannot watch is
         // looked at by the exit poll instead.
         try? context.loop.register(answers, for: .readable) { [weak self] _ in self?.readAnswers() }
@@ -111,7 +113,6 @@ final class WorkerProcess {
     func send(_ request: WorkerRequest) {
         self.request = request
         state = .busy
-        record = context.runRecords?.started(id: request.job.message.id, pid: pid, startTicks: child.startTicks, timeout: request.job.rule.timeout)
         unsent = WorkerProtocol.request(for: request.job.message, in: context.layout)
         unsentOffset = 0
         writeRequest()
@@ -246,8 +247,6 @@ final class WorkerProcess {
     private func answered(_ request: WorkerRequest, _ result: RunOutcome.Result, reply: Bytes?) {
         self.request = nil
         served += 1
-        if let record { context.runRecords?.ended(record) }
-        record = nil
         if state == .busy { state = .idle }
         let tail = closeErrorCapture(for: request)
         if state == .retiring { closeInput() }
@@ -338,9 +337,10 @@ final class WorkerProcess {
         closeInput()
         context.loop.unregister(answers)
         answers.close()
+        if let record { context.runRecords?.ended(record) }
+        record = nil
         if let request {
             self.request = nil
-            if let record { context.runRecords?.ended(record) }
             let tail = closeErrorCapture(for: request)
             request.finish(fault ?? .workerEnded(termination), errorLines: tail, reply: nil)
         } else {
