@@ -303,7 +303,9 @@ import Testing
             }
             #expect(status.contains("ok_unlogged=50\n"), "fifty successes counted: \(status)")
             #expect(sb.log.lines("run").isEmpty && sb.log.lines("ok").isEmpty, "no run or ok line")
+            #expect(sb.log.lines("recv").count == 1, "only the file's recv: no line is logged")
             #expect(sb.log.lines("fail").count == 1 && sb.log.lines("dead").count == 1, "failures are logged")
+            #expect(sb.log.lines("dead").first?["name"] == "bad", "and name their message")
         }
     }
 }

@@ -180,7 +180,8 @@ final class LineSubmission {
         if kept != nil { fields.append(("durable", 1)) }
         if source == nil { fields.append(("recovered", 1)) }
         channels.dispatcher.countReceived()
-        channels.log.record("recv", name: origin.name, fields)
+        // A line only `log=failures` rules take is not logged unless it fails.
+        if matching.contains(where: { $0.log == .all }) { channels.log.record("recv", name: origin.name, fields) }
         let replies = matching.contains { $0.reply }
         let size = body.count
         inFlightBytes += size
@@ -190,7 +191,7 @@ final class LineSubmission {
             self.inFlightBytes -= size
             extras.descriptor?.close()
             self.settlement.settleLine(delivery, body: body, origin: origin, kept: kept)
-            if replies { reply?(Self.reply(to: delivery)) }
+            if replies { reply?(self.settlement.reply(to: delivery)) }
             guard let source, source.unsettled.settle() else { return }
             // Room again: read on, on the next turn of the loop, not inside the dispatcher.
             self.channels.loop.schedule(after: .zero) { [weak source] in
@@ -205,15 +206,5 @@ final class LineSubmission {
         if !replies { reply?(ChannelReply.accepted(id)) }
         channels.dispatcher.deliver(delivery, to: matching)
         channels.pauseIfSaturated()
-    }
-
-    private static func reply(to delivery: Delivery) -> Bytes {
-        let id = delivery.message.id
-        if let failure = delivery.failures.first(where: { $0.rule.reply }) {
-            var reason = failure.outcome.cause
-            if let line = failure.outcome.lastErrorLines.last, !line.isEmpty { reason += ": " + text(line) }
-            return ChannelReply.failed(id, reason)
-        }
-        return ChannelReply.output(id, delivery.replies.flatMap { $0 })
     }
 }

@@ -1,7 +1,7 @@
 /// Where a message ends up once every rule it matched is done with it: the one place that
 /// decides between finishing it (a file archived or removed, a kept line removed) and keeping
-/// it as a dead letter in `failed/`, and where a line goes when the daemon stops before it is
-/// settled. Every step goes through `retry`, so a shortage of space (ENOSPC) delays settling,
+/// it as a dead letter in `failed/`, what a `reply` socket's client is answered, and where a
+/// line goes when the daemon stops before it is settled. Every step goes through `retry`, so a shortage of space (ENOSPC) delays settling,
 /// with backoff, instead of losing the message or leaving it in `work/` until a restart.
 ///
 /// A file message the daemon stops before settling needs nothing: it stays in `work/` (the
@@ -63,6 +63,18 @@ final class Settlement {
             return
         }
         delivery.deadLetterName = keepDead(body, id: message.id, from: origin, reason: delivery.deadLetterReason)
+    }
+
+    /// The answer to the client of a socket line whose rules include `reply`: the replies, or
+    /// why the first `reply` rule that gave up failed.
+    func reply(to delivery: Delivery) -> Bytes {
+        let id = delivery.message.id
+        if let failure = delivery.failures.first(where: { $0.rule.reply }) {
+            var reason = failure.outcome.cause
+            if let line = failure.outcome.lastErrorLines.last, !line.isEmpty { reason += ": " + text(line) }
+            return ChannelReply.failed(id, reason)
+        }
+        return ChannelReply.output(id, delivery.replies.flatMap { $0 })
     }
 
     /// Keeps a line kept on disk that no rule takes any more as a dead letter.

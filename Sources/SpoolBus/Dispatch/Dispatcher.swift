@@ -278,7 +278,10 @@ final class Dispatcher {
             return
         }
         counters.failed += 1
-        var fields: [(String, any LogValue)] = [("id", message.id), ("rule", rule.line)] + outcome.logFields
+        var fields: [(String, any LogValue)] = [("id", message.id), ("rule", rule.line)]
+        // A line's `recv` is not logged when only `log=failures` rules take it: its failure names it.
+        if rule.log == .failures { fields.append(("name", message.name)) }
+        fields += outcome.logFields
         fields.append(("attempt", job.attempt))
         if stopping {
             // Not retried now: the message is put back once every handler has ended.
@@ -323,7 +326,9 @@ final class Dispatcher {
         let message = delivery.message
         for failure in delivery.failures {
             counters.dead += 1
-            var fields: [(String, any LogValue)] = [("id", message.id), ("rule", failure.rule.line), ("attempts", failure.attempts)]
+            var fields: [(String, any LogValue)] = [("id", message.id), ("rule", failure.rule.line)]
+            if failure.rule.log == .failures { fields.append(("name", message.name)) }
+            fields.append(("attempts", failure.attempts))
             if let kept = delivery.deadLetterName { fields.append(("kept", kept)) }
             fields += failure.outcome.logFields
             fields.append(("err", failure.outcome.errorSummary))
