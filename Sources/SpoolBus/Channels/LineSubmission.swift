@@ -169,19 +169,21 @@ final class LineSubmission {
                           by source: MessageSource?, reply: ((Bytes) -> Void)?, extras: MessageExtras = MessageExtras()) {
         let message = Message(id: id, name: origin.name, event: origin.event, type: origin.type, body: .line(body), peer: origin.peer,
                               extras: extras)
-        var fields: [(String, any LogValue)] = [("id", id), ("name", origin.name), ("event", origin.event.rawValue), ("size", body.count)]
-        if let peer = origin.peer {
-            if let pid = peer.pid { fields.append(("peer_pid", pid)) }
-            fields.append(("peer_uid", peer.uid))
-        }
-        if let passed = extras.descriptor { fields.append(("fd_type", passed.kind.rawValue)) }
-        if let priority = extras.priority { fields.append(("priority", Int(priority))) }
-        if let value = extras.signalValue { fields.append(("signal_value", Int(value))) }
-        if kept != nil { fields.append(("durable", 1)) }
-        if source == nil { fields.append(("recovered", 1)) }
         channels.dispatcher.countReceived()
         // A line only `log=failures` rules take is not logged unless it fails.
-        if matching.contains(where: { $0.log == .all }) { channels.log.record("recv", name: origin.name, fields) }
+        if matching.contains(where: { $0.log == .all }) {
+            var fields: [(String, any LogValue)] = [("id", id), ("name", origin.name), ("event", origin.event.rawValue), ("size", body.count)]
+            if let peer = origin.peer {
+                if let pid = peer.pid { fields.append(("peer_pid", pid)) }
+                fields.append(("peer_uid", peer.uid))
+            }
+            if let passed = extras.descriptor { fields.append(("fd_type", passed.kind.rawValue)) }
+            if let priority = extras.priority { fields.append(("priority", Int(priority))) }
+            if let value = extras.signalValue { fields.append(("signal_value", Int(value))) }
+            if kept != nil { fields.append(("durable", 1)) }
+            if source == nil { fields.append(("recovered", 1)) }
+            channels.log.record("recv", name: origin.name, fields)
+        }
         let replies = matching.contains { $0.reply }
         let size = body.count
         inFlightBytes += size
