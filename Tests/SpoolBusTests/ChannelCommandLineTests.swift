@@ -102,19 +102,22 @@ import Testing
             ("clients_refused", "0"), ("replies_dropped", "2"), ("watchers_dropped", "0"), ("node_events_dropped", "5"),
             ("log_lost", "7"), ("unwatched", "0"), ("unsettled", "1"), ("queues", "1"), ("signals", "3"),
             ("signals_by_name", "\"USR1:2 RTMIN+1:1\""), ("signals_ignored", "1"), ("signals_dropped", "0"), ("descriptors_refused", "2"),
+            ("ok_unlogged", "6"), ("worker", "pid:9,rule:3,state:busy,served:12"), ("worker", "pid:11,rule:3,state:idle,served:0"),
         ].map { ($0.0, Array($0.1.utf8)) }
         #expect(StatusCommand.summary(facts) == """
             pid        42
             uptime     5m
             spool      /srv/spool
             rules      /srv/spoolbus.rules, 3 loaded
-            messages   received 10, ok 8, failed 1, dead 1, nomatch 0
+            messages   received 10, ok 8, failed 1, dead 1, nomatch 0, ok_unlogged 6
             in flight  running 1, queued 2, retrying 0
             channels   fifos 1, sockets 2, clients 3, watchers 1, queues 1
             signals    taken 3 (USR1:2 RTMIN+1:1), ignored 1, dropped 0
             paused     no (pauses 0, throttles 4)
             refused    too_long 1, clients_refused 0, replies_dropped 2, watchers_dropped 0, node_events_dropped 5, descriptors_refused 2
             faults     log_lost 7, unwatched 0, unsettled 1
+            worker     pid 9, rule 3, state busy, served 12
+            worker     pid 11, rule 3, state idle, served 0
 
             """)
     }

@@ -69,7 +69,7 @@ enum StatusCommand: Subcommand {
             ("uptime", value("uptime")),
             ("spool", value("spool")),
             ("rules", "\(value("rules")), \(value("rules_loaded")) loaded"),
-            ("messages", list(["received", "ok", "failed", "dead", "nomatch"])),
+            ("messages", list(["received", "ok", "failed", "dead", "nomatch", "ok_unlogged"])),
             ("in flight", list(["running", "queued", "retrying"])),
             ("channels", list(["fifos", "sockets", "clients", "watchers", "queues"])),
             ("signals", "taken \(value("signals")) (\(unquoted(value("signals_by_name")))), "
@@ -79,6 +79,14 @@ enum StatusCommand: Subcommand {
                               "descriptors_refused"])),
             ("faults", list(["log_lost", "unwatched", "unsettled"])),
         ] + facts.filter { $0.key.hasPrefix("broker.") }.map { ("broker", $0.key.dropFirst(7) + " " + text($0.value)) }
+          + facts.filter { $0.key == "worker" }.map { ("worker", text($0.value).replacingColons()) }
         return rows.map { label, text in label + String(repeating: " ", count: 11 - label.count) + text + "\n" }.joined()
+    }
+}
+
+private extension String {
+    /// `pid:9903,rule:6,state:idle,served:2` as `pid 9903, rule 6, state idle, served 2`.
+    func replacingColons() -> String {
+        split(separator: ",").map { $0.split(separator: ":", maxSplits: 1).joined(separator: " ") }.joined(separator: ", ")
     }
 }
