@@ -71,6 +71,9 @@ final class WorkerPool {
     private var restartTimer: EventLoop.TimerID?
     /// Requests waiting for the restart of a worker that keeps dying.
     private var waiting: [WorkerRequest] = []
+    /// What the last reload wants this rule's workers started from (`.some(nil)`: the rule is
+    /// gone, or the daemon stops); `nil` until a reload or stop says.
+    private var wanted: WorkerSettings??
     private let emptied: () -> Void
 
     /// The first restart's delay after a worker died without answering, doubled for each
@@ -130,11 +133,15 @@ final class WorkerPool {
         processes.append(process)
         context.log.record("worker", [("rule", rule.line), ("pid", process.pid), ("state", "started")])
         request.send(to: process)
+        // A request that waited out a restart across a reload still runs as its rule was; its
+        // worker then exits.
+        if let wanted, wanted != process.settings { process.retire(patience: ProgramRun.killDelay) }
     }
 
     /// Retires the processes not started from `settings` (all when nil): idle ones now, busy
     /// ones once their request is done.
     func retire(unless settings: WorkerSettings?, patience: Duration = ProgramRun.killDelay) {
+        wanted = .some(settings)
         for process in processes where process.settings != settings {
             process.retire(patience: patience)
         }
