@@ -237,6 +237,19 @@ import Testing
         }
     }
 
+    @Test func aWorkerThatIgnoresEndOfFileIsStoppedAtTheGracesEnd() async throws {
+        try await withSandbox { sb in
+            try sb.writeHandler("worker.sh", "#!/bin/sh\nwhile :; do if read -r request; then echo ok; else sleep 0.05; fi; done\n")
+            try sb.writeRules("*  file  worker  ./h/worker.sh\n")
+            let daemon = try await sb.startDaemon(["--grace", "1s"])
+            try sb.drop("msg", "x")
+            try await sb.waitForLine("ok") { $0.verb == "ok" }
+            #expect(try await daemon.stop() == .exited(0))
+            let exited = try #require(sb.log.lines("worker").first { $0["state"] == "exited" })
+            #expect(exited["signal"] == "SIGTERM", "SIGTERM once the grace is over: \(exited)")
+        }
+    }
+
     @Test func userAppliesToTheWorker() async throws {
         guard requireRoot("a worker run as another user") else { return }
         try await withSandbox { sb in
