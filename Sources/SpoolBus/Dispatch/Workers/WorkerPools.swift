@@ -170,12 +170,3 @@ final class WorkerPool {
         if processes.isEmpty { emptied() }
     }
 }
-
-extension Duration {
-    /// The duration rounded up to whole milliseconds, for messages.
-    var roundedUpToMilliseconds: Duration {
-        let (seconds, attoseconds) = components
-        let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-        return .milliseconds(milliseconds)
-    }
-}

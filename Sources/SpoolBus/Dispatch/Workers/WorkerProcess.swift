@@ -97,9 +97,13 @@ final class WorkerProcess {
         }
         pid = child.pid
         record = context.runRecords?.workerStarted(pid: pid, startTicks: child.startTicks)
-        // After the spawn nothing may fail the start: a descriptor the loop cannot watch is
-        // looked at by the exit poll instead.
-        try? context.loop.register(answers, for: .readable) { [weak self] _ in self?.readAnswers() }
+        // After the spawn nothing may fail the start. A worker whose answers the loop cannot
+        // watch (epoll out of memory) is useless: it is killed, and its request fails and is
+        // retried like any crash's. Its end is polled for when the pidfd cannot be watched.
+        if (try? context.loop.register(answers, for: .readable) { [weak self] _ in self?.readAnswers() }) == nil {
+            endedByDaemon = true
+            child.signalGroup(ProcessSignal.kill)
+        }
         if let errors { try? context.loop.register(errors, for: .readable) { [weak self] _ in self?.readErrors() } }
         if let pidfd = child.exitDescriptor, (try? context.loop.register(pidfd, for: .readable) { [weak self] _ in self?.exited() }) != nil {
             return
@@ -121,6 +125,8 @@ final class WorkerProcess {
     /// Ends the process because of the request in flight (its timeout): the group is killed, and
     /// the request ends with `result` once the process is reaped.
     func abandon(_ result: RunOutcome.Result) {
+        // Once reaped, its pid (and group id) may be another process's.
+        guard !reaped else { return }
         if fault == nil { fault = result }
         endedByDaemon = true
         child.signalGroup(ProcessSignal.kill)
@@ -128,6 +134,7 @@ final class WorkerProcess {
 
     /// Signals the process group (shutdown's SIGTERM and SIGKILL).
     func signal(_ signal: Int32) {
+        guard !reaped else { return }
         endedByDaemon = true
         child.signalGroup(signal)
     }
