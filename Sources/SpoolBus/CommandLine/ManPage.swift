@@ -55,6 +55,11 @@ enum ManPage {
         page += [".SH PLACEHOLDERS"] + entries(RulesReference.placeholders)
         page += [".SH ENVIRONMENT"] + entries(RulesReference.environment)
         for note in RulesReference.environmentNotes { page += [".PP", Roff.text(note)] }
+        page += [".SH WORKERS"]
+        for (index, paragraph) in RulesReference.workerProtocol.enumerated() {
+            if index > 0 { page.append(".PP") }
+            page.append(Roff.text(paragraph))
+        }
         page += [".SH SEE ALSO", "\\fBspoolbus\\fR(1), \\fBglob\\fR(7)"]
         return page.joined(separator: "\n") + "\n"
     }

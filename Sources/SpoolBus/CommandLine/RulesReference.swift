@@ -46,6 +46,8 @@ enum RulesReference {
         Entry("output=log|discard", default: "`log`", "Whether the handler's stdout and stderr lines go to the dispatch log."),
         Entry("reply", default: "off", "On a `socket` rule: what the handler prints goes back to the client, instead of `ok ID`."),
         Entry("last", default: "off", "No later rule is tried for a message this rule matches (a message otherwise goes to every matching rule, in file order)."),
+        Entry("worker", default: "off", "On `file`, `fifo` and `socket` rules: the program is started once, on the first message, and takes one request line per message on its stdin, answering each on its stdout (see README, Workers); `concurrency=N` gives N processes (default 1). Its arguments may not hold placeholders, and `stdin=` cannot be set."),
+        Entry("log=all|failures", default: "`all`", "With `failures`, this rule's `run`, `ok` and `out` lines are not logged (only `fail`, `dead` and `error`, which then name the message), nor the `recv` line of a FIFO or socket line only such rules take; `status` counts the successes as `ok_unlogged`."),
     ]
 
     /// The lines that make channels instead of matching messages.
@@ -84,6 +86,12 @@ enum RulesReference {
         Entry("SPOOL_SIGNAL_VALUE", "A `signal` sent with `sigqueue`: its integer value; unset for `kill`."),
         Entry("SPOOL_ORIGIN_HOST/ID/NAME", "For a message received from a broker and sent by a spoolbus: the sending host, and the message's id and name there."),
         Entry("SPOOL_MQTT_TOPIC/BROKER", "For a message received from a broker: its topic, and the `broker` line's name."),
+    ]
+
+    /// The protocol of a `worker` rule's program.
+    static let workerProtocol = [
+        "A `worker` rule's program is started once, on the rule's first message, and reads one request per message on its stdin, a line of seven fields separated by single spaces: `ID EVENT NAME DATA PEER_PID PEER_UID PEER_GID`. DATA is the claimed file's path for `file` messages and the line itself for `fifo` and `socket` messages. In NAME and DATA every byte outside printable ASCII (0x21-0x7E), and `%` itself, is written `%XX` with uppercase hex digits; an unknown or empty value is `-`, and a value that is `-` itself is written `%2D`.",
+        "It answers each request, in order, with one line on its stdout: `ok`, `fail` or `fail REASON`, or `reply LENGTH` followed by exactly LENGTH bytes (at most 65536; the reply of a `reply` socket rule). Anything else is a protocol error: the worker's process group is killed and the request fails. One request is in flight per process; `timeout=` applies per request; a worker that dies fails its request and is started again, after a growing delay when it never answered. Its stderr lines go to the log. It gets SPOOL_DIR and SPOOL_RULE, and should exit at end of file: on reload of a changed rule and at shutdown its stdin is closed.",
     ]
 
     /// What else a handler gets, after its variables.

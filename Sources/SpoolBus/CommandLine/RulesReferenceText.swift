@@ -19,6 +19,7 @@ extension RulesReference {
             section("DIRECTIVES", directives),
             section("PLACEHOLDERS", placeholders),
             section("ENVIRONMENT", environment) + "\n\n" + environmentNotes.map { HelpText.wrap(plain($0), indent: 2) }.joined(separator: "\n\n"),
+            "WORKERS:\n" + workerProtocol.map { HelpText.wrap(plain($0), indent: 2) }.joined(separator: "\n\n"),
             "  See 'spoolbus help --man rules' for the manual page, spoolbus.rules(5).",
         ].joined(separator: "\n\n") + "\n"
     }
