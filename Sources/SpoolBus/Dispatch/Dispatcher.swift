@@ -141,8 +141,10 @@ final class Dispatcher {
         for rule in rules {
             sequence += 1
             // Mutated in place: a copy of the lane would copy its whole queue.
-            lanes[rule.identity, default: Lane()].limit = rule.concurrency
-            lanes[rule.identity, default: Lane()].waiting.append(
+            // Made once: a rule's identity is hashed over its pattern, events and handler.
+            let key = rule.identity
+            lanes[key, default: Lane()].limit = rule.concurrency
+            lanes[key, default: Lane()].waiting.append(
                 Pending(job: Job(message: delivery.message, rule: rule, attempt: 1), delivery: delivery, sequence: sequence))
             queued += 1
         }
