@@ -369,7 +369,8 @@ struct RulesFileParser {
     /// its arguments cannot name one message.
     mutating func checkWorker(_ handler: HandlerSpec, words: ArraySlice<Word>, workerWord: Word) {
         guard case .program(_, let arguments) = handler else {
-            report(at: workerWord.start, "'worker' needs a program; a Swift handler already runs inside the daemon")
+            let inside = if case .swift = handler { "a Swift handler" } else { "an mqtt: handler" }
+            report(at: workerWord.start, "'worker' needs a program; \(inside) already runs inside the daemon")
             return
         }
         for (word, template) in zip(words.dropFirst(), arguments) {
