@@ -33,8 +33,10 @@ import Testing
         Subscribes to the daemon serving the spool and prints each log line about a
         message whose name matches PATTERN, the moment it is written, until interrupted;
         without PATTERN, every line. Nothing polls. A watcher that falls more than 1 MiB
-        behind is dropped by the daemon. Exits 1 when no daemon serves the spool or when
-        the daemon goes away.
+        behind is dropped by the daemon. Exits 0 when the daemon stops (its stop line is
+        the last one printed); exits 1 when no daemon serves the spool, or when the
+        connection ends without a stop line (the daemon died, or dropped this watcher
+        for falling behind).
 
         USAGE: spoolbus watch [PATTERN] [--json] [--spool DIR]
 
