@@ -115,4 +115,17 @@ import Testing
         let readme = (try? String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)) ?? ""
         #expect(readme.contains("## Command line\n\n```\n" + Self.synopsis + "```\n"), "README's synopsis should be:\n\(Self.synopsis)")
     }
+
+    /// README says the synopsis is what each `spoolbus help COMMAND` prints after `USAGE:`.
+    @Test func eachSynopsisEntryIsTheUsageLineOfItsHelp() {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = (try? String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)) ?? ""
+        #expect(readme.contains("These are the `USAGE:` lines of each command's help, `spoolbus help COMMAND`"))
+        func words(_ text: Substring) -> [String] { text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init) }
+        for command in SpoolBusCommandLine.subcommands {
+            let help = runCommandLine(["help", command.spec.name]).outputText
+            let usage = help.range(of: "USAGE: ").map { help[$0.upperBound...] }.map { $0[..<($0.range(of: "\n\n")?.lowerBound ?? $0.endIndex)] }
+            #expect(usage.map(words) == words(Substring(HelpText.usage(for: command.spec, prefix: ""))), "help \(command.spec.name): \(help)")
+        }
+    }
 }
