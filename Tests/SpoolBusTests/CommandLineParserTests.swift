@@ -228,7 +228,7 @@ private func parseError(_ words: [String]) -> UsageError? {
           --control-mode MODE     Permissions of the control socket, in octal. (default:
                                   0600)
           --env NAME[=VALUE]      Give handlers NAME: this daemon's value, or VALUE.
-                                  Repeatable.
+                                  Repeatable. (default: none)
           -h, --help              Show help information.
 
         """
