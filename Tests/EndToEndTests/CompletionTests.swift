@@ -68,6 +68,27 @@ import Testing
         }
     }
 
+    /// A name that needs quoting completes from its start typed plainly, as the shell would
+    /// read it back: the candidate is the quoted form `dead --names` prints.
+    @Test func bashCompletesADeadLetterThatNeedsQuotingFromItsPlainStart() async throws {
+        try await withSandbox { sb in
+            try sb.writeHandler("fail.sh", "#!/bin/sh\nexit 1\n")
+            try sb.writeRules("** file retries=0 ./h/fail.sh\n")
+            try await sb.startDaemon()
+            try sb.drop("spaced it's.msg", "x")
+            try sb.drop(Bytes(text: "odd\n") + [0xFF] + Bytes(text: ".msg"), Bytes(text: "x"))
+            try await sb.waitFor("two dead letters") {
+                Files.list(sb.state("failed")).filter { !$0.lossy.contains("+") }.count == 2
+            }
+            let spaced = try await completeInBash(sb, ["spoolbus", "drop", "--spool", sb.spool, "spaced i"])
+            #expect(spaced.out.components(separatedBy: "\n").dropFirst() == ["'spaced it'\\''s.msg'", ""], "\(spaced)")
+            let odd = try await completeInBash(sb, ["spoolbus", "retry", "--spool", sb.spool, "odd"])
+            #expect(odd.out.components(separatedBy: "\n").dropFirst() == ["$'odd\\n\\xff.msg'", ""], "\(odd)")
+            let printed = try await completeInBash(sb, ["spoolbus", "retry", "--spool", sb.spool, "$'odd"])
+            #expect(printed.out.components(separatedBy: "\n").dropFirst() == ["$'odd\\n\\xff.msg'", ""], "\(printed)")
+        }
+    }
+
     @Test func zshAcceptsTheScript() async throws {
         try await withSandbox { sb in
             #expect(Files.exists("/usr/bin/zsh") || Files.exists("/bin/zsh"), "zsh is needed (.ci/run installs it)")

@@ -74,8 +74,12 @@ import Testing
             #expect(missing.status == .exited(1))
             #expect(missing.err.contains("no dead letter named 'inbox/nope.msg'"), "\(missing)")
 
+            let listed = try await sb.spoolbus(["dead", "--spool", sb.spool])
+            let oddLine = try #require(listed.out.nonEmptyLines.first { !$0.hasPrefix("inbox/a.msg") })
+            let shown = try #require(oddLine.components(separatedBy: " id=").first)
             let dropped = try await sb.spoolbus(bytes: [Bytes(text: "drop"), Self.oddName, Bytes(text: "--spool"), Bytes(text: sb.spool)])
             #expect(dropped.status == .exited(0), "\(dropped)")
+            #expect(dropped.out.hasPrefix("dropped \(shown) (id "), "drop prints the name as dead does (\(shown)): \(dropped)")
             let line = try await sb.waitForLine("drop of the odd name") { $0.verb == "drop" }
             #expect(line.bytes("name") == Self.oddName, "the daemon logs what it dropped")
             let left = try await sb.spoolbus(["dead", "--names", "--spool", sb.spool])

@@ -239,4 +239,26 @@ import Testing
             #expect(sb.runs.isEmpty)
         }
     }
+
+    /// `send` into a folder that does not exist yet: the new folder's scan finds the file and
+    /// the file's own event arrives after; one `nomatch`, counted once.
+    @Test func aFileInANewFolderIsNomatchOnce() async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("marker.msg file ./h/record.sh\n")
+            try await sb.startDaemon()
+            for folder in ["nd1", "nd2", "nd3"] {
+                let sent = try await sb.spoolbus(["send", folder + "/q.txt", "x", "--spool", sb.spool])
+                #expect(sent.status == .exited(0), "\(sent)")
+            }
+            // Whatever the daemon does about those files, it did before the marker's ok.
+            try sb.drop("marker.msg", "m\n")
+            try await sb.waitForLine("the marker's ok") { $0.verb == "ok" }
+            for folder in ["nd1", "nd2", "nd3"] {
+                let lines = sb.log.lines("nomatch").filter { $0["name"] == folder + "/q.txt" }
+                #expect(lines.count == 1, "one nomatch for \(folder)/q.txt:\n\(sb.log.tail(20))")
+            }
+            let status = try await sb.spoolbus(["status", "--raw", "--spool", sb.spool])
+            #expect(status.out.contains("nomatch=3\n"), "\(status)")
+        }
+    }
 }

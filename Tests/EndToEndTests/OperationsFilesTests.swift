@@ -153,6 +153,52 @@ import Testing
         }
     }
 
+    /// "Not running" names the spool and rules looked at; a copy named after a second spool
+    /// defaults to that spool, its rules and its own defaults file.
+    @Test func initScriptNamesTheSpoolAndRulesItLookedAt() async throws {
+        try await withSandbox { sb in
+            let (script, variables) = try initScript(sb)
+            let status = try await sb.runProgram(["/bin/sh", script, "status"], extra: variables)
+            #expect(status.status == .exited(3), "\(status)")
+            #expect(status.out.contains("not running (spool \(sb.spool), rules \(sb.rulesPath))"), "\(status)")
+            let reload = try await sb.runProgram(["/bin/sh", script, "reload"], extra: variables)
+            #expect(reload.status == .exited(7), "\(reload)")
+            #expect(reload.err.contains("spool \(sb.spool)"), "\(reload)")
+
+            try Files.makeDirectories(sb.root + "/init.d")
+            let copy = sb.root + "/init.d/spoolbus-print"
+            try Files.write(copy, try #require(Files.readText(script)))
+            let second = try await sb.runProgram(["/bin/sh", copy, "status"])
+            #expect(second.out.contains("not running (spool /var/spool/spoolbus/spoolbus-print, rules /etc/spoolbus/spoolbus-print.rules)"),
+                    "\(second)")
+        }
+    }
+
+    /// A reload the daemon refuses (the rules have errors) is not reported as done.
+    @Test func initScriptReloadSaysWhenTheRulesAreRefused() async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("inbox/* file ./h/record.sh\n")
+            let (script, variables) = try initScript(sb)
+            let start = try await sb.runProgram(["/bin/sh", script, "start"], extra: variables)
+            #expect(start.status == .exited(0), "\(start)")
+            let log = DispatchLog(path: sb.state("dispatch.log"))
+            try sb.replaceRules("inbox/* fiel ./h/record.sh\n")
+            try await sb.waitForLine(in: log, "the refused change on disk") { $0.verb == "error" && $0["kept"] != nil }
+            let refused = try await sb.runProgram(["/bin/sh", script, "reload"], extra: variables)
+            #expect(refused.status == .exited(1), "\(refused)")
+            #expect(!refused.out.contains("reload"), "\(refused)")
+            #expect(refused.err.contains("did not reload"), "\(refused)")
+            #expect(refused.err.contains("error"), "the rules' errors are shown: \(refused)")
+            try sb.replaceRules("inbox/* file ./h/record.sh x\n")
+            try await sb.waitForLine(in: log, "the reload of the fixed rules") { $0.verb == "reload" }
+            let fine = try await sb.runProgram(["/bin/sh", script, "reload"], extra: variables)
+            #expect(fine.status == .exited(0), "\(fine)")
+            #expect(fine.out.contains("reload requested"), "\(fine)")
+            let stop = try await sb.runProgram(["/bin/sh", script, "stop"], extra: variables)
+            #expect(stop.status == .exited(0), "\(stop)")
+        }
+    }
+
     @Test func initScriptStopEndsALongGraceWithASecondSignal() async throws {
         try await withSandbox { sb in
             try sb.writeRules("slow/* file sleep 300\n")
@@ -181,31 +227,49 @@ import Testing
         }
     }
 
-    @Test func logrotateSnippetRotatesALiveLog() async throws {
+    /// The snippet as shipped, its postrotate unchanged, rotating the logs of two spools each
+    /// served by its own daemon: each daemon gets its SIGHUP and moves to its new log.
+    @Test func logrotateSnippetSignalsTheDaemonOfEachRotatedLog() async throws {
         try await withSandbox { sb in
             let logrotate = try #require(["/usr/sbin/logrotate", "/usr/bin/logrotate"].first { Files.exists($0) },
                                          "logrotate is missing (.ci/run installs it)")
             try sb.writeRules("inbox/* file ./h/record.sh\n")
-            let log = DispatchLog(path: sb.state("dispatch.log"))
-            let daemon = try await sb.startDaemon(arguments: ["run", sb.rulesPath, "--spool", sb.spool], log: log)
-            // The snippet as shipped, pointed at this spool and told to signal this daemon.
+            var logs: [DispatchLog] = []
+            for name in ["mail", "print"] {
+                let spool = sb.root + "/spools/" + name
+                try Files.makeDirectories(spool)
+                let log = DispatchLog(path: spool + "/.spoolbus/dispatch.log")
+                try await sb.startDaemon(arguments: ["run", sb.rulesPath, "--spool", spool], log: log)
+                logs.append(log)
+            }
             var snippet = try #require(Files.readText(Self.folder + "/spoolbus.logrotate"))
             let pattern = "/var/spool/spoolbus/*/.spoolbus/dispatch.log"
             #expect(snippet.contains(pattern + " {"))
-            snippet = snippet.replacingOccurrences(of: pattern, with: log.path)
-            let script = try #require(snippet.range(of: "postrotate\n").map { $0.upperBound }.flatMap { start in
-                snippet.range(of: "    endscript", range: start..<snippet.endIndex).map { start..<$0.lowerBound }
-            })
-            snippet.replaceSubrange(script, with: "        kill -HUP \(daemon.pid)\n")
+            snippet = snippet.replacingOccurrences(of: pattern, with: sb.root + "/spools/*/.spoolbus/dispatch.log")
             let config = sb.root + "/logrotate.conf"
             try Files.write(config, snippet)
             let result = try await sb.runProgram([logrotate, "--force", "--state", sb.root + "/logrotate.state", config])
             #expect(result.status == .exited(0), "\(result)")
-            let rotated = DispatchLog(path: log.path + ".1")
-            #expect(rotated.lines.first?.verb == "start", "the old lines are in dispatch.log.1")
-            try await sb.waitForLine(in: log, "a reload line in the new log") { $0.verb == "reload" }
-            #expect(permissions(log.path) == 0o640)
-            #expect(!rotated.lines.contains { $0.verb == "reload" })
+            for log in logs {
+                let rotated = DispatchLog(path: log.path + ".1")
+                #expect(rotated.lines.first?.verb == "start", "the old lines are in \(rotated.path)")
+                try await sb.waitForLine(in: log, "a reload line in the new \(log.path)") { $0.verb == "reload" }
+                #expect(permissions(log.path) == 0o640)
+                #expect(!rotated.lines.contains { $0.verb == "reload" })
+            }
         }
+    }
+
+    /// `--log-max` and logrotate both rename the log to dispatch.log.1: the files say to use
+    /// one or the other, and the init script does not suggest combining them.
+    @Test func logMaxAndLogrotateAreOneOrTheOther() throws {
+        let snippet = try #require(Files.readText(Self.folder + "/spoolbus.logrotate"))
+        #expect(snippet.contains("One or the other"), "the snippet warns against --log-max")
+        let script = try #require(Files.readText(Self.folder + "/spoolbus.init"))
+        let suggestion = try #require(script.split(separator: "\n").first { $0.hasPrefix("# More `spoolbus run` options") })
+        let example = suggestion.split(separator: "\"").dropFirst().first ?? ""
+        #expect(!example.isEmpty && !example.contains("--log-max"), "the init script's example options rotate with logrotate: \(suggestion)")
+        let readme = try #require(Files.readText(Self.folder + "/../../README.md"))
+        #expect(readme.contains("**One or the other**"))
     }
 }

@@ -59,6 +59,47 @@ import Testing
         }
     }
 
+    /// Inside a spool, or in a folder of it, the commands and `run` find that spool (the
+    /// nearest folder holding `.spoolbus/`), not a `spool/` folder inside it.
+    @Test(arguments: ["", "/inbox/deeper"])
+    func fromInsideASpoolTheCommandsFindIt(subfolder: String) async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("** file ./h/record.sh {name}\n")
+            let daemon = try await sb.startDaemon()
+            let here = sb.spool + subfolder
+            try Files.makeDirectories(here)
+            let status = try await sb.spoolbus(["status", "--raw"], directory: here)
+            #expect(status.status == .exited(0), "\(status)")
+            #expect(status.out.contains("spool=\(sb.spool)\n"), "\(status)")
+            let sent = try await sb.spoolbus(["send", "out/z.msg", "hi"], directory: here)
+            #expect(sent.status == .exited(0), "\(sent)")
+            #expect(sent.err.isEmpty, "\(sent)")
+            let run = try await sb.waitForRun()
+            #expect(run.name == Bytes(text: "out/z.msg"), "the name is relative to the spool")
+            #expect(!Files.exists(here + "/spool"), "nothing went into a spool/ folder inside the spool")
+            // run follows the same rule: a second daemon started inside is refused, not served
+            // on ./spool inside the spool.
+            try await daemon.stop()
+            try await sb.startDaemon(arguments: ["run", sb.rulesPath, "--log", sb.logPath], directory: here)
+            #expect(!Files.exists(here + "/spool"))
+            #expect(Files.exists(sb.state("control.sock")))
+        }
+    }
+
+    /// A `.spoolbus/` of another owner than its folder does not make a spool.
+    @Test func aStateFolderOfAnotherOwnerIsPassedOver() async throws {
+        guard requireRoot("chown") else { return }
+        try await withSandbox { sb in
+            try sb.writeRules("** file ./h/record.sh {name}\n")
+            try await sb.startDaemon()
+            let planted = sb.spool + "/inbox"
+            try Files.makeDirectories(planted + "/.spoolbus")
+            guard chown(planted + "/.spoolbus", 65534, 65534) == 0 else { throw SystemCallFailed("chown") }
+            let status = try await sb.spoolbus(["status", "--raw"], directory: planted)
+            #expect(status.out.contains("spool=\(sb.spool)\n"), "\(status)")
+        }
+    }
+
     @Test func explicitSpoolWinsOverTheEnvironment() async throws {
         try await withSandbox { sb in
             let decoy = sb.root + "/decoy"

@@ -43,7 +43,25 @@ import Testing
                 let lines = (Files.readText(watch.stdout) ?? "").nonEmptyLines
                 #expect(lines.contains { $0.contains(" stopping ") }, "\(watch.child.label): \(lines)")
                 #expect(lines.last?.contains(" stop ") == true, "the last line a watcher gets is the stop line: \(watch.child.label): \(lines)")
+                #expect(watch.child.poll() == .exited(0), "a watch ended by the stop line exits 0 quietly: \(watch.child.label)")
+                #expect(Files.readText(String(watch.stdout.dropLast(".stdout".count)) + ".stderr")?.isEmpty != false)
             }
+        }
+    }
+
+    /// A daemon that dies (SIGKILL) sends no stop line: the watch exits 1 and says so.
+    @Test(arguments: [false, true])
+    func aWatchEndedWithoutAStopLineExitsOne(json: Bool) async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("inbox/* file ./h/record.sh\n")
+            let daemon = try await sb.startDaemon()
+            let watch = try sb.startSpoolbus(["watch", "--spool", sb.spool] + (json ? ["--json"] : []))
+            _ = try await sb.waitForStatus("the watcher to subscribe") { $0["watchers"] == "1" }
+            daemon.signal(SIGKILL)
+            try await sb.waitFor("watch to end") { !watch.child.isRunning }
+            #expect(watch.child.poll() == .exited(1))
+            let stderr = Files.readText(String(watch.stdout.dropLast(".stdout".count)) + ".stderr") ?? ""
+            #expect(stderr.contains("without a stop line"), "\(stderr)")
         }
     }
 }

@@ -18,8 +18,8 @@ import Testing
         USAGE: spoolbus status [--spool DIR] [--raw] [--json]
 
         OPTIONS:
-          --spool DIR             The spool folder. (default: $SPOOLBUS_SPOOL, else
-                                  ./spool)
+          --spool DIR             The spool folder. (default: $SPOOLBUS_SPOOL, else the
+                                  enclosing spool, else ./spool)
           --raw                   Print the daemon's key=value lines as they came.
           --json                  Print one JSON object: each fact a member; counts are
                                   numbers, paused a boolean.
@@ -33,8 +33,10 @@ import Testing
         Subscribes to the daemon serving the spool and prints each log line about a
         message whose name matches PATTERN, the moment it is written, until interrupted;
         without PATTERN, every line. Nothing polls. A watcher that falls more than 1 MiB
-        behind is dropped by the daemon. Exits 1 when no daemon serves the spool or when
-        the daemon goes away.
+        behind is dropped by the daemon. Exits 0 when the daemon stops (its stop line is
+        the last one printed); exits 1 when no daemon serves the spool, or when the
+        connection ends without a stop line (the daemon died, or dropped this watcher
+        for falling behind).
 
         USAGE: spoolbus watch [PATTERN] [--json] [--spool DIR]
 
@@ -44,8 +46,8 @@ import Testing
         OPTIONS:
           --json                  Print each line as one JSON object: time, verb, then
                                   the line's keys, values unescaped.
-          --spool DIR             The spool folder. (default: $SPOOLBUS_SPOOL, else
-                                  ./spool)
+          --spool DIR             The spool folder. (default: $SPOOLBUS_SPOOL, else the
+                                  enclosing spool, else ./spool)
           -h, --help              Show help information.
 
         """
@@ -73,7 +75,7 @@ import Testing
         #expect(outcome.status == 1)
         #expect(outcome.output.isEmpty)
         #expect(outcome.errorText.hasPrefix("spoolbus: error: no daemon serves spool '\(spool)' (connect '\(spool)/.spoolbus/control.sock': "))
-        #expect(outcome.errorText.hasSuffix("); a command's spool is --spool DIR, else $SPOOLBUS_SPOOL, else ./spool\n"))
+        #expect(outcome.errorText.hasSuffix("); a command's spool is --spool DIR, else $SPOOLBUS_SPOOL, else the enclosing spool, else ./spool\n"))
     }
 
     @Test func watchRefusesABadPatternBeforeAskingAnyone() {

@@ -210,7 +210,8 @@ private func parseError(_ words: [String]) -> UsageError? {
 
         OPTIONS:
           --spool DIR             The spool folder, created if missing. (default:
-                                  $SPOOLBUS_SPOOL, else ./spool)
+                                  $SPOOLBUS_SPOOL, else the enclosing spool, else
+                                  ./spool)
           --log FILE|-            Where the dispatch log goes; - for stdout. (default:
                                   SPOOL/.spoolbus/dispatch.log)
           --log-max SIZE          Past SIZE (10M, 512K) the log becomes FILE.1 and a new
@@ -227,7 +228,7 @@ private func parseError(_ words: [String]) -> UsageError? {
           --control-mode MODE     Permissions of the control socket, in octal. (default:
                                   0600)
           --env NAME[=VALUE]      Give handlers NAME: this daemon's value, or VALUE.
-                                  Repeatable.
+                                  Repeatable. (default: none)
           -h, --help              Show help information.
 
         """
@@ -347,6 +348,6 @@ private func parseError(_ words: [String]) -> UsageError? {
     @Test func everyCommandThatReachesASpoolTakesTheSameOption() {
         let spoolOptions = SpoolBusCommandLine.subcommands.compactMap { $0.spec.options.first { $0.name == "spool" } }
         #expect(spoolOptions.count >= 6, "run, explain, send, status, watch, retry")
-        for option in spoolOptions { #expect(option.defaultText == "$SPOOLBUS_SPOOL, else ./spool") }
+        for option in spoolOptions { #expect(option.defaultText == "$SPOOLBUS_SPOOL, else the enclosing spool, else ./spool") }
     }
 }

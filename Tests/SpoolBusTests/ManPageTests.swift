@@ -96,6 +96,36 @@ import Testing
         }
     }
 
+    /// Every directive says its default too; help wraps a default in parentheses, so a default
+    /// holding some would print `(default: … (…))`.
+    @Test func everyDefaultIsWrittenWithoutParentheses() {
+        for entry in RulesReference.options + RulesReference.directives {
+            let text = try? #require(entry.defaultText, "\(entry.term) has a default")
+            #expect(text.map { !$0.contains("(") && !$0.contains(")") } == true, "\(entry.term): \(entry.defaultText ?? "")")
+        }
+        #expect(!RulesReference.helpText.contains("))"), "no double parentheses in help rules")
+        for option in RunCommand.spec.options {
+            #expect(option.defaultText.map { !$0.contains("(") } == true, "--\(option.name) has a default, without parentheses")
+        }
+        #expect(RulesReference.directives.first { $0.term.hasPrefix("mkfifo") }?.meaning.contains("every local user") == true,
+                "mkfifo's 0622 is explained")
+    }
+
+    /// README's table of `run`'s options and their defaults, made from `RunCommand.spec`.
+    static var runOptionsTable: String {
+        var lines = ["| option | default | meaning |", "| --- | --- | --- |"]
+        for option in RunCommand.spec.options {
+            let term = "--" + option.name + (option.valueName.map { " " + $0 } ?? "")
+            let cells = ["`" + term + "`", option.defaultText ?? "", option.help]
+            lines.append("| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    @Test func readmeHasRunsOptionsWithTheirDefaults() {
+        #expect(Self.readme.contains("\n" + Self.runOptionsTable + "\n"), "README lacks, exactly:\n\(Self.runOptionsTable)")
+    }
+
     @Test func everyOptionTheParserKnowsIsInTheReferenceWithADefault() {
         let documented = RulesReference.options.map { String($0.term.prefix { $0 != "=" }) }
         #expect(documented == RulesParser.ruleOptionNames)
@@ -114,5 +144,18 @@ import Testing
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let readme = (try? String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)) ?? ""
         #expect(readme.contains("## Command line\n\n```\n" + Self.synopsis + "```\n"), "README's synopsis should be:\n\(Self.synopsis)")
+    }
+
+    /// README says the synopsis is what each `spoolbus help COMMAND` prints after `USAGE:`.
+    @Test func eachSynopsisEntryIsTheUsageLineOfItsHelp() {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = (try? String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)) ?? ""
+        #expect(readme.contains("These are the `USAGE:` lines of each command's help, `spoolbus help COMMAND`"))
+        func words(_ text: Substring) -> [String] { text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init) }
+        for command in SpoolBusCommandLine.subcommands {
+            let help = runCommandLine(["help", command.spec.name]).outputText
+            let usage = help.range(of: "USAGE: ").map { help[$0.upperBound...] }.map { $0[..<($0.range(of: "\n\n")?.lowerBound ?? $0.endIndex)] }
+            #expect(usage.map(words) == words(Substring(HelpText.usage(for: command.spec, prefix: ""))), "help \(command.spec.name): \(help)")
+        }
     }
 }

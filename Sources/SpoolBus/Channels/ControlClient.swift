@@ -13,7 +13,7 @@ final class ControlClient {
             }
             // Most often the right daemon runs and this is the wrong folder: say how the spool is found.
             return "no daemon serves spool '\(text(spool))' (\(cause)); a command's spool is --spool DIR, "
-                + "else $\(SpoolLocation.environmentVariable), else ./spool"
+                + "else $\(SpoolLocation.environmentVariable), else the enclosing spool, else ./spool"
         }
     }
 

@@ -18,9 +18,11 @@ enum CompletionScript {
             # bash completion for spoolbus, made by `spoolbus completion bash` from its command tables.
 
             # The dead letters whose names start with $1, from `spoolbus dead --names` on the spool the
-            # command line names (already quoted for the shell); matched here, never expanded.
+            # command line names (already quoted for the shell); matched here, never expanded. $1 may
+            # be the start of the name as printed, or of the name itself unquoted: each printed form
+            # ('…' or $'…') is undone by text substitution and printf %b, never by eval.
             _spoolbus_dead_letters() {
-                local name i
+                local name raw i
                 local -a spool=()
                 for ((i = 2; i < ${#COMP_WORDS[@]}; i++)); do
                     if [[ ${COMP_WORDS[i]} == --spool ]]; then
@@ -28,7 +30,16 @@ enum CompletionScript {
                     fi
                 done
                 while IFS= read -r name; do
-                    [[ $name == "$1"* ]] && COMPREPLY+=("$name")
+                    raw=$name
+                    if [[ $name == \$\'*\' ]]; then
+                        raw=${name:2:${#name}-3}
+                        # Every ' inside is escaped as \'; %b knows \x27, not \'.
+                        printf -v raw '%b' "${raw//\\\'/\\x27}"
+                    elif [[ $name == \'*\' ]]; then
+                        raw=${name:1:${#name}-2}
+                        raw=${raw//\'\\\'\'/\'}
+                    fi
+                    [[ $name == "$1"* || $raw == "$1"* ]] && COMPREPLY+=("$name")
                 done < <(command "${COMP_WORDS[0]}" dead --names "${spool[@]}" 2>/dev/null)
             }
 

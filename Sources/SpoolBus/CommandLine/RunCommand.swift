@@ -17,7 +17,7 @@ enum RunCommand: Subcommand {
             OptionSpec("grace", value: "DURATION", help: "How long running handlers may finish after SIGTERM.", default: "10s"),
             OptionSpec("max-line", value: "BYTES", help: "The longest FIFO or socket line.", default: "65536"),
             OptionSpec("control-mode", value: "MODE", help: "Permissions of the control socket, in octal.", default: "0600"),
-            OptionSpec("env", value: "NAME[=VALUE]", help: "Give handlers NAME: this daemon's value, or VALUE. Repeatable."),
+            OptionSpec("env", value: "NAME[=VALUE]", help: "Give handlers NAME: this daemon's value, or VALUE. Repeatable.", default: "none"),
         ])
 
     static func execute(_ arguments: ParsedArguments, in context: CommandContext) throws -> Int32 {

@@ -3,7 +3,7 @@ enum WatchCommand: Subcommand {
     static let spec = CommandSpec(
         "watch",
         abstract: "Print log lines of matching messages as they happen.",
-        discussion: "Subscribes to the daemon serving the spool and prints each log line about a message whose name matches PATTERN, the moment it is written, until interrupted; without PATTERN, every line. Nothing polls. A watcher that falls more than 1 MiB behind is dropped by the daemon. Exits 1 when no daemon serves the spool or when the daemon goes away.",
+        discussion: "Subscribes to the daemon serving the spool and prints each log line about a message whose name matches PATTERN, the moment it is written, until interrupted; without PATTERN, every line. Nothing polls. A watcher that falls more than 1 MiB behind is dropped by the daemon. Exits 0 when the daemon stops (its stop line is the last one printed); exits 1 when no daemon serves the spool, or when the connection ends without a stop line (the daemon died, or dropped this watcher for falling behind).",
         arguments: [
             ArgumentSpec("PATTERN", help: "A rules-file glob over message names.", optional: true, default: "**"),
         ],
@@ -31,16 +31,45 @@ enum WatchCommand: Subcommand {
             if first.starts(with: "error ".bytes) {
                 throw CommandFailure(status: 1, message: "the daemon answered: " + text(Bytes(first.dropFirst(6))))
             }
+            var last = LastLine()
             if arguments.has("json") {
-                while let line = try client.readLine() { context.output(LogLineJSON.object(line).line) }
+                while let line = try client.readLine() {
+                    last.feed(line + [UInt8(ascii: "\n")])
+                    context.output(LogLineJSON.object(line).line)
+                }
             } else {
-                while let bytes = try client.readAvailable() { context.output(bytes) }
+                while let bytes = try client.readAvailable() {
+                    last.feed(bytes)
+                    context.output(bytes)
+                }
             }
+            // The daemon's stop line ends every watch of a daemon that stopped normally.
+            if let line = last.line, let (_, verb, _) = LogLineJSON.parse(line), verb == "stop".bytes { return 0 }
         } catch let error as ControlClient.NoDaemon {
             throw CommandFailure(status: 1, message: error.description)
         } catch let error as SystemError {
             throw CommandFailure(status: 1, message: "lost the daemon: \(error)")
         }
-        throw CommandFailure(status: 1, message: "the daemon ended the watch (it stopped, or this watcher fell behind)")
+        throw CommandFailure(status: 1, message: "the daemon ended the watch without a stop line (it died, or this watcher fell behind)")
+    }
+}
+
+/// The last complete line of a byte stream fed in chunks that split lines anywhere.
+private struct LastLine {
+    private(set) var line: Bytes?
+    private var partial: Bytes = []
+
+    mutating func feed(_ bytes: Bytes) {
+        guard let newline = bytes.lastIndex(of: UInt8(ascii: "\n")) else {
+            partial += bytes
+            return
+        }
+        let head = bytes[..<newline]
+        if let previous = head.lastIndex(of: UInt8(ascii: "\n")) {
+            line = Bytes(head[(previous + 1)...])
+        } else {
+            line = partial + head
+        }
+        partial = Bytes(bytes[(newline + 1)...])
     }
 }

@@ -16,9 +16,13 @@ final class FileAdmission {
     private let stateFiles: StateFiles
     /// The rules file's name in the spool, when it sits in it (`--spool .`): never a message.
     private let rulesFileName: Bytes?
-    /// Names already logged `nomatch`, so a rescan does not log them again (bounded; forgotten
-    /// on a reload, which may change what matches).
-    private var reportedNoMatch: Set<Bytes> = []
+    private let spool: Directory
+    /// Names already logged `nomatch`, with the file's identity then, so that a rescan, or the
+    /// event of a file a scan already found, does not log and count it again: a folder made with
+    /// its file in it is scanned once watched, and the file's own event, queued since the watch
+    /// was added, arrives after the scan (bounded; forgotten on a reload, which may change what
+    /// matches). A file written again is news: its identity changed.
+    private var reportedNoMatch: [Bytes: FileIdentity?] = [:]
     private static let reportedNoMatchLimit = 4096
 
     init(rules: CurrentRules, claims: ClaimStore, watcher: SpoolWatcher, dispatcher: Dispatcher, settlement: Settlement,
@@ -30,6 +34,7 @@ final class FileAdmission {
         self.settlement = settlement
         self.log = log
         self.rulesFileName = rulesFileName
+        spool = layout.spool
         self.nextID = nextID
         stateFiles = StateFiles(layout: layout, dispatcher: dispatcher, log: log, nextID: nextID)
         stateFiles.rewritten = { [unowned self] name in self.admit(name, foundByScan: false) }
@@ -43,11 +48,11 @@ final class FileAdmission {
         guard SpoolLayout.isDispatchable(name), name != rulesFileName else { return }
         let matching = rules.rules.rules(for: name, event: .file)
         guard !matching.isEmpty else {
+            let identity = (try? spool.status(name)).map(FileIdentity.init)
+            if let reported = reportedNoMatch[name], foundByScan || (identity != nil && reported == identity) { return }
             dispatcher.countNoMatch()
-            if !(foundByScan && reportedNoMatch.contains(name)) {
-                log.record("nomatch", name: name, [("name", name), ("event", "file")])
-                if reportedNoMatch.count < Self.reportedNoMatchLimit { reportedNoMatch.insert(name) }
-            }
+            log.record("nomatch", name: name, [("name", name), ("event", "file")])
+            if reportedNoMatch.count < Self.reportedNoMatchLimit || reportedNoMatch[name] != nil { reportedNoMatch[name] = identity }
             return
         }
         if matching.contains(where: { $0.then == .keep }) {
@@ -92,5 +97,20 @@ final class FileAdmission {
     /// New rules may match names that matched nothing before: they are logged again.
     func rulesChanged() {
         reportedNoMatch.removeAll()
+    }
+}
+
+/// Which file a name held when it was seen: another file, or the same one written again, differs.
+private struct FileIdentity: Equatable {
+    let device: UInt64
+    let inode: UInt64
+    let modified: Int64
+    let changed: Int64
+
+    init(_ status: FileStatus) {
+        device = status.device
+        inode = status.inode
+        modified = status.modified
+        changed = status.changed
     }
 }
