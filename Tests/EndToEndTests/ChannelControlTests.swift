@@ -32,6 +32,8 @@ extension ChannelTests {
                 client.send("one\n")
                 _ = client.readLine()
                 try await chanWait("the socket message to be handled", details: box.report()) { !box.records().isEmpty }
+                // The handler writes its record before it exits; the daemon counts `ok` once it has reaped it.
+                try await chanWait("the daemon to count the run ok", details: box.report()) { try Self.status(box)["ok"] == "1" }
                 let facts = try Self.status(box)
                 #expect(facts["pid"] == String(box.daemon?.processIdentifier ?? -1))
                 #expect(facts["rules_loaded"] == "3")
