@@ -29,12 +29,13 @@ enum WatchCommand: Subcommand {
                 throw CommandFailure(status: 1, message: "the daemon closed the connection without answering")
             }
             if first.starts(with: "error ".bytes) {
-                throw CommandFailure(status: 1, message: "the daemon answered: " + text(Bytes(first.dropFirst(6))))
+                throw CommandFailure(status: 1, message: "the daemon answered: " + TokenDisplay.escaped(Bytes(first.dropFirst(6))))
             }
             if arguments.has("json") {
                 while let line = try client.readLine() { context.output(LogLineJSON.object(line).line) }
             } else {
-                while let bytes = try client.readAvailable() { context.output(bytes) }
+                // Log lines come escaped; a control byte in one is shown as `\xNN`, not run.
+                while let line = try client.readLine() { context.output(Bytes(TokenDisplay.escaped(line).utf8) + "\n".bytes) }
             }
         } catch let error as ControlClient.NoDaemon {
             throw CommandFailure(status: 1, message: error.description)
