@@ -66,6 +66,29 @@ import Testing
         }
     }
 
+    /// A FIFO put at the log's name before SIGHUP: the reopen blocked in open(2) until a reader
+    /// came, and with it the whole bus. Now it is refused, said in an `error` line, and the lines
+    /// go on to the file held before.
+    @Test func aFifoAtTheLogsNameDoesNotStallTheBus() async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("inbox/* file ./h/record.sh\n")
+            let path = sb.root + "/bus.log"
+            let daemon = try await sb.startDaemon(
+                arguments: ["run", sb.rulesPath, "--spool", sb.spool, "--log", path], log: DispatchLog(path: path))
+            let moved = DispatchLog(path: path + ".1")
+            try Files.rename(path, moved.path)
+            guard mkfifo(path, 0o666) == 0 else { throw SystemCallFailed("mkfifo") }
+            defer { unlink(path) }
+            daemon.signal(SIGHUP)
+            let error = try await sb.waitForLine(in: moved, "an error about the reopen") { $0.verb == "error" }
+            #expect(error["err"]?.contains("cannot reopen the dispatch log") == true, "\(error)")
+            let status = try await sb.spoolbus(["status", "--spool", sb.spool], timeout: .seconds(20))
+            #expect(status.status == .exited(0), "the daemon still answers: \(status)")
+            try sb.drop("inbox/after", "x\n")
+            try await sb.waitForLine(in: moved, "the message after the refused reopen") { $0.verb == "ok" }
+        }
+    }
+
     @Test func aLogThatIsASymlinkIsRefused() async throws {
         try await withSandbox { sb in
             try sb.writeRules("inbox/* file ./h/record.sh\n")

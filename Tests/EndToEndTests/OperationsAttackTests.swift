@@ -168,4 +168,74 @@ import Testing
             #expect(listed.out.hasPrefix("a id=0193b1f0c2a1-000002"), "\(listed)")
         }
     }
+
+    /// Runs as `nobody` a fake daemon at `folder/.spoolbus/control.sock` that answers the
+    /// connections in turn with `answers` (the last one then stays open), until killed.
+    private func fakeDaemon(in folder: String, answers: [String], _ sb: Sandbox) async throws -> Child {
+        let serve = """
+            import os, socket, sys, time
+            os.makedirs(sys.argv[1] + "/.spoolbus", 0o755, exist_ok=True)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(sys.argv[1] + "/.spoolbus/control.sock"); os.chmod(sys.argv[1] + "/.spoolbus/control.sock", 0o777); s.listen(8)
+            for i, answer in enumerate(sys.argv[2:]):
+                c, _ = s.accept()
+                try:
+                    c.recv(4096); c.sendall(answer.encode("latin-1").replace(b"BIG", b"x" * (3 << 20)))
+                except OSError:
+                    pass
+                if i < len(sys.argv) - 3: c.close()
+            time.sleep(60)
+            """
+        let fake = try Spawner.spawn(
+            ["/usr/bin/setpriv", "--reuid=\(Attacker.uid)", "--regid=\(getpwnam(Attacker.user)!.pointee.pw_gid)", "--clear-groups", "--",
+             "/usr/bin/python3", "-c", serve, folder].map { Bytes(text: $0) } + answers.map { Bytes(text: $0) },
+            environment: [:], directory: "/", stdin: "/dev/null", stdout: "/dev/null", stderr: "/dev/null", label: "a fake daemon")
+        try await sb.waitFor("the fake control socket") { Files.exists(folder + "/.spoolbus/control.sock") }
+        return fake
+    }
+
+    /// No daemon has served the shared spool yet; a producer makes `.spoolbus/control.sock`.
+    /// Root's commands talked to it and printed its escape sequences on root's terminal. Now
+    /// every one refuses a server that neither is root nor owns the spool and `.spoolbus/`.
+    @Test func aProducersControlSocketInAnotherUsersSpoolIsRefused() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            let evil = "pid=1\nspool=\u{1b}]0;owned\u{07}\u{1b}[2J\nletter 1 x 0 \u{1b}[2J y\n"
+            let fake = try await fakeDaemon(in: sb.spool, answers: Array(repeating: evil, count: 6), sb)
+            defer { fake.killAndReap() }
+            for command in [["status"], ["watch"], ["dead"], ["drop", "--all"], ["retry", "--all"]] {
+                let result = try await sb.spoolbus(command + ["--spool", sb.spool], timeout: .seconds(20))
+                #expect(result.status == .exited(1), "\(command): \(result)")
+                #expect(result.err.contains("refusing the control socket") && result.err.contains("uid \(Attacker.uid)"), "\(command): \(result)")
+                #expect(!result.stdout.contains(0x1B) && !result.stderr.contains(0x1B), "\(command): \(result)")
+            }
+        }
+    }
+
+    /// A daemon of a user's own spool is trusted (root may ask it), but what it says reaches
+    /// root's terminal escaped, and a line without end is an error, not memory without end.
+    @Test func anOwnersDaemonIsHeardEscapedAndBounded() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            let own = sb.spool + "/own"
+            try Files.makeDirectories(own)
+            #expect(chown(own, Attacker.uid, 0) == 0)
+            let fake = try await fakeDaemon(in: own, answers: [
+                "pid=1\nspool=\u{1b}[2Jx\n",
+                "ok\n2026-12-04T20:00:00.000Z recv    name=\u{1b}[2Jx\n",
+                "pid=1\nBIG",
+            ], sb)
+            defer { fake.killAndReap() }
+            let status = try await sb.spoolbus(["status", "--raw", "--spool", own], timeout: .seconds(20))
+            #expect(status.status == .exited(0), "\(status)")
+            #expect(!status.stdout.contains(0x1B) && status.out.contains("spool=\\x1b[2Jx"), "\(status)")
+            let watch = try await sb.spoolbus(["watch", "--spool", own], timeout: .seconds(20))
+            #expect(!watch.stdout.contains(0x1B) && watch.out.contains("name=\\x1b[2Jx"), "\(watch)")
+            let flood = try await sb.spoolbus(["status", "--spool", own], timeout: .seconds(20))
+            #expect(flood.status == .exited(1), "\(flood)")
+            #expect(flood.err.contains("a line longer than"), "\(flood)")
+        }
+    }
 }

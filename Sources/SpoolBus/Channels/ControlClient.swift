@@ -17,11 +17,16 @@ final class ControlClient {
         }
     }
 
+    /// The longest line a daemon answers with: a status or log line is far shorter, and a
+    /// socket that sends more is not to be buffered without end.
+    static let lineLimit = 1 << 20
+
     private let descriptor: FileDescriptor
     private var buffer = Bytes()
     private var chunk = Bytes(repeating: 0, count: 65536)
 
-    /// Connects to the daemon serving `layout`'s spool.
+    /// Connects to the daemon serving `layout`'s spool; throws `NoDaemon` when none answers and
+    /// a `CommandFailure` when the one that answers is not the spool's (`trust`).
     init(_ layout: SpoolPaths) throws {
         let fd = try UnixSocket.open(.stream, nonBlocking: false)
         do {
@@ -31,6 +36,35 @@ final class ControlClient {
             throw NoDaemon(spool: layout.root, cause: error)
         }
         descriptor = fd
+        do {
+            try Self.trust(UnixSocket.peerCredentials(fd), at: layout)
+        } catch let error as SystemError {
+            throw CommandFailure(status: 1, message: "cannot tell who serves spool '\(TokenDisplay.escaped(layout.root))': "
+                + TokenDisplay.escaped("\(error)"))
+        }
+    }
+
+    /// The client of the daemon serving `layout`'s spool, nil when none answers (a command
+    /// may then work on the folders itself); an untrusted answerer is still an error.
+    static func ifServing(_ layout: SpoolPaths) throws -> ControlClient? {
+        do { return try ControlClient(layout) } catch is NoDaemon { return nil }
+    }
+
+    /// Refuses a server the spool's owner did not start. A producer who may write the spool
+    /// may make `.spoolbus/` and a socket in it where no daemon has run yet; the commands,
+    /// often run by root, would then believe its answers. Root's daemon is trusted anywhere;
+    /// any other daemon only in a spool whose folder and `.spoolbus/` are both its user's,
+    /// which a producer cannot arrange in someone else's spool.
+    private static func trust(_ peer: SocketCredentials, at layout: SpoolPaths) throws {
+        if peer.uid == 0 { return }
+        let spool = try Directory.open(layout.root)
+        defer { spool.close() }
+        let spoolOwner = try spool.status().owner
+        let stateOwner = try spool.status(SpoolLayout.stateName).owner
+        if peer.uid == spoolOwner && peer.uid == stateOwner { return }
+        throw CommandFailure(status: 1, message: "refusing the control socket '\(TokenDisplay.escaped(layout.controlSocket))': "
+            + "its server runs as uid \(peer.uid), but the spool folder is uid \(spoolOwner)'s and .spoolbus/ uid \(stateOwner)'s; "
+            + "only root or the user owning both may serve the spool (a producer may have planted it)")
     }
 
     deinit { descriptor.close() }
@@ -48,6 +82,9 @@ final class ControlClient {
                 buffer.removeSubrange(...newline)
                 return line
             }
+            if buffer.count > Self.lineLimit {
+                throw CommandFailure(status: 1, message: "the daemon sent a line longer than \(Self.lineLimit) bytes")
+            }
             guard let more = try readChunk() else {
                 if buffer.isEmpty { return nil }
                 defer { buffer.removeAll() }
@@ -55,16 +92,6 @@ final class ControlClient {
             }
             buffer += more
         }
-    }
-
-    /// Whatever arrives next, as it arrives (after anything `readLine` buffered); nil at end of
-    /// file.
-    func readAvailable() throws -> Bytes? {
-        if !buffer.isEmpty {
-            defer { buffer.removeAll() }
-            return buffer
-        }
-        return try readChunk()
     }
 
     private func readChunk() throws -> Bytes? {

@@ -4,7 +4,7 @@
 enum DeadLetterAccess {
     /// The dead letters of the spool at `layout`, oldest id first.
     static func list(_ layout: SpoolPaths) throws -> [DeadLetterReport] {
-        if let daemon = try? ControlClient(layout) {
+        if let daemon = try ControlClient.ifServing(layout) {
             return try ask(daemon, ["dead".bytes]) { words in
                 guard words.count == 6, words[0] == "letter".bytes, let age = Int64(text(words[3])) else { return nil }
                 return DeadLetterReport(id: words[1], name: words[2], ageSeconds: age, reason: words[4], details: words[5])
@@ -15,7 +15,7 @@ enum DeadLetterAccess {
 
     /// Removes the dead letters named `names`, or all of them when nil.
     static func drop(_ names: [Bytes]?, in layout: SpoolPaths) throws -> [DropOutcome] {
-        if let daemon = try? ControlClient(layout) {
+        if let daemon = try ControlClient.ifServing(layout) {
             // Names after `--`: a dead letter named `--all` is that letter, not every one.
             return try ask(daemon, ["drop".bytes] + (names.map { ["--".bytes] + $0 } ?? ["--all".bytes])) { words in
                 switch (words.first.map(text), words.count) {

@@ -18,7 +18,7 @@ enum RetryCommand: Subcommand {
         if all && !names.isEmpty { throw UsageError("give NAMEs or --all, not both") }
         if !all && names.isEmpty { throw UsageError("nothing to retry: give NAMEs or --all") }
         let layout = SpoolPaths(root: SpoolLocation.resolve(arguments))
-        if let daemon = try? ControlClient(layout) {
+        if let daemon = try ControlClient.ifServing(layout) {
             return try retry(through: daemon, names: all ? nil : names, layout: layout, in: context)
         }
         // Through the folders' descriptors: a folder of a name swapped for a symlink makes

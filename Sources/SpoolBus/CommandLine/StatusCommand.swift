@@ -16,7 +16,9 @@ enum StatusCommand: Subcommand {
         do {
             let client = try ControlClient(layout)
             try client.send(["status".bytes])
-            while let line = try client.readLine() {
+            // The daemon escapes what it says; whatever a control byte reaches here is shown as
+            // `\xNN`, never run by the terminal.
+            while let line = try client.readLine().map({ Bytes(TokenDisplay.escaped($0).utf8) }) {
                 if line.starts(with: "error ".bytes) {
                     throw CommandFailure(status: 1, message: "the daemon answered: " + text(Bytes(line.dropFirst(6))))
                 }

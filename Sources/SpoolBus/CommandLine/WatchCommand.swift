@@ -29,47 +29,22 @@ enum WatchCommand: Subcommand {
                 throw CommandFailure(status: 1, message: "the daemon closed the connection without answering")
             }
             if first.starts(with: "error ".bytes) {
-                throw CommandFailure(status: 1, message: "the daemon answered: " + text(Bytes(first.dropFirst(6))))
+                throw CommandFailure(status: 1, message: "the daemon answered: " + TokenDisplay.escaped(Bytes(first.dropFirst(6))))
             }
-            var last = LastLine()
-            if arguments.has("json") {
-                while let line = try client.readLine() {
-                    last.feed(line + [UInt8(ascii: "\n")])
-                    context.output(LogLineJSON.object(line).line)
-                }
-            } else {
-                while let bytes = try client.readAvailable() {
-                    last.feed(bytes)
-                    context.output(bytes)
-                }
+            var last: Bytes?
+            let json = arguments.has("json")
+            while let line = try client.readLine() {
+                last = line
+                // Log lines come escaped; a control byte in one is shown as `\xNN`, not run.
+                context.output(json ? LogLineJSON.object(line).line : Bytes(TokenDisplay.escaped(line).utf8) + "\n".bytes)
             }
             // The daemon's stop line ends every watch of a daemon that stopped normally.
-            if let line = last.line, let (_, verb, _) = LogLineJSON.parse(line), verb == "stop".bytes { return 0 }
+            if let line = last, let (_, verb, _) = LogLineJSON.parse(line), verb == "stop".bytes { return 0 }
         } catch let error as ControlClient.NoDaemon {
             throw CommandFailure(status: 1, message: error.description)
         } catch let error as SystemError {
             throw CommandFailure(status: 1, message: "lost the daemon: \(error)")
         }
         throw CommandFailure(status: 1, message: "the daemon ended the watch without a stop line (it died, or this watcher fell behind)")
-    }
-}
-
-/// The last complete line of a byte stream fed in chunks that split lines anywhere.
-private struct LastLine {
-    private(set) var line: Bytes?
-    private var partial: Bytes = []
-
-    mutating func feed(_ bytes: Bytes) {
-        guard let newline = bytes.lastIndex(of: UInt8(ascii: "\n")) else {
-            partial += bytes
-            return
-        }
-        let head = bytes[..<newline]
-        if let previous = head.lastIndex(of: UInt8(ascii: "\n")) {
-            line = Bytes(head[(previous + 1)...])
-        } else {
-            line = partial + head
-        }
-        partial = Bytes(bytes[(newline + 1)...])
     }
 }

@@ -104,8 +104,14 @@ public final class DispatchLog {
         self.init(target: .file(folder: folder, name: name, own: true), destination: fd, maxSize: maxSize)
     }
 
+    /// Opens without blocking, then writes blocking: a FIFO at the name would otherwise hold
+    /// the open, and the whole bus, until a reader came.
     private static func open(_ name: Bytes, in folder: Directory, own: Bool) throws -> FileDescriptor {
-        guard own else { return try folder.open(name, [.writeOnly, .append, .create], mode: SpoolLayout.logMode) }
+        guard own else {
+            let fd = try folder.open(name, [.writeOnly, .append, .create, .nonBlocking], mode: SpoolLayout.logMode)
+            do { try fd.clearNonBlocking() } catch { fd.close(); throw error }
+            return fd
+        }
         do {
             let fd = try folder.open(name, [.writeOnly, .append, .create, .exclusive], mode: 0o640)
             do { try fd.changeMode(0o640) } catch { fd.close(); throw error }
@@ -118,6 +124,7 @@ public final class DispatchLog {
                     throw SpoolBusError("the dispatch log '\(text(folder.path.appendingPathComponent(name)))' is not a regular file: remove it")
                 }
                 if status.permissions & 0o007 != 0 { try fd.changeMode(status.permissions & ~0o007) }
+                try fd.clearNonBlocking()
             } catch {
                 fd.close()
                 throw error
@@ -143,11 +150,31 @@ public final class DispatchLog {
         flush()
         guard case .file(let folder, let name, let own) = target else { return }
         do {
-            replaceDestination(with: try Self.open(name, in: folder, own: own))
+            if let fd = try openAgain(name, in: folder, own: own) { replaceDestination(with: fd) }
         } catch {
             record("error", [("err", "cannot reopen the dispatch log \(text(folder.path.appendingPathComponent(name))): \(error); "
                 + "writing on to the file open before")])
         }
+    }
+
+    /// The log's name opened again (`reopen`, rotation). Only a regular file is taken: a FIFO or
+    /// device slipped in at the name would swallow the lines or stall every write of the bus.
+    /// nil when the name still holds the very file written so far (`--log /dev/null`).
+    private func openAgain(_ name: Bytes, in folder: Directory, own: Bool) throws -> FileDescriptor? {
+        let fd = try Self.open(name, in: folder, own: own)
+        do {
+            let found = try fd.status()
+            if found.type == .file { return fd }
+            let held = try destination.status()
+            guard found.device == held.device && found.inode == held.inode else {
+                throw SpoolBusError("'\(text(folder.path.appendingPathComponent(name)))' is not a regular file")
+            }
+        } catch {
+            fd.close()
+            throw error
+        }
+        fd.close()
+        return nil
     }
 
     private func replaceDestination(with fd: FileDescriptor) {
@@ -162,11 +189,18 @@ public final class DispatchLog {
     /// is not a regular file (`/dev/null`) is never rotated.
     private func rotateIfFull() {
         guard let maxSize, size > maxSize, case .file(let folder, let name, let own) = target,
-              (try? destination.status())?.type == .file else { return }
+              let held = try? destination.status(), held.type == .file else { return }
         let older = name + ".1".bytes
         do {
+            // Only the file written so far is renamed: whatever took its name since (a FIFO
+            // after a failed rotation) must not replace the lines kept in `NAME.1`.
+            let current = try folder.status(name)
+            guard current.device == held.device && current.inode == held.inode else {
+                throw SpoolBusError("the name no longer holds the file written so far")
+            }
             try folder.rename(name, to: folder, as: older)
-            replaceDestination(with: try Self.open(name, in: folder, own: own))
+            guard let fd = try openAgain(name, in: folder, own: own) else { return }
+            replaceDestination(with: fd)
             record("rotate", [("log", folder.path.appendingPathComponent(name)), ("kept", folder.path.appendingPathComponent(older))])
         } catch {
             // Tried again after the next write; said once per size passed, not per line.

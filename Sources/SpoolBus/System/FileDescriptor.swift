@@ -123,6 +123,11 @@ public final class FileDescriptor: Hashable, @unchecked Sendable {
         _ = try syscall("fcntl") { fcntl(rawValue, F_SETFL, flags | O_NONBLOCK) }
     }
 
+    public func clearNonBlocking() throws {
+        let flags = try syscall("fcntl") { fcntl(rawValue, F_GETFL) }
+        _ = try syscall("fcntl") { fcntl(rawValue, F_SETFL, flags & ~O_NONBLOCK) }
+    }
+
     /// Empties the file and moves the offset to its start.
     public func truncate() throws {
         _ = try syscall("ftruncate") { ftruncate(rawValue, 0) }
