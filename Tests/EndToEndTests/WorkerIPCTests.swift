@@ -28,9 +28,9 @@ import Testing
                 try await sb.waitFor("the request of priority \(priority)") { requests(sb).contains { $0.last == Bytes(text: priority) } }
             }
             try await sb.waitFor("two requests answered") { sb.log.lines("ok").count == 2 }
-            let requests = requests(sb)
-            #expect(requests.count == 2, "\(requests.map { $0.map(\.lossy) })")
-            for (request, (priority, text)) in zip(requests, [("3", "first one"), ("9", "50%\tsecond")]) {
+            let seen = requests(sb)
+            #expect(seen.count == 2, "\(seen.map { $0.map(\.lossy) })")
+            for (request, (priority, text)) in zip(seen, [("3", "first one"), ("9", "50%\tsecond")]) {
                 #expect(request.count == 8, "an mq request has eight fields: \(request.map(\.lossy))")
                 #expect(request[1] == Bytes(text: "mq"))
                 #expect(request[2] == Bytes(text: name))
@@ -58,15 +58,15 @@ import Testing
             let queued = try await sb.runProgram(["/bin/kill", "--queue", "7", "-s", "RTMIN+1", String(daemon.pid)])
             #expect(queued.status == .exited(0), "\(queued)")
             try await sb.waitFor("the RTMIN+1 request answered") { sb.log.lines("ok").count == 2 }
-            let requests = requests(sb)
-            #expect(requests.count == 2 && requests.allSatisfy { $0.count == 7 }, "seven fields: \(requests.map { $0.map(\.lossy) })")
-            let usr1 = try #require(requests.first { $0.count == 7 && $0[2] == Bytes(text: "USR1") })
+            let seen = requests(sb)
+            #expect(seen.count == 2 && seen.allSatisfy { $0.count == 7 }, "seven fields: \(seen.map { $0.map(\.lossy) })")
+            let usr1 = try #require(seen.first { $0.count == 7 && $0[2] == Bytes(text: "USR1") })
             #expect(usr1[1] == Bytes(text: "signal"))
             #expect(usr1[3] == Bytes(text: "-"), "kill sends no value")
             #expect(Int32(usr1[4].lossy).map { $0 > 0 && $0 != daemon.pid } == true, "the sender's pid: \(usr1[4].lossy)")
             #expect(usr1[5] == Bytes(text: String(getuid())))
             #expect(usr1[6] == Bytes(text: "-"), "signalfd does not say the group")
-            let rt = try #require(requests.first { $0.count == 7 && $0[2] == Bytes(text: "RTMIN+1") })
+            let rt = try #require(seen.first { $0.count == 7 && $0[2] == Bytes(text: "RTMIN+1") })
             #expect(rt[3] == Bytes(text: "7"), "DATA is the sigqueue value")
             #expect(rt[5] == Bytes(text: String(getuid())))
         }
