@@ -58,6 +58,8 @@ import Testing
         let queued = Message(id: bytes("01a2-000002"), name: bytes("jobs"), event: .mq, type: .file, body: .line(bytes("a b")),
                              peer: nil, extras: MessageExtras(priority: 7))
         #expect(String(decoding: WorkerProtocol.request(for: queued, in: layout), as: UTF8.self) == "01a2-000002 mq jobs a%20b - - - 7\n")
+        let retried = Message(id: bytes("01a2-000005"), name: bytes("jobs"), event: .mq, type: .file, body: .line(bytes("a")), peer: nil)
+        #expect(String(decoding: WorkerProtocol.request(for: retried, in: layout), as: UTF8.self) == "01a2-000005 mq jobs a - - - -\n", "a lost priority is unknown, not 0")
         let sent = Message(id: bytes("01a2-000003"), name: bytes("RTMIN+1"), event: .signal, type: .file, body: .line([]),
                            peer: Peer(pid: 9, uid: 0, gid: nil), extras: MessageExtras(signalValue: -3))
         #expect(String(decoding: WorkerProtocol.request(for: sent, in: layout), as: UTF8.self) == "01a2-000003 signal RTMIN+1 -3 9 0 -\n")

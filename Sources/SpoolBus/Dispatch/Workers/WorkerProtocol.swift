@@ -36,7 +36,8 @@ enum WorkerProtocol {
         }
         if message.event == .mq {
             line.append(space)
-            line += String(message.extras.priority ?? 0).utf8
+            // A dead letter put back by `retry` comes without its priority: unknown, not 0.
+            if let priority = message.extras.priority { line += String(priority).utf8 } else { line.append(dash) }
         }
         line.append(newline)
         return line
