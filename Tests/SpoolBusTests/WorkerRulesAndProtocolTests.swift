@@ -14,7 +14,8 @@ import Testing
         #expect(diagnostics("x file worker swift:log") == [
             "spoolbus.rules:1:8: error: 'worker' needs a program; a Swift handler already runs inside the daemon",
         ])
-        #expect(diagnostics("x file,gone worker ./w") == ["spoolbus.rules:1:13: error: 'worker' takes file, fifo and socket messages, not 'gone'"])
+        #expect(diagnostics("x file,gone worker ./w") == ["spoolbus.rules:1:13: error: 'worker' takes file, fifo, socket, mq and signal messages, not 'gone'"])
+        #expect(diagnostics("x mq,signal,fifo worker ./w") == [], "queue messages and signals are lines too")
         #expect(diagnostics("x file stdin=none worker ./w") == ["spoolbus.rules:1:8: error: stdin= cannot be set for a worker, which reads its requests on stdin"])
         #expect(diagnostics("x file worker=yes ./w") == ["spoolbus.rules:1:8: error: 'worker' takes no value; write just 'worker'"])
         #expect(diagnostics("x file log=some ./w") == ["spoolbus.rules:1:12: error: invalid log 'some'; expected all or failures"])
@@ -48,6 +49,23 @@ import Testing
         #expect(String(decoding: line, as: UTF8.self) == "01a2-000001 socket ask.sock 50%25%20off%09%01%C3%A9 42 1000 100\n")
         let unknown = WorkerProtocol.request(for: message(name: bytes("-"), body: .line([]), event: .fifo, peer: nil), in: layout)
         #expect(String(decoding: unknown, as: UTF8.self) == "01a2-000001 fifo %2D - - - -\n", "- is none; a value '-' is escaped")
+    }
+
+    @Test func aQueueRequestAddsItsPriorityAndASignalRequestCarriesItsValue() throws {
+        let root = try TemporaryFolder()
+        let layout = try SpoolLayout.prepare(root.path)
+        defer { layout.close() }
+        let queued = Message(id: bytes("01a2-000002"), name: bytes("jobs"), event: .mq, type: .file, body: .line(bytes("a b")),
+                             peer: nil, extras: MessageExtras(priority: 7))
+        #expect(String(decoding: WorkerProtocol.request(for: queued, in: layout), as: UTF8.self) == "01a2-000002 mq jobs a%20b - - - 7\n")
+        let retried = Message(id: bytes("01a2-000005"), name: bytes("jobs"), event: .mq, type: .file, body: .line(bytes("a")), peer: nil)
+        #expect(String(decoding: WorkerProtocol.request(for: retried, in: layout), as: UTF8.self) == "01a2-000005 mq jobs a - - - -\n", "a lost priority is unknown, not 0")
+        let sent = Message(id: bytes("01a2-000003"), name: bytes("RTMIN+1"), event: .signal, type: .file, body: .line([]),
+                           peer: Peer(pid: 9, uid: 0, gid: nil), extras: MessageExtras(signalValue: -3))
+        #expect(String(decoding: WorkerProtocol.request(for: sent, in: layout), as: UTF8.self) == "01a2-000003 signal RTMIN+1 -3 9 0 -\n")
+        let killed = Message(id: bytes("01a2-000004"), name: bytes("USR1"), event: .signal, type: .file, body: .line([]),
+                             peer: Peer(pid: 9, uid: 0, gid: nil))
+        #expect(String(decoding: WorkerProtocol.request(for: killed, in: layout), as: UTF8.self) == "01a2-000004 signal USR1 - 9 0 -\n", "kill sends no value")
     }
 
     @Test func everyByteStringRoundTrips() {

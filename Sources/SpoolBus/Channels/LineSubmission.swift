@@ -68,6 +68,16 @@ final class LineSubmission {
             reply?(ChannelReply.refused("\(text(origin.name)) is durable: a passed descriptor cannot survive a crash; send it to a socket without durable"))
             return nil
         }
+        if extras.descriptor != nil, let worker = matching.first(where: \.worker) {
+            // A worker reads lines on one stdin: the descriptor has no way to it, and the
+            // request without it would tell the client that a handler read what it never saw.
+            extras.descriptor?.close()
+            channels.counters.descriptorsRefused += 1
+            channels.log.record("error", name: origin.name, [("name", origin.name), ("event", origin.event.rawValue), ("rule", worker.line),
+                                                             ("err", "refused a descriptor: the worker rule of line \(worker.line) cannot pass one to its worker")])
+            reply?(ChannelReply.refused("the worker rule of line \(worker.line) takes lines only: a passed descriptor cannot reach a worker; send the bytes in the message or use a rule without worker"))
+            return nil
+        }
         let id = nextID()
         var kept: ClaimedFile?
         if durable {

@@ -171,8 +171,8 @@ struct RulesFileParser {
             if let thenWord = options.thenWord, options.then != .delete, !events.contains(.file) {
                 report(at: thenWord.start, "then=\(options.then.rawValue) needs 'file' among the events")
             }
-            if let workerWord = options.workerWord, let other = events.first(where: { ![.file, .fifo, .socket].contains($0) }) {
-                report(at: workerWord.start, "'worker' takes file, fifo and socket messages, not '\(other.rawValue)'")
+            if let workerWord = options.workerWord, let other = events.first(where: { ![.file, .fifo, .socket, .mq, .signal].contains($0) }) {
+                report(at: workerWord.start, "'worker' takes file, fifo, socket, mq and signal messages, not '\(other.rawValue)'")
             }
         }
         if options.workerWord != nil, let stdinWord = options.stdinWord {

@@ -2,7 +2,10 @@
 ///
 /// A request is one line of seven fields separated by single spaces,
 /// `ID EVENT NAME DATA PEER_PID PEER_UID PEER_GID`, where DATA is the claimed file's path for
-/// file messages and the line for channel messages. In NAME and DATA each byte outside
+/// file messages, the line for FIFO and socket messages, the queue message's bytes for `mq`
+/// messages and the `sigqueue` value for `signal` messages. An `mq` request alone has an eighth
+/// field, the priority: it is the one fact of a queue message that no other event has, and
+/// appending it keeps the seven fields of every other event exactly as they were. In NAME and DATA each byte outside
 /// printable ASCII (0x21–0x7E), and `%` itself, is written `%XX` with uppercase hex digits, so a
 /// request is always one line and any byte string comes back with a URL decoder. An unknown or
 /// empty value is `-`; a value that is `-` itself is written `%2D`, so `-` always means none.
@@ -21,6 +24,8 @@ enum WorkerProtocol {
         appendEscaped(message.name, to: &line)
         line.append(space)
         switch message.body {
+        case .line where message.event == .signal:
+            if let value = message.extras.signalValue { line += String(value).utf8 } else { line.append(dash) }
         case .line(let bytes): appendEscaped(bytes, to: &line)
         case .claimedFile, .stateFile: appendEscaped(message.path(in: layout), to: &line)
         case .none: line.append(dash)
@@ -28,6 +33,11 @@ enum WorkerProtocol {
         for number in [message.peer?.pid.map(Int.init), message.peer.map { Int($0.uid) }, message.peer?.gid.map(Int.init)] {
             line.append(space)
             if let number { line += String(number).utf8 } else { line.append(dash) }
+        }
+        if message.event == .mq {
+            line.append(space)
+            // A dead letter put back by `retry` comes without its priority: unknown, not 0.
+            if let priority = message.extras.priority { line += String(priority).utf8 } else { line.append(dash) }
         }
         line.append(newline)
         return line
