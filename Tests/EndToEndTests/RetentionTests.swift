@@ -13,6 +13,8 @@ import Testing
             try await sb.startDaemon(["--keep-failed", "1s", "--keep-done", "1h"])
             try sb.drop("keep/a", "archived\n")
             try sb.drop("bad/b", "doomed\n")
+            // Archived first, so that the check below sees it kept, not yet to come.
+            try await sb.waitFor("keep/a archived") { Files.list(sb.state("done")).count == 1 }
             let id = try await sb.waitForID(of: "bad/b")
             let prune = try await sb.waitForLine("prune of bad/b") { $0.verb == "prune" }
             #expect(prune["id"] == id)
