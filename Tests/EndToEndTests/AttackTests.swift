@@ -78,7 +78,7 @@ import Testing
 
             let swap = try Attacker.run(["/usr/bin/python3", sb.handlers + "/swap.py", sb.spool + "/in", "-", "fifo", "8"])
             try sb.drop("in/after", "still served?\n")
-            try await sb.waitFor("in/after handled after the swap (swapper status \(swap.status))", timeout: .seconds(20)) {
+            try await sb.waitFor("in/after handled after the swap (swapper status \(swap.status))", timeout: .seconds(60)) {
                 (Files.readText(sb.out + "/stdin") ?? "").contains("still served?")
             }
         }
@@ -140,10 +140,10 @@ import Testing
                 #expect(made.status == 0, "\(made.stderr)")
                 // The FIFOs' events come before the file's: the file is seen after them.
                 try sb.drop("in/after", "still served?\n")
-                try await sb.waitFor("in/after handled", timeout: .seconds(20)) {
+                try await sb.waitFor("in/after handled", timeout: .seconds(60)) {
                     (Files.readText(sb.out + "/stdin") ?? "").contains("still served?")
                 }
-                let status = try await sb.spoolbus(["status", "--spool", sb.spool], timeout: .seconds(20))
+                let status = try await sb.spoolbus(["status", "--spool", sb.spool], timeout: .seconds(60))
                 #expect(status.status == .exited(0), "\(status)")
             } catch {
                 try await daemon.stop()
@@ -277,7 +277,7 @@ import Testing
             try await sb.waitFor("the producer's lock") { Files.exists(ready) }
             try await sb.startDaemon()
             try sb.drop("shared/report", "for the bus\n")
-            try await sb.waitFor("shared/report handled", timeout: .seconds(15)) {
+            try await sb.waitFor("shared/report handled", timeout: .seconds(60)) {
                 (Files.readText(sb.out + "/stdin") ?? "").contains("for the bus")
             }
         }

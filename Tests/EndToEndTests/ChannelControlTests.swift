@@ -106,7 +106,7 @@ extension ChannelTests {
 
         @Test func retryThroughTheControlSocket() async throws {
             try await withChanSandbox { box in
-                try box.script("flaky.sh", #"[ -e "$OUT/healed" ] || exit 1; cat > "$OUT/healed-body""#)
+                try box.script("flaky.sh", #"[ -e "$OUT/healed" ] || exit 1; cat > "$OUT/healed-body.tmp" && mv "$OUT/healed-body.tmp" "$OUT/healed-body""#)
                 try await box.start("inbox/*  file  retries=0  ./h/flaky.sh")
                 try FileManager.default.createDirectory(atPath: box.spool + "/inbox", withIntermediateDirectories: true)
                 try "body\n".write(toFile: box.spool + "/inbox/with space.msg", atomically: true, encoding: .utf8)
@@ -263,7 +263,7 @@ extension ChannelTests {
 
         @Test func retryCommandGoesThroughTheRunningDaemon() async throws {
             try await withChanSandbox { box in
-                try box.script("flaky.sh", #"[ -e "$OUT/healed" ] || exit 1; cat > "$OUT/healed-body""#)
+                try box.script("flaky.sh", #"[ -e "$OUT/healed" ] || exit 1; cat > "$OUT/healed-body.tmp" && mv "$OUT/healed-body.tmp" "$OUT/healed-body""#)
                 try await box.start("inbox/*  file  retries=0  ./h/flaky.sh")
                 try FileManager.default.createDirectory(atPath: box.spool + "/inbox", withIntermediateDirectories: true)
                 try "one\n".write(toFile: box.spool + "/inbox/one", atomically: true, encoding: .utf8)

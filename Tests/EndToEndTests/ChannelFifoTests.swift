@@ -122,6 +122,9 @@ extension ChannelTests {
                 close(fd)
                 try await chanWait("before and after", details: box.report()) { box.records().count >= 2 }
                 #expect(Set(box.records().map(\.body)) == ["before", "after"])
+                try await chanWait("the error line of the over-long line", details: box.report()) {
+                    box.logLines().contains { $0.verb == "error" && $0["name"] == "events" }
+                }
                 let errors = box.logLines().filter { $0.verb == "error" && $0["name"] == "events" }
                 #expect(errors.count == 1)
                 #expect(errors.first?["size"] == "200000")

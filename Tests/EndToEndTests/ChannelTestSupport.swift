@@ -171,8 +171,14 @@ final class ChanSandbox {
 
     var daemonIsRunning: Bool { daemon?.isRunning ?? false }
 
+    /// Every complete line (a last line without its newline is still being written).
     func logLines() -> [ChanLogLine] {
-        guard let data = FileManager.default.contents(atPath: logPath) else { return [] }
+        guard var data = FileManager.default.contents(atPath: logPath) else { return [] }
+        if let lastNewline = data.lastIndex(of: UInt8(ascii: "\n")) {
+            data.removeSubrange((lastNewline + 1)...)
+        } else {
+            data.removeAll()
+        }
         return String(decoding: data, as: UTF8.self).split(separator: "\n").map { ChanLogLine(String($0)) }
     }
 

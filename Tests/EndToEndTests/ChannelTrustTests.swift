@@ -326,7 +326,8 @@ extension ChannelTests {
                 box.signal(SIGKILL)
                 _ = try await box.waitForExit()
 
-                try box.script("check.sh", "if [ -e ./left.done ]; then echo after; else echo beside; fi > ./order")
+                // Written aside and renamed: `order` appears whole or not at all.
+                try box.script("check.sh", "if [ -e ./left.done ]; then echo after; else echo beside; fi > ./order.tmp && mv ./order.tmp ./order")
                 try await box.restart("""
                     listen ask.sock durable
                     ask.sock  socket  ./h/check.sh

@@ -6,11 +6,13 @@ import Testing
 /// started then recovers their messages, but never runs one beside a leftover run of itself.
 @Suite struct LeftoverRunTests {
     /// The handler takes an atomic lock (mkdir) for its whole run: a run that finds it taken
-    /// ran beside another one of the same message.
+    /// ran beside another one of the same message. It holds the lock until the test creates
+    /// `go`, then for `$1` seconds more, so the run is surely still going when the test wants.
     private static let lockingHandler = """
         #!/bin/sh
         mkdir "$OUT/lock" 2>/dev/null || touch "$OUT/overlap"
         echo "$$" >> "$OUT/pids"
+        while [ ! -e "$OUT/go" ]; do sleep 0.05; done
         sleep "$1"
         rmdir "$OUT/lock" 2>/dev/null
         touch "$OUT/done.$$"
@@ -26,7 +28,7 @@ import Testing
             try sb.writeRules("slow.msg file ./h/locking.sh 1\n")
             let first = try await sb.startDaemon()
             try sb.drop("slow.msg", "slow\n")
-            try await sb.waitFor("the first run") { Files.exists(sb.out + "/lock") }
+            try await sb.waitFor("the first run") { Files.exists(sb.out + "/pids") }
             // The record is made just after the spawn: on a busy machine the handler can be
             // running before it, and a kill in between leaves a run no daemon can know of.
             try await sb.waitFor("the first run's record") { Files.list(sb.state("runs")).count == 2 }
@@ -35,6 +37,9 @@ import Testing
             #expect(Files.exists(sb.out + "/lock"), "the first run outlives the daemon")
 
             let second = try await sb.startDaemon()
+            // The leftover run ends a second after this: a recovered run beside it would find
+            // the lock taken.
+            try Files.write(sb.out + "/go", "")
             try await sb.waitFor("two runs") { runs(sb) == 2 }
             #expect(!Files.exists(sb.out + "/overlap"), "the recovered run ran beside the leftover: \(sb.log.tail(20))")
             let recovered = sb.log.lines("recv").filter { $0["recovered"] == "1" }
@@ -52,10 +57,15 @@ import Testing
                 touch "$OUT/first"
                 exec sleep 60
                 """)
-            try sb.writeRules("slow.msg file timeout=1s ./h/once-slow.sh\n")
+            // The first daemon must be killed before the timeout: 10 s leaves a busy machine
+            // room to start the handler and the test to see it.
+            try sb.writeRules("slow.msg file timeout=10s ./h/once-slow.sh\n")
             let first = try await sb.startDaemon()
             try sb.drop("slow.msg", "slow\n")
             try await sb.waitFor("the first run") { Files.exists(sb.out + "/first") }
+            // Without its record (made just after the spawn), no daemon could know of the run.
+            try await sb.waitFor("the first run's record") { Files.list(sb.state("runs")).count == 2 }
+            #expect(!sb.log.lines.contains { $0.verb == "fail" }, "the first daemon is killed before the run's timeout")
             first.signal(SIGKILL)
             try await first.waitForExit()
 

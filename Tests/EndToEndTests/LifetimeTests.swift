@@ -179,7 +179,7 @@ import Testing
             #expect(chmod(sb.root, 0o755) == 0 && chmod(shared, 0o777) == 0 && chmod(sb.handlers, 0o755) == 0)
             try sb.writeHandler("whoami.sh", """
                 #!/bin/sh
-                echo "$(id -u) $HOME $USER" > "\(shared)/uid.$SPOOL_ID"
+                echo "$(id -u) $HOME $USER" > "\(shared)/uid.$SPOOL_ID.tmp" && mv "\(shared)/uid.$SPOOL_ID.tmp" "\(shared)/uid.$SPOOL_ID"
                 """)
             try sb.writeRules("""
                 as-nobody/*   file   user=nobody ./h/whoami.sh

@@ -336,14 +336,14 @@ private final class FakeBroker {
     deinit { close(listener) }
 
     /// Accepts one client (waiting at most `timeout`), reads its first packet, sends `reply`, and
-    /// returns what it read then (until the client closes or 5 s pass).
-    func serveOnce(reply: [UInt8], timeout: Int32 = 30_000) -> [UInt8]? {
+    /// returns what it read then (until the client closes or `readSeconds` pass without a byte).
+    func serveOnce(reply: [UInt8], timeout: Int32 = 30_000, readSeconds: Int = 5) -> [UInt8]? {
         var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
         guard poll(&poller, 1, timeout) == 1 else { return nil }
         let client = accept(listener, nil, nil)
         guard client >= 0 else { return nil }
         defer { close(client) }
-        var timeoutValue = timeval(tv_sec: 5, tv_usec: 0)
+        var timeoutValue = timeval(tv_sec: readSeconds, tv_usec: 0)
         setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeoutValue, socklen_t(MemoryLayout<timeval>.size))
         var buffer = [UInt8](repeating: 0, count: 4096)
         guard read(client, &buffer, buffer.count) > 0 else { return nil }
@@ -368,7 +368,8 @@ private final class FakeBroker {
                 """)
             try await sandbox.startDaemon()
             // A CONNACK announcing a remaining length of five bytes' worth: never a valid packet.
-            let answer = await Task.detached { fake.serveOnce(reply: [0x20, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]) }.value
+            // The daemon closes the connection once it answered: a generous read time costs nothing.
+            let answer = await Task.detached { fake.serveOnce(reply: [0x20, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F], readSeconds: 30) }.value
             // The daemon hangs up with DISCONNECT "malformed packet" (0x81).
             #expect(answer == [0xE0, 0x01, 0x81], "\(answer ?? [])")
             let lost = try await sandbox.waitForLine("the disconnect") { $0.verb == "disconnect" && $0["broker"] == "fake" }

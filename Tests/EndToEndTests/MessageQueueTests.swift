@@ -54,8 +54,9 @@ import Testing
                 """)
             try await sb.startDaemon()
             defer { Spawner.runToCompletion([client, "unlink", queue]) }
-            // Sends until one send has waited 2 s on a full queue.
-            let filled = try await sb.runProgram([client, "fill", queue, "2"])
+            // Sends until one send has waited 10 s on a full queue: long enough that a daemon a
+            // busy machine holds up before it reaches its bound does not end the fill early.
+            let filled = try await sb.runProgram([client, "fill", queue, "10"])
             #expect(filled.status == .exited(0), "\(filled)")
             let sent = try #require(Int(filled.out.trimmingCharacters(in: .whitespacesAndNewlines)), "\(filled)")
             // The daemon stopped reading at its bound for one source, and the queue filled behind it.

@@ -28,22 +28,26 @@ import Testing
             daemon.signal(SIGCONT)
 
             // Poll cheap conditions while the flood drains; parse the log only once it has.
-            var missing = names
             var lines: [LogLine] = []
+            func missing() -> [String] {
+                lines = sb.log.lines
+                var nameOfID: [String: String] = [:]
+                for line in lines where line.verb == "recv" {
+                    if let id = line["id"], let name = line["name"] { nameOfID[id] = name }
+                }
+                let handled = Set(lines.filter { $0.verb == "ok" }.compactMap { $0["id"].flatMap { nameOfID[$0] } })
+                return names.filter { !handled.contains("flood/\($0)") }
+            }
             do {
-                try await sb.waitFor("every one of the \(count) files to be handled", timeout: .seconds(300)) {
+                // One process per file: a busy 2-core machine starts a few dozen a second, so
+                // the flood takes minutes there. The deadline only bounds a daemon that lost some.
+                try await sb.waitFor("every one of the \(count) files to be handled", timeout: .seconds(1200)) {
                     guard Files.list(sb.spool + "/flood").isEmpty && sb.claimed.isEmpty else { return false }
-                    lines = sb.log.lines
-                    var nameOfID: [String: String] = [:]
-                    for line in lines where line.verb == "recv" {
-                        if let id = line["id"], let name = line["name"] { nameOfID[id] = name }
-                    }
-                    let handled = Set(lines.filter { $0.verb == "ok" }.compactMap { $0["id"].flatMap { nameOfID[$0] } })
-                    missing = names.filter { !handled.contains("flood/\($0)") }
-                    return missing.isEmpty
+                    return missing().isEmpty
                 }
             } catch {
-                Issue.record("\(missing.count) of \(count) files never handled, e.g. \(missing.prefix(5))")
+                let unhandled = missing()
+                Issue.record("\(unhandled.count) of \(count) files not handled, e.g. \(unhandled.prefix(5))")
                 throw error
             }
             #expect(daemon.isRunning)

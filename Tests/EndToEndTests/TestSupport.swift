@@ -300,7 +300,7 @@ final class Sandbox {
         matching: @escaping (HandlerRun) -> Bool = { _ in true }
     ) async throws -> [HandlerRun] {
         var found: [HandlerRun] = []
-        try await waitFor("\(count) \(what)") {
+        try await waitFor("\(count) \(what)", timeout: timeout) {
             found = runs.filter(matching)
             return found.count >= count
         }

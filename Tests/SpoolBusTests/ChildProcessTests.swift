@@ -11,9 +11,14 @@ import Testing
             directory: nil, stdin: nil, stdout: nil, stderr: nil, credentials: nil)
         #expect(child.startTicks != nil)
         var termination: Termination?
-        for _ in 0..<500 where termination == nil {
+        // A generous deadline: on a busy machine a shell can take seconds to start and end.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while termination == nil {
             termination = child.exitStatusIfEnded()
-            if termination == nil { try await Task.sleep(for: .milliseconds(10)) }
+            if termination == nil {
+                if ContinuousClock.now >= deadline { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
         }
         #expect(termination == .exited(3))
         #expect(child.exitDescriptor?.isOpen != true, "the pidfd is closed with the reap")

@@ -197,9 +197,11 @@ private func write(_ content: [UInt8], to path: [UInt8]) throws {
 
 /// Claims a file this test closed. Other tests in this process start programs: a child forked
 /// at the wrong moment holds a copy of a write descriptor until its exec, and the kernel then
-/// refuses the lease, as it should. So a `stillBeingWritten` is retried for up to a few seconds.
+/// refuses the lease, as it should. So a `stillBeingWritten` is retried for up to 30 seconds (a
+/// busy machine can keep a child between fork and exec for a long while).
 private func claimSettled(_ store: ClaimStore, _ name: [UInt8], id: [UInt8]) throws -> ClaimStore.ClaimOutcome {
-    for _ in 0..<300 {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ContinuousClock.now < deadline {
         let outcome = try store.claim(name, id: id)
         if case .stillBeingWritten = outcome {
             usleep(10_000)
