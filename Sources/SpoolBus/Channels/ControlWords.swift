@@ -66,7 +66,7 @@ enum ControlWords {
             case UInt8(ascii: "n"): word.append(0x0A)
             case UInt8(ascii: "t"): word.append(0x09)
             case UInt8(ascii: "x"):
-                guard index + 3 < line.count, let high = hexValue(line[index + 2]), let low = hexValue(line[index + 3]) else {
+                guard index + 3 < line.count, let high = PercentEscape.digitValue(line[index + 2]), let low = PercentEscape.digitValue(line[index + 3]) else {
                     return nil
                 }
                 word.append(high << 4 | low)
@@ -76,15 +76,6 @@ enum ControlWords {
             index += 2
         }
         return nil
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 
     private static let space = UInt8(ascii: " ")

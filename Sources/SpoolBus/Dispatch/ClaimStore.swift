@@ -312,7 +312,7 @@ enum EntryName {
         out.reserveCapacity(name.count)
         for byte in name {
             if isEncoded(byte) {
-                out += [percent, hexDigit(byte >> 4), hexDigit(byte & 0xF)]
+                PercentEscape.append(byte, to: &out)
             } else {
                 out.append(byte)
             }
@@ -327,7 +327,8 @@ enum EntryName {
         while index < encoded.count {
             let byte = encoded[index]
             if byte == percent {
-                guard index + 2 < encoded.count, let high = hexValue(encoded[index + 1]), let low = hexValue(encoded[index + 2]) else { return nil }
+                guard index + 2 < encoded.count, let high = PercentEscape.digitValue(encoded[index + 1], upperCaseOnly: true),
+                      let low = PercentEscape.digitValue(encoded[index + 2], upperCaseOnly: true) else { return nil }
                 let decoded = high << 4 | low
                 guard isEncoded(decoded) else { return nil }
                 out.append(decoded)
@@ -361,18 +362,5 @@ enum EntryName {
             }
         }
         return out
-    }
-
-    private static func hexDigit(_ value: UInt8) -> UInt8 {
-        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "A") + value - 10
-    }
-
-    /// Upper-case hex digits only: one spelling per byte.
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return digit - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 }

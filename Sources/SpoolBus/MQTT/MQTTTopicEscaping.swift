@@ -26,7 +26,7 @@ enum MQTTTopicEscaping {
             let byte = value[index]
             let length = validSequenceLength(value, at: index)
             if length == 0 {
-                appendEscaped(byte, to: &out)
+                PercentEscape.append(byte, to: &out)
                 index += 1
                 continue
             }
@@ -34,7 +34,7 @@ enum MQTTTopicEscaping {
             if length == 1 && (byte == UInt8(ascii: "+") || byte == UInt8(ascii: "#") || byte == UInt8(ascii: "%")
                                || (byte == UInt8(ascii: "$") && atStart && index == 0))
                 || String(decoding: sequence, as: UTF8.self).unicodeScalars.contains(where: isRefused) {
-                for byte in sequence { appendEscaped(byte, to: &out) }
+                for byte in sequence { PercentEscape.append(byte, to: &out) }
             } else {
                 out += value[index..<(index + length)]
             }
@@ -50,7 +50,7 @@ enum MQTTTopicEscaping {
         var index = 0
         while index < bytes.count {
             if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
-               let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) {
+               let high = PercentEscape.digitValue(bytes[index + 1]), let low = PercentEscape.digitValue(bytes[index + 2]) {
                 out.append(high << 4 | low)
                 index += 3
             } else {
@@ -65,20 +65,6 @@ enum MQTTTopicEscaping {
     static func isRefused(_ scalar: Unicode.Scalar) -> Bool {
         let value = scalar.value
         return value <= 0x1F || (0x7F...0x9F).contains(value) || (0xFDD0...0xFDEF).contains(value) || value & 0xFFFE == 0xFFFE
-    }
-
-    static func appendEscaped(_ byte: UInt8, to out: inout [UInt8]) {
-        let digits = Array("0123456789ABCDEF".utf8)
-        out += [UInt8(ascii: "%"), digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]]
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        default: return nil
-        }
     }
 
     /// The length of the well-formed UTF-8 sequence at `index`, 0 if there is none.

@@ -33,7 +33,7 @@ enum MQTTTopicPath {
         var out: [UInt8] = []
         for (index, byte) in level.enumerated() {
             if byte == UInt8(ascii: "/") || byte == 0 || (index == 0 && byte == UInt8(ascii: ".")) {
-                MQTTTopicEscaping.appendEscaped(byte, to: &out)
+                PercentEscape.append(byte, to: &out)
             } else {
                 out.append(byte)
             }

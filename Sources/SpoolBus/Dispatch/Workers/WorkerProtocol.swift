@@ -51,7 +51,7 @@ enum WorkerProtocol {
             if byte >= 0x21 && byte <= 0x7E && byte != percent {
                 line.append(byte)
             } else {
-                line += [percent, hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]]
+                PercentEscape.append(byte, to: &line)
             }
         }
     }
@@ -85,5 +85,4 @@ enum WorkerProtocol {
     private static let dash = UInt8(ascii: "-")
     private static let percent = UInt8(ascii: "%")
     private static let newline = UInt8(ascii: "\n")
-    private static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
 }
