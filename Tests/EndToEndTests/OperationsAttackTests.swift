@@ -176,7 +176,9 @@ import Testing
             import os, socket, sys, time
             os.makedirs(sys.argv[1] + "/.spoolbus", 0o755, exist_ok=True)
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.bind(sys.argv[1] + "/.spoolbus/control.sock"); os.chmod(sys.argv[1] + "/.spoolbus/control.sock", 0o777); s.listen(8)
+            # Listening before the name appears: the test waits for the name, then connects.
+            s.bind(sys.argv[1] + "/.spoolbus/control.sock.new"); os.chmod(sys.argv[1] + "/.spoolbus/control.sock.new", 0o777); s.listen(8)
+            os.rename(sys.argv[1] + "/.spoolbus/control.sock.new", sys.argv[1] + "/.spoolbus/control.sock")
             for i, answer in enumerate(sys.argv[2:]):
                 c, _ = s.accept()
                 try:
