@@ -87,7 +87,8 @@ import Testing
         #expect(given.logMaxSize == 10 << 20)
         #expect(given.keepDone == .seconds(168 * 3600))
         #expect(given.keepFailed == .seconds(1800))
-        #expect(throws: UsageError.self) { try options(["--keep-done", "7d"]) }
+        #expect(try options(["--keep-done", "7d"]).keepDone == .seconds(7 * 86400))
+        #expect(throws: UsageError.self) { try options(["--keep-done", "7days"]) }
         #expect(throws: UsageError.self) { try options(["--log", "-", "--log-max", "1M"]) }
     }
 }

@@ -11,6 +11,7 @@ struct RulesDurationTests {
         ("0ms", .zero),
         ("007s", .seconds(7)),
         ("1500ms", .milliseconds(1500)),
+        ("7d", .seconds(7 * 86400)),
     ]
 
     @Test(arguments: valid)
@@ -20,7 +21,7 @@ struct RulesDurationTests {
         #expect(parseDuration(Substring(text)) == expected)
     }
 
-    @Test(arguments: ["", "s", "10", "10 s", " 10s", "10s ", "-1s", "+1s", "1.5s", "1S", "1sec", "1d", "1m30s", "ms", "1us", "99999999999999999999s", "9223372036854775807h"])
+    @Test(arguments: ["", "s", "10", "10 s", " 10s", "10s ", "-1s", "+1s", "1.5s", "1S", "1sec", "1D", "1d12h", "1m30s", "ms", "1us", "99999999999999999999s", "9223372036854775807h"])
     func rejects(text: String) {
         #expect(parseDuration(text) == nil)
     }
@@ -39,6 +40,9 @@ struct RulesDurationTests {
         (.seconds(-2), "-2s"),
         (.microseconds(1500), "1500us"),
         (.nanoseconds(7), "7ns"),
+        (.seconds(86400), "1d"),
+        (.seconds(7 * 86400), "7d"),
+        (.seconds(36 * 3600), "36h"),
     ]
 
     @Test(arguments: formatted)
@@ -46,7 +50,7 @@ struct RulesDurationTests {
         #expect(formatDuration(duration) == expected)
     }
 
-    @Test(arguments: ["1s", "250ms", "5m", "1h", "1500ms", "90s", "0s", "61m", "86400s"])
+    @Test(arguments: ["1s", "250ms", "5m", "1h", "1500ms", "90s", "0s", "61m", "86400s", "30d"])
     func roundTrips(text: String) throws {
         let duration = try #require(parseDuration(text))
         #expect(parseDuration(formatDuration(duration)) == duration)

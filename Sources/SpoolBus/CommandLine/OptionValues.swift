@@ -21,7 +21,7 @@ enum OptionValues {
         return number * factor
     }
 
-    /// `250ms`, `10s`, `5m`, `1h`.
+    /// `250ms`, `10s`, `5m`, `1h`, `7d`.
     static func duration(_ value: Bytes, for option: String) throws -> Duration {
         guard let text = String(validating: value, as: UTF8.self), let duration = parseDuration(text) else {
             throw UsageError.invalidValue(value, for: option, expected: "a duration like 250ms, 10s, 5m or 1h")

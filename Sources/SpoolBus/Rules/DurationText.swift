@@ -1,4 +1,4 @@
-/// Durations as written in rules and on the command line: `250ms`, `10s`, `5m`, `1h` — ASCII
+/// Durations as written in rules and on the command line: `250ms`, `10s`, `5m`, `1h`, `7d` — ASCII
 /// digits and one unit, nothing else (no sign, no spaces, no fraction, no unit mix). Zero is
 /// accepted; whether it makes sense is the caller's call. `nil` for anything else or an overflow.
 public func parseDuration(_ text: some StringProtocol) -> Duration? {
@@ -24,6 +24,7 @@ public func parseDuration(_ bytes: [UInt8]) -> Duration? {
     case "s": return .seconds(value)
     case "m": return scaledSeconds(value, by: 60)
     case "h": return scaledSeconds(value, by: 3600)
+    case "d": return scaledSeconds(value, by: 86400)
     default: return nil
     }
 }
@@ -33,8 +34,8 @@ private func scaledSeconds(_ value: Int64, by factor: Int64) -> Duration? {
     return overflow ? nil : .seconds(seconds)
 }
 
-/// The shortest exact spelling among the units `h`, `m`, `s`, `ms`: `1s`, `250ms`, `5m`, `1h`,
-/// `1500ms`, `90s`, `0s`. A negative duration gets a leading `-`. A duration that is not a whole
+/// The shortest exact spelling among the units `d`, `h`, `m`, `s`, `ms`: `1s`, `250ms`, `5m`, `1h`,
+/// `1500ms`, `90s`, `0s`, `7d`, `36h`. A negative duration gets a leading `-`. A duration that is not a whole
 /// number of milliseconds falls back to `us` or `ns` (exact, but not something `parseDuration` reads).
 public func formatDuration(_ d: Duration) -> String {
     let (seconds, attoseconds) = d.components
@@ -43,6 +44,7 @@ public func formatDuration(_ d: Duration) -> String {
     let sign = total < 0 ? "-" : ""
     let magnitude = total < 0 ? -total : total
     let units: [(Int128, String)] = [
+        (86400 * 1_000_000_000_000_000_000, "d"),
         (3600 * 1_000_000_000_000_000_000, "h"),
         (60 * 1_000_000_000_000_000_000, "m"),
         (1_000_000_000_000_000_000, "s"),
