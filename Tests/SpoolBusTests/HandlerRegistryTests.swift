@@ -43,6 +43,29 @@ import Testing
         #expect(throws: SystemError.self) { try missing.bytes() }
     }
 
+    @Test func aReceivedFilesOriginIsReadFromItsAttributeAndOthersHaveNone() throws {
+        let folder = try TemporaryFolder()
+        let directory = try Directory.open(folder.path)
+        defer { directory.close() }
+        for name in ["received", "local"] {
+            let fd = try directory.open(Array(name.utf8), [.writeOnly, .create, .exclusive])
+            try fd.writeAll(Array("x".utf8))
+            fd.close()
+        }
+        let received = try directory.open(Array("received".utf8), .readOnly)
+        let pairs = ["origin-host=box\u{1}1", "origin-id=0a-1", "origin-name=a%2Fb", "topic=spool/a/b", "broker=hub"]
+        try received.setAttribute(MessageOrigin.attribute, Array(pairs.joined(separator: "\0").utf8))
+        received.close()
+        func file(_ name: String) -> ClaimedFile {
+            ClaimedFile(id: [], name: [], path: folder.path + Array("/\(name)".utf8), size: 1, owner: 0, group: 0, folder: directory)
+        }
+        let origin = try #require(BodyLoader(.claimedFile(file("received"))).origin())
+        #expect(origin.host == Array("box\u{1}1".utf8) && origin.id == Array("0a-1".utf8) && origin.name == Array("a%2Fb".utf8))
+        #expect(origin.topic == Array("spool/a/b".utf8) && origin.broker == Array("hub".utf8))
+        #expect(BodyLoader(.claimedFile(file("local"))).origin() == nil)
+        #expect(BodyLoader(.line(Array("l".utf8))).origin() == nil)
+    }
+
     @Test func repliesAccumulateInOrder() {
         let services = HandlerServices(broadcaster: { _ in })
         services.reply(Array("a".utf8))

@@ -40,6 +40,10 @@ public struct SpoolMessage: Sendable {
         get throws { try bodyLoader.bytes() }
     }
 
+    /// Where a message received from an MQTT broker (`subscribe`) came from; nil for any other
+    /// message. Read from its file on first use, as the body is.
+    public var origin: MessageOrigin? { bodyLoader.origin() }
+
     /// The name as text (invalid UTF-8 shown as U+FFFD).
     public var nameText: String { String(decoding: name, as: UTF8.self) }
     /// The body as text (invalid UTF-8 shown as U+FFFD).
@@ -115,11 +119,12 @@ public struct HandlerRegistry: Sendable {
     public var names: [String] { handlers.keys.sorted() }
 }
 
-/// A message's body, read on first use and kept: a file is read by whichever thread first
-/// asks, a line is there already.
+/// A message's body and its origin, each read on first use and kept: a file is read by
+/// whichever thread first asks, a line is there already.
 final class BodyLoader: Sendable {
     private let source: MessageBody
     private let cache = Mutex<[UInt8]?>(nil)
+    private let originCache = Mutex<MessageOrigin??>(nil)
 
     init(_ source: MessageBody) {
         self.source = source
@@ -131,5 +136,17 @@ final class BodyLoader: Sendable {
         let read = try source.read()
         cache.withLock { $0 = read }
         return read
+    }
+
+    /// Only a claimed file can have come from a broker; one that cannot be opened says nothing.
+    func origin() -> MessageOrigin? {
+        if let cached = originCache.withLock({ $0 }) { return cached }
+        var origin: MessageOrigin?
+        if case .claimedFile(let file) = source, let fd = try? file.open() {
+            origin = MessageOrigin(of: fd)
+            fd.close()
+        }
+        originCache.withLock { $0 = .some(origin) }
+        return origin
     }
 }

@@ -1,13 +1,19 @@
 /// Where a message received from a broker came from: the user properties a sending spoolbus
 /// put on it, the topic and the broker. Kept as `user.spoolbus.*` extended attributes of the
-/// message's file; handlers get them as `SPOOL_ORIGIN_HOST`, `SPOOL_ORIGIN_ID`,
-/// `SPOOL_ORIGIN_NAME`, `SPOOL_MQTT_TOPIC` and `SPOOL_MQTT_BROKER`.
-struct MessageOrigin {
-    var host: Bytes?
-    var id: Bytes?
-    var name: Bytes?
-    var topic: Bytes
-    var broker: Bytes
+/// message's file; handler programs get them as `SPOOL_ORIGIN_HOST`, `SPOOL_ORIGIN_ID`,
+/// `SPOOL_ORIGIN_NAME`, `SPOOL_MQTT_TOPIC` and `SPOOL_MQTT_BROKER`, Swift handlers as
+/// ``SpoolMessage/origin``.
+public struct MessageOrigin: Sendable, Equatable {
+    /// The sending spoolbus's host name (`SPOOL_ORIGIN_HOST`); nil when another client published it.
+    public internal(set) var host: Bytes?
+    /// The message's id in the sending spool (`SPOOL_ORIGIN_ID`).
+    public internal(set) var id: Bytes?
+    /// The message's name in the sending spool (`SPOOL_ORIGIN_NAME`), `%XX`-escaped as in a topic.
+    public internal(set) var name: Bytes?
+    /// The topic it was published to (`SPOOL_MQTT_TOPIC`).
+    public internal(set) var topic: Bytes
+    /// The `broker` it came through, by the rules file's name for it (`SPOOL_MQTT_BROKER`).
+    public internal(set) var broker: Bytes
 
     /// The user property names a publishing spoolbus sets.
     static let nameProperty = "spool-name"
@@ -51,11 +57,28 @@ struct MessageOrigin {
     /// `SPOOL_*` variables for a handler of the file `fd` holds: none for a file that did not
     /// come from a broker.
     static func environment(of fd: FileDescriptor) -> [(String, Bytes)] {
+        attributePairs(of: fd).compactMap { key, value in
+            variables.first { $0.key.bytes == key }.map { ($0.variable, value) }
+        }
+    }
+
+    /// What the file `fd` holds says; nil for a file that did not come from a broker.
+    init?(of fd: FileDescriptor) {
+        let pairs = Self.attributePairs(of: fd)
+        func field(_ key: String) -> Bytes? { pairs.first { $0.key == key.bytes }?.value }
+        guard let topic = field("topic"), let broker = field("broker") else { return nil }
+        host = field("origin-host")
+        id = field("origin-id")
+        name = field("origin-name")
+        self.topic = topic
+        self.broker = broker
+    }
+
+    private static func attributePairs(of fd: FileDescriptor) -> [(key: Bytes, value: Bytes)] {
         guard let value = fd.attribute(attribute, limit: 5 * 65_536) else { return [] }
         return value.split(separator: 0).compactMap { pair in
-            guard let equals = pair.firstIndex(of: UInt8(ascii: "=")),
-                  let entry = variables.first(where: { $0.key.bytes.elementsEqual(pair[..<equals]) }) else { return nil }
-            return (entry.variable, Bytes(pair[(equals + 1)...]))
+            guard let equals = pair.firstIndex(of: UInt8(ascii: "=")) else { return nil }
+            return (Bytes(pair[..<equals]), Bytes(pair[(equals + 1)...]))
         }
     }
 }

@@ -11,9 +11,14 @@ extension FileDescriptor {
         }
     }
 
-    /// fgetxattr(2); nil when the file has no such attribute (or the file system none at all).
+    /// fgetxattr(2); nil when the file has no such attribute (or the file system none at all),
+    /// or one longer than `limit`.
     func attribute(_ name: String, limit: Int = 4096) -> Bytes? {
-        var buffer = Bytes(repeating: 0, count: limit)
+        // Its size first: most files have none, and cost no buffer then.
+        let size = fgetxattr(rawValue, name, nil, 0)
+        guard size >= 0, size <= limit else { return nil }
+        var buffer = Bytes(repeating: 0, count: size)
+        // One grown since is ERANGE: nil, as one over the limit is.
         let count = buffer.withUnsafeMutableBytes { fgetxattr(rawValue, name, $0.baseAddress, $0.count) }
         return count < 0 ? nil : Bytes(buffer.prefix(count))
     }
