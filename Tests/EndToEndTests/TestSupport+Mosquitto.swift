@@ -11,24 +11,33 @@ import Testing
 let mosquittoBinary: String? = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"]
     .first { access($0, X_OK) == 0 }
 
-/// A loopback TCP port nobody listens on right now (the kernel's pick; free again once closed).
-func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+/// A socket of `type` bound to `address`:`port` (0: the kernel's pick), with its port.
+func boundLoopbackSocket(_ type: Int32, address: String = "127.0.0.1", port: UInt16 = 0) throws -> (fd: Int32, port: Int) {
+    let fd = socket(AF_INET, type, 0)
     guard fd >= 0 else { throw SystemCallFailed("socket") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
+    var socketAddress = sockaddr_in()
+    socketAddress.sin_family = sa_family_t(AF_INET)
+    socketAddress.sin_addr.s_addr = inet_addr(address)
+    socketAddress.sin_port = port.bigEndian
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+    let bound = withUnsafeMutablePointer(to: &socketAddress) { pointer in
         pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw -> Int32 in
             guard bind(fd, raw, length) == 0 else { return -1 }
             return getsockname(fd, raw, &length)
         }
     }
-    guard bound == 0 else { throw SystemCallFailed("bind") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    guard bound == 0 else {
+        close(fd)
+        throw SystemCallFailed("bind \(address):\(port)")
+    }
+    return (fd, Int(UInt16(bigEndian: socketAddress.sin_port)))
+}
+
+/// A loopback TCP port nobody listens on right now (the kernel's pick; free again once closed).
+func freeLoopbackPort() throws -> Int {
+    let (fd, port) = try boundLoopbackSocket(Int32(SOCK_STREAM.rawValue))
+    close(fd)
+    return port
 }
 
 /// Whether something accepts TCP connections on 127.0.0.1:`port`.

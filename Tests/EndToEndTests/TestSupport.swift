@@ -374,18 +374,19 @@ final class Sandbox {
 
     /// Starts `spoolbus run RULES --spool SPOOL --log LOG` (or `arguments` when given, plus
     /// `extra`) in `directory` (default ROOT) with the sandbox's environment plus `variables`,
-    /// and waits for a new `start` line in `log`.
+    /// and waits for a new `start` line in `log`. `launcher` comes first when given (a program
+    /// that sets something up and execs the rest).
     @discardableResult
     func startDaemon(
         _ extra: [String] = [], arguments: [String]? = nil, directory: String? = nil, log: DispatchLog? = nil,
-        variables: [String: String] = [:]
+        variables: [String: String] = [:], launcher: [String] = []
     ) async throws -> Daemon {
         let log = log ?? self.log
         let before = log.lines("start").count
         let number = next()
         let stderrPath = root + "/daemon-\(number).stderr"
         // Handlers get only a few of the daemon's variables; the recorder needs OUT.
-        let argv = [spoolbusBinary] + (arguments ?? ["run", rulesPath, "--spool", spool, "--log", logPath]) + ["--env", "OUT"] + extra
+        let argv = launcher + [spoolbusBinary] + (arguments ?? ["run", rulesPath, "--spool", spool, "--log", logPath]) + ["--env", "OUT"] + extra
         let child = try Spawner.spawn(
             argv.map { Bytes(text: $0) }, environment: environment.merging(variables) { $1 }, directory: directory ?? root,
             stdin: "/dev/null", stdout: root + "/daemon-\(number).stdout", stderr: stderrPath,

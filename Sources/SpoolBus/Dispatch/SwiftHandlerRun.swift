@@ -88,11 +88,6 @@ final class SwiftHandlerRun: HandlerRun {
 }
 
 /// Carries a loop-owned object through a task and back to the loop, where alone it is used.
-private final class LoopBound<Value: AnyObject>: @unchecked Sendable {
-    weak var value: Value?
-    init(_ value: Value) { self.value = value }
-}
-
 extension MessageBody: @unchecked Sendable {
     /// The body's bytes: read from the file for file messages (off the event loop).
     func read() throws -> [UInt8] {

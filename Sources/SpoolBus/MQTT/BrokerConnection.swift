@@ -7,7 +7,7 @@
 /// Publishes wait here while the broker is unreachable, in arrival order; once written, a
 /// QoS 1 one is kept until its PUBACK and sent again (marked duplicate) after a reconnect.
 final class BrokerConnection {
-    enum State: String { case waiting, connecting, handshaking, connected, closed }
+    enum State: String { case waiting, resolving, connecting, handshaking, connected, closed }
 
     let directive: BrokerDirective
     private let loop: EventLoop
@@ -155,13 +155,48 @@ final class BrokerConnection {
     private func connect() {
         reconnectTimer = nil
         guard state == .waiting else { return }
-        do {
-            if addresses.isEmpty || addressIndex >= addresses.count {
-                addresses = try TCPSocket.resolve(host: directive.host, port: directive.port)
-                addressIndex = 0
-                guard !addresses.isEmpty else { throw TCPResolveError(host: directive.host, message: "no address") }
+        if addresses.isEmpty || addressIndex >= addresses.count {
+            guard let numeric = TCPSocket.numericAddresses(host: directive.host, port: directive.port) else { return resolve() }
+            addresses = numeric
+            addressIndex = 0
+        }
+        open(addresses[addressIndex])
+    }
+
+    /// Looks the broker's host name up on a thread of Swift's pool: while DNS does not answer
+    /// (the network outage a spool is there to ride out) the loop goes on serving the bus.
+    private func resolve() {
+        state = .resolving
+        let host = directive.host, port = directive.port, loop = loop, me = LoopBound(self)
+        Task.detached {
+            let found: Result<[TCPAddress], TCPResolveError>
+            do throws(TCPResolveError) {
+                found = .success(try TCPSocket.resolve(host: host, port: port))
+            } catch {
+                found = .failure(error)
             }
-            let address = addresses[addressIndex]
+            loop.post { me.value?.resolved(found) }
+        }
+    }
+
+    private func resolved(_ found: Result<[TCPAddress], TCPResolveError>) {
+        // Closed (a reload, the daemon stopping) while it was looked up.
+        guard state == .resolving else { return }
+        state = .waiting
+        switch found {
+        case .success(let list) where !list.isEmpty:
+            addresses = list
+            addressIndex = 0
+            open(list[0])
+        case .success:
+            lost("\(TCPResolveError(host: directive.host, message: "no address"))")
+        case .failure(let error):
+            lost("\(error)")
+        }
+    }
+
+    private func open(_ address: TCPAddress) {
+        do {
             let fd = try TCPSocket.open(for: address)
             socket = fd
             state = .connecting
@@ -186,8 +221,11 @@ final class BrokerConnection {
         var password: Bytes?
         if let file = directive.passwordFile {
             do {
-                let fd = try FileDescriptor.open(file, .readOnly)
+                // Opened without blocking and read only if it is a regular file: a FIFO put at
+                // its name would otherwise stall the bus at every connect.
+                let fd = try FileDescriptor.open(file, [.readOnly, .nonBlocking])
                 defer { fd.close() }
+                guard try fd.status().type == .file else { return lost("password-file: '\(text(file))' is not a regular file") }
                 var content = try fd.readAll(limit: 65_535)
                 while content.last == UInt8(ascii: "\n") || content.last == UInt8(ascii: "\r") { content.removeLast() }
                 password = content

@@ -23,7 +23,7 @@ struct TCPAddress: Sendable, CustomStringConvertible {
 }
 
 /// A host name that did not resolve, in getaddrinfo's words.
-struct TCPResolveError: Error, CustomStringConvertible {
+struct TCPResolveError: Error, Sendable, CustomStringConvertible {
     let host: String
     let message: String
     var description: String { "cannot resolve '\(host)': \(message)" }
@@ -33,12 +33,22 @@ struct TCPResolveError: Error, CustomStringConvertible {
 /// throwing a `SystemError` that names the call. Every descriptor is close-on-exec and
 /// non-blocking; sends use MSG_NOSIGNAL, so a broker that went away is an EPIPE, not a SIGPIPE.
 enum TCPSocket {
-    /// getaddrinfo(3) for a stream socket. A numeric address resolves without asking anyone; a
-    /// name is looked up the way the C library does (/etc/hosts, then DNS), which blocks.
-    static func resolve(host: String, port: UInt16) throws -> [TCPAddress] {
+    /// getaddrinfo(3) for a stream socket: a name is looked up the way the C library does
+    /// (/etc/hosts, then DNS), which blocks, for seconds when DNS does not answer.
+    static func resolve(host: String, port: UInt16) throws(TCPResolveError) -> [TCPAddress] {
+        try lookUp(host: host, port: port, flags: 0)
+    }
+
+    /// The address `host` writes out (`192.0.2.1`, `::1`), found without asking anyone; nil for
+    /// a name.
+    static func numericAddresses(host: String, port: UInt16) -> [TCPAddress]? {
+        try? lookUp(host: host, port: port, flags: AI_NUMERICHOST)
+    }
+
+    private static func lookUp(host: String, port: UInt16, flags: Int32) throws(TCPResolveError) -> [TCPAddress] {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_NUMERICSERV
+        hints.ai_flags = AI_NUMERICSERV | flags
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, String(port), &hints, &list)
         guard status == 0 else {
