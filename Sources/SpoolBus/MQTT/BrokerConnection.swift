@@ -395,17 +395,20 @@ final class BrokerConnection {
     /// spool's own events (the messages it writes are dispatched meanwhile); epoll reports the
     /// socket again at once while bytes wait.
     private func readInput() {
-        var chunk = [UInt8](repeating: 0, count: Self.readSize)
         if let socket {
             let count: Int?
             do {
-                count = try chunk.withUnsafeMutableBytes { try TCPSocket.receive(socket, into: $0) }
+                // Not zeroed first: most reads bring a few PUBACKs, not 64 KiB.
+                count = try withUnsafeTemporaryAllocation(byteCount: Self.readSize, alignment: 1) { buffer in
+                    let count = try TCPSocket.receive(socket, into: buffer)
+                    if let count, count > 0 { reader.append(UnsafeRawBufferPointer(rebasing: buffer[..<count])) }
+                    return count
+                }
             } catch {
                 return lost("\(error)")
             }
             guard let count else { return }
             guard count > 0 else { return lost("the broker closed the connection") }
-            chunk.withUnsafeBytes { reader.append(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
             do {
                 while self.socket != nil, let packet = try reader.next() { handle(packet) }
             } catch {
