@@ -516,3 +516,39 @@ private final class FakeBroker {
         }
     }
 }
+
+@Suite struct MQTTCrashBeforeAcknowledgeTests {
+    /// The receiver ends as `kill -9` would with its first batch written and synced and none of
+    /// its PUBACKs sent: the broker sends the batch again to the restarted receiver, which drops
+    /// it as duplicates (the window was saved with the batch), so every message is written once.
+    @Test func aBatchWrittenButNotAcknowledgedIsSentAgainAndWrittenOnce() async throws {
+        try await withSandbox { sandbox in
+            let broker = try Mosquitto(in: sandbox)
+            try await broker.start()
+            let receiver = try PeerSpool(in: sandbox, name: "b", rules: receiverRules(broker, sandbox))
+            let faulty = try await sandbox.startDaemon(
+                arguments: ["run", receiver.rulesPath, "--spool", receiver.spool, "--log", receiver.log.path], log: receiver.log,
+                variables: ["SPOOLBUS_FAULT": "acknowledge:1"])
+            try await sandbox.waitFor("the receiver's connect line") { !receiver.log.connects("hub").isEmpty }
+            try sandbox.writeRules(senderRules(broker))
+            try await sandbox.startDaemon()
+            try await sandbox.waitForLine("the sender's connect line") { $0.verb == "connect" && $0["broker"] == "hub" }
+            let total = 20
+            for index in 0..<total { try sandbox.drop("outbox/m-\(index)", "message \(index)\n") }
+            #expect(try await faulty.waitForExit() == .exited(86), "\(faulty.stderr)")
+            #expect(faulty.stderr.contains("fault injected at acknowledge #1"), "\(faulty.stderr)")
+            let stored = Files.walk(receiver.spool + "/in").count
+            #expect(stored >= 1, "the crashed batch is on disk")
+            try await receiver.start(in: sandbox)
+            try await sandbox.waitFor("every message on the receiver") {
+                Set(receivedRuns(sandbox, receiver).compactMap { $0.variable("SPOOL_ORIGIN_NAME") }).count >= total
+            }
+            try await sandbox.waitFor("the crashed batch dropped as duplicates when sent again") {
+                receiver.log.lines("duplicate").count >= 1
+            }
+            let runs = receivedRuns(sandbox, receiver)
+            #expect(Set(runs.compactMap { $0.name }).count == total, "\(runs.count) runs")
+            #expect(runs.count == total, "a message written twice: \(runs.count) runs for \(total) messages")
+        }
+    }
+}

@@ -21,6 +21,8 @@ final class EventLoop {
     private var running = false
     /// Runs each time the loop is about to wait: the end of one batch of work.
     var beforeWaiting: () -> Void = {}
+    /// Work asked for once before the next wait (`atEndOfIteration`), in the order asked.
+    private var endOfIteration: [() -> Void] = []
 
     private static let timerToken: UInt64 = 1
     private static let wakeToken: UInt64 = 2
@@ -65,6 +67,13 @@ final class EventLoop {
         timers.cancel(timer)
     }
 
+    /// Runs `work` once, after what this iteration handles and before the loop waits again:
+    /// what many handlers of one iteration each ask for (bytes to send on one socket) is then
+    /// done once for all of them.
+    func atEndOfIteration(_ work: @escaping () -> Void) {
+        endOfIteration.append(work)
+    }
+
     /// Runs `work` on the loop soon; callable from any thread.
     func post(_ work: @escaping @Sendable () -> Void) {
         let wasEmpty = posted.withLock { queue in
@@ -79,6 +88,7 @@ final class EventLoop {
         running = true
         var buffer = Epoll.makeBuffer(capacity: 256)
         while running {
+            runEndOfIteration()
             beforeWaiting()
             try rearmTimer()
             for event in try epoll.wait(into: &buffer, timeout: -1) {
@@ -95,7 +105,16 @@ final class EventLoop {
             }
             runDueTimers()
         }
+        runEndOfIteration()
         beforeWaiting()
+    }
+
+    private func runEndOfIteration() {
+        while !endOfIteration.isEmpty {
+            let work = endOfIteration
+            endOfIteration.removeAll()
+            for item in work { item() }
+        }
     }
 
     func stop() {

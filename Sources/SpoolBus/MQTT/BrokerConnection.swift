@@ -29,6 +29,10 @@ final class BrokerConnection {
     private var reader = MQTTFrameReader(maximumPacketSize: BrokerConnection.largestIncomingPacket)
     private var output: Bytes = []
     private var outputStart = 0
+    /// A flush is asked for at the end of this loop iteration (`flushSoon`).
+    private var flushRequested = false
+    /// Whether epoll reports the socket writable to us: only while output waits for room.
+    private var watchingWritable = false
     /// Bytes ever queued to and ever sent on this connection: a QoS 0 publish is done once the
     /// count sent passes its end.
     private var queuedTotal = 0
@@ -60,9 +64,9 @@ final class BrokerConnection {
     static let handshakeTimeout: Duration = .seconds(10)
     /// The largest packet taken from a broker (and announced to it as Maximum Packet Size).
     static let largestIncomingPacket = 16 << 20
-    /// Bytes taken from the socket per readiness: small enough that an idle daemon keeps no
-    /// large buffer, big enough for a batch of messages per sync.
-    static let readSize = 16_384
+    /// Bytes taken from the socket per readiness, in a buffer freed after the read (an idle
+    /// daemon keeps none): a few hundred small messages, all made durable by one sync.
+    static let readSize = 65_536
     /// How many QoS 1 messages the broker may send before the bus acknowledged them.
     static let receiveMaximum: UInt16 = 500
     private static let sessionNeverExpires: UInt32 = 0xFFFF_FFFF
@@ -108,7 +112,7 @@ final class BrokerConnection {
             waitingToSend.removeFirst(waitingStart)
             waitingStart = 0
         }
-        flush()
+        flushSoon()
     }
 
     private func write(_ publish: OutgoingPublish) {
@@ -201,6 +205,7 @@ final class BrokerConnection {
             socket = fd
             state = .connecting
             try loop.register(fd, for: [.readable, .writable]) { [weak self] readiness in self?.ready(readiness) }
+            watchingWritable = true
             handshakeTimer = loop.schedule(after: Self.handshakeTimeout) { [weak self] in
                 self?.handshakeTimer = nil
                 self?.lost("no CONNACK within \(formatDuration(Self.handshakeTimeout))")
@@ -313,6 +318,7 @@ final class BrokerConnection {
             socket.close()
         }
         socket = nil
+        watchingWritable = false
         reader = MQTTFrameReader(maximumPacketSize: Self.largestIncomingPacket)
         output.removeAll()
         outputStart = 0
@@ -389,17 +395,20 @@ final class BrokerConnection {
     /// spool's own events (the messages it writes are dispatched meanwhile); epoll reports the
     /// socket again at once while bytes wait.
     private func readInput() {
-        var chunk = [UInt8](repeating: 0, count: Self.readSize)
         if let socket {
             let count: Int?
             do {
-                count = try chunk.withUnsafeMutableBytes { try TCPSocket.receive(socket, into: $0) }
+                // Not zeroed first: most reads bring a few PUBACKs, not 64 KiB.
+                count = try withUnsafeTemporaryAllocation(byteCount: Self.readSize, alignment: 1) { buffer in
+                    let count = try TCPSocket.receive(socket, into: buffer)
+                    if let count, count > 0 { reader.append(UnsafeRawBufferPointer(rebasing: buffer[..<count])) }
+                    return count
+                }
             } catch {
                 return lost("\(error)")
             }
             guard let count else { return }
             guard count > 0 else { return lost("the broker closed the connection") }
-            chunk.withUnsafeBytes { reader.append(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
             do {
                 while self.socket != nil, let packet = try reader.next() { handle(packet) }
             } catch {
@@ -454,15 +463,28 @@ final class BrokerConnection {
         let batch = inbound
         inbound.removeAll()
         guard onMessages(batch) else { return lost("received messages could not be stored; the broker sends them again") }
+        FaultInjection.reach(.acknowledge)
         for publish in batch {
             if let id = publish.packetID { queue(MQTTPacket.puback(MQTTPuback(packetID: id)).encode()) }
         }
-        flush()
+        flushSoon()
     }
 
     private func queue(_ bytes: Bytes) {
         output += bytes
         queuedTotal += bytes.count
+    }
+
+    /// Sends what is queued once this loop iteration is done: the PUBLISHes of all the runs
+    /// started in one iteration, and the PUBACKs of a batch, go out in one write.
+    private func flushSoon() {
+        guard !flushRequested else { return }
+        flushRequested = true
+        loop.atEndOfIteration { [weak self] in
+            guard let self else { return }
+            self.flushRequested = false
+            self.flush()
+        }
     }
 
     private func flush() {
@@ -490,7 +512,11 @@ final class BrokerConnection {
             published += 1
             item.publish.finish(.success(()))
         }
-        try? loop.change(socket, to: outputStart < output.count ? [.readable, .writable] : .readable)
+        let waiting = outputStart < output.count
+        if waiting != watchingWritable {
+            watchingWritable = waiting
+            try? loop.change(socket, to: waiting ? [.readable, .writable] : .readable)
+        }
     }
 
     // MARK: Status

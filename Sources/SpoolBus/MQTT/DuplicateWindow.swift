@@ -2,9 +2,9 @@
 /// `.spoolbus/mqtt-NAME.seen` so that a message the broker sends again (a QoS 1 resend after a
 /// lost PUBACK, a restart of either side) is not written twice, even across restarts.
 ///
-/// The file is appended to, one hex-encoded key per line, and made durable with the message
-/// files before their PUBACK; it is rewritten with the newest `capacity` keys when it holds
-/// twice as many.
+/// The file is appended to, one hex-encoded key per line, once per batch of messages, and made
+/// durable with the message files before their PUBACKs; it is rewritten with the newest
+/// `capacity` keys when it would hold more than twice as many.
 final class DuplicateWindow {
     let capacity: Int
     private let folder: Directory
@@ -15,6 +15,9 @@ final class DuplicateWindow {
     private var members: Set<Bytes> = []
     private var linesInFile = 0
     private var file: FileDescriptor?
+    /// Lines of keys recorded since the last `save`.
+    private var unsaved = Bytes()
+    private var unsavedCount = 0
 
     static let defaultCapacity = 10_000
 
@@ -32,13 +35,26 @@ final class DuplicateWindow {
 
     func contains(_ key: Bytes) -> Bool { members.contains(key) }
 
-    /// Adds `key` to the file (not synced: the caller syncs the file system before the PUBACK).
-    func record(_ key: Bytes) throws {
+    /// Adds `key`; it reaches the file with the next `save`.
+    func record(_ key: Bytes) {
         remember(key)
-        if linesInFile >= 2 * capacity { try rewrite() }
-        if file == nil { file = try folder.open(fileName, [.writeOnly, .create, .append], mode: 0o600) }
-        try file!.writeAll(Self.encode(key) + [UInt8(ascii: "\n")])
-        linesInFile += 1
+        unsaved += Self.encode(key) + [UInt8(ascii: "\n")]
+        unsavedCount += 1
+    }
+
+    /// Writes the keys recorded since the last save in one write (not synced: the caller syncs
+    /// the file system before the PUBACKs). After an error they stay unsaved, for the next save.
+    func save() throws {
+        guard unsavedCount > 0 else { return }
+        if linesInFile + unsavedCount > 2 * capacity {
+            try rewrite()
+        } else {
+            if file == nil { file = try folder.open(fileName, [.writeOnly, .create, .append], mode: 0o600) }
+            try file!.writeAll(unsaved)
+            linesInFile += unsavedCount
+        }
+        unsaved.removeAll(keepingCapacity: unsaved.count <= 4096)
+        unsavedCount = 0
     }
 
     func close() {
@@ -59,6 +75,7 @@ final class DuplicateWindow {
         }
     }
 
+    /// The newest `capacity` keys, those not saved yet among them, as the whole file.
     private func rewrite() throws {
         let content = order[orderStart...].flatMap { Self.encode($0) + [UInt8(ascii: "\n")] }
         try folder.writeAtomically(content, to: fileName, through: temporary)

@@ -60,7 +60,7 @@ final class MQTTInbox {
                                          ("err", "cannot store it under its topic's folders (\(error)); stored in the subscription's folder")])
                 }
                 if let key = origin.duplicateKey {
-                    try window.record(key)
+                    window.record(key)
                     keys.insert(key)
                 }
             } catch {
@@ -70,6 +70,7 @@ final class MQTTInbox {
             }
         }
         do {
+            try window.save()
             try layout.spool.descriptor.synchronizeFileSystem()
         } catch {
             log.record("error", [("broker", broker), ("err", "cannot sync received messages: \(error)")])

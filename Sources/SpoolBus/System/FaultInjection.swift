@@ -20,6 +20,8 @@ enum FaultInjection {
         case start
         /// A dead letter's reason is written, and its message is about to be renamed into `failed/`.
         case bury
+        /// Messages received from a broker are written and synced; their PUBACKs are about to be queued.
+        case acknowledge
     }
 
     /// The exit status of a daemon ended by an injected fault.
