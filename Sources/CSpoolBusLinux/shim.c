@@ -27,7 +27,6 @@ int csb_accept4(int fd) {
 
 int csb_set_read_lease(int fd) { return fcntl(fd, F_SETLEASE, F_RDLCK); }
 
-int csb_release_lease(int fd) { return fcntl(fd, F_SETLEASE, F_UNLCK); }
 
 int csb_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 

@@ -25,7 +25,6 @@ int csb_accept4(int fd);
 /// fcntl(F_SETLEASE, F_RDLCK): fails with EAGAIN while anyone holds the file open for writing.
 int csb_set_read_lease(int fd);
 /// fcntl(F_SETLEASE, F_UNLCK).
-int csb_release_lease(int fd);
 /// pidfd_open(2), through syscall(2): glibc 2.36 has no wrapper in the headers Swift sees.
 int csb_pidfd_open(pid_t pid);
 /// SO_PEERCRED of a connected Unix socket; struct ucred needs _GNU_SOURCE.

@@ -68,16 +68,14 @@ struct ClaimStore {
         defer { fd.close() }
         let status = try fd.status()
         guard status.type == .file else { return .unavailable }
-        let leased: Bool
+        // The lease lasts until `fd` is closed (the kernel drops it with its file), so it is
+        // held over the rename and the check below without an F_UNLCK of its own.
         do {
-            leased = try fd.tryReadLease()
-            if !leased { return .stillBeingWritten }
+            if try !fd.tryReadLease() { return .stillBeingWritten }
         } catch let error as SystemError where error.errno == SystemError.permissionDenied || error.errno == SystemError.invalidArgument {
             // A file of another user (without CAP_LEASE) or a filesystem without leases:
             // trust the close/move event that brought it here.
-            leased = false
         }
-        defer { if leased { fd.releaseLease() } }
         let entry = try entryName(id: id, name: name)
         FaultInjection.reach(.claim)
         do {
@@ -136,10 +134,10 @@ struct ClaimStore {
     func complete(_ file: ClaimedFile, archive: Bool) throws {
         FaultInjection.reach(.rename)
         if archive {
-            try moveWithNameSidecar(file.id, to: layout.done) { try layout.work.rename(file.entry, to: layout.done, as: file.entry) }
+            try moveWithNameSidecar(file, to: layout.done) { try layout.work.rename(file.entry, to: layout.done, as: file.entry) }
         } else {
             try layout.work.removeIfPresent(file.entry)
-            try layout.work.removeIfPresent(EntryName.sidecar(file.id, "name"))
+            if hasNameSidecar(file) { try layout.work.removeIfPresent(EntryName.sidecar(file.id, "name")) }
         }
     }
 
@@ -149,7 +147,7 @@ struct ClaimStore {
     func bury(_ file: ClaimedFile, reason: Bytes) throws -> Bytes {
         try layout.failed.writeAtomically(reason, to: EntryName.sidecar(file.id, "reason"), through: layout.temporary)
         FaultInjection.reach(.bury)
-        try moveWithNameSidecar(file.id, to: layout.failed) { try layout.work.rename(file.entry, to: layout.failed, as: file.entry) }
+        try moveWithNameSidecar(file, to: layout.failed) { try layout.work.rename(file.entry, to: layout.failed, as: file.entry) }
         return deadLetterName(of: file)
     }
 
@@ -255,10 +253,18 @@ struct ClaimStore {
     /// copied to where it goes and removed from `work/` after: a crash at any moment leaves
     /// the entry beside its name, never a dead letter or an archive no one can name (which
     /// `dead`, `retry` and the retention would never see).
-    private func moveWithNameSidecar(_ id: Bytes, to folder: Directory, _ move: () throws -> Void) throws {
-        try copySidecar(id, "name", from: layout.work, to: folder)
+    private func moveWithNameSidecar(_ file: ClaimedFile, to folder: Directory, _ move: () throws -> Void) throws {
+        guard hasNameSidecar(file) else { return try move() }
+        try copySidecar(file.id, "name", from: layout.work, to: folder)
         try move()
-        try layout.work.removeIfPresent(EntryName.sidecar(id, "name"))
+        try layout.work.removeIfPresent(EntryName.sidecar(file.id, "name"))
+    }
+
+    /// Whether `file` may have an `ID+name` sidecar: only an entry that is its id alone has one
+    /// (`entryName` writes it for no other), so the others skip looking for it (a lookup that
+    /// fails on nearly every message).
+    private func hasNameSidecar(_ file: ClaimedFile) -> Bool {
+        file.entry == file.id
     }
 }
 
