@@ -50,19 +50,20 @@ final class ProgramRun: HandlerRun {
             if job.rule.output == .log || job.rule.reply {
                 for (index, stream) in ["stdout", "stderr"].enumerated() {
                     if stream == "stderr" && job.rule.output == .discard { continue }
-                    let pipe = try FileDescriptor.pipe(nonBlocking: false)
+                    // Both ends non-blocking: the child clears its end's flag itself (`spawn`).
+                    let pipe = try FileDescriptor.pipe(nonBlocking: true)
                     childEnds.append(pipe.writeEnd)
                     childOutput[index] = pipe.writeEnd
                     let limit = stream == "stdout" && job.rule.reply ? 65536 : nil
                     outputs.append((pipe.readEnd, OutputCapture(stream: stream, collectUpTo: limit), false))
-                    try pipe.readEnd.setNonBlocking()
                     // Watched before the spawn: after it, nothing may fail.
                     try context.loop.register(pipe.readEnd, for: .readable) { [weak self] _ in self?.drain(pipe.readEnd) }
                 }
             }
             child = try ChildProcess.spawn(
                 program: program, arguments: argv, environment: environment(runningAs: credentials), directory: context.workingDirectory,
-                stdin: stdin, stdout: childOutput[0], stderr: childOutput[1], credentials: credentials)
+                stdin: stdin, stdout: childOutput[0], stderr: childOutput[1], credentials: credentials,
+                outputsNonBlocking: true)
         } catch {
             for output in outputs {
                 context.loop.unregister(output.descriptor)

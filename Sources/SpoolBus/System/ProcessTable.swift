@@ -50,7 +50,15 @@ enum ProcessTable {
         return (try? fd.readAll(limit: 64)).map { Bytes($0.prefix { $0 != UInt8(ascii: "\n") }) }
     }
 
-    static var ticksPerSecond: Int64 { Int64(max(1, sysconf(Int32(_SC_CLK_TCK)))) }
+    static let ticksPerSecond = Int64(max(1, sysconf(Int32(_SC_CLK_TCK))))
+
+    /// Time since boot in clock ticks, rounded down as /proc rounds a process's start time.
+    static func ticksSinceBoot() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &now)
+        let perSecond = UInt64(ticksPerSecond)
+        return UInt64(now.tv_sec) * perSecond + UInt64(now.tv_nsec) / (1_000_000_000 / perSecond)
+    }
 
     /// Time since boot, suspend included: the clock /proc start times count on.
     static func sinceBoot() -> Duration {
