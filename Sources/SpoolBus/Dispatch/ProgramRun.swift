@@ -14,8 +14,8 @@ final class ProgramRun: HandlerRun {
     private var exitPollTimer: EventLoop.TimerID?
     /// Pipes of a flood left to fill, and when they are watched again.
     private var fillTimers: [ObjectIdentifier: EventLoop.TimerID] = [:]
-    /// This run's entry in `.spoolbus/runs/`, removed once it is reaped.
-    private var runRecord: Bytes?
+    /// This run's slot in `.spoolbus/runs/table`, freed once it is reaped.
+    private var runRecord: RunRecord?
     private var timedOut = false
     private let started = MonotonicInstant.now()
     private var finished = false
