@@ -9,6 +9,9 @@ public struct ClaimedFile: Sendable {
     public let group: UInt32
     /// The folder it is in: `work/`. Its body is opened beneath it, never through `path`.
     let folder: Directory
+    /// The `SPOOL_*` variables of its origin (`MessageOrigin`), read from the descriptor that
+    /// claimed it; nil when not read then (a message recovered from `work/`): its runs read them.
+    var origin: [(String, Bytes)]? = nil
 
     /// Its file name in `work/` (and later in `failed/` or `done/`).
     var entry: Bytes { path.lastPathComponent }
@@ -88,7 +91,9 @@ struct ClaimStore {
         // Only the file that was checked (or another regular file of the spool) is dispatched.
         let moved = try layout.work.status(entry)
         if moved.device == status.device && moved.inode == status.inode {
-            return .claimed(claimedFile(id: id, name: name, entry: entry, status: status))
+            var file = claimedFile(id: id, name: name, entry: entry, status: status)
+            file.origin = MessageOrigin.environment(of: fd)
+            return .claimed(file)
         }
         if moved.type == .file {
             return .claimed(claimedFile(id: id, name: name, entry: entry, status: moved))
