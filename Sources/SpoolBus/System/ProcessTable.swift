@@ -17,8 +17,18 @@ enum ProcessTable {
     static func facts(of pid: Int32) -> ProcessFacts? {
         guard let fd = try? FileDescriptor.open("/proc/\(pid)/stat".bytes, .readOnly) else { return nil }
         defer { fd.close() }
-        guard let text = try? fd.readAll(limit: 4096) else { return nil }
-        return parse(text)
+        // The file is one line of a few hundred bytes, given whole by the first read: a read
+        // that does not fill the buffer needs no second one to find the end.
+        let size = 1024
+        var count: Int?
+        let first = Bytes(unsafeUninitializedCapacity: size) { buffer, initialized in
+            count = try? fd.read(into: UnsafeMutableRawBufferPointer(buffer))
+            initialized = count ?? 0
+        }
+        guard let count else { return nil }
+        guard count == size else { return parse(first) }
+        guard let rest = try? fd.readAll(limit: 4096) else { return nil }
+        return parse(first + rest)
     }
 
     /// Parses `/proc/PID/stat`: after the command name in parentheses (which may hold anything,
