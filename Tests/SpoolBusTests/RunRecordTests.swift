@@ -60,6 +60,35 @@ import Testing
         #expect(try RunRecords(state: state).leftovers().isEmpty)
     }
 
+    /// A spool an earlier version served, killed with a run going: its record file is taken
+    /// into the table (so a daemon killed in turn still knows of the run) and removed, and the
+    /// run is a leftover like any other; a record file of an ended run is only removed.
+    @Test func recordFilesOfAnEarlierVersionAreMovedIntoTheTable() throws {
+        let folder = try TemporaryFolder()
+        let state = try Directory.open(folder.path)
+        defer { state.close() }
+        let me = getpid()
+        let myStart = try #require(ProcessTable.facts(of: me)?.startTicks)
+        let runs = folder.path + Array("/runs".utf8)
+        #expect(mkdir(String(decoding: runs, as: UTF8.self), 0o700) == 0)
+        let boot = try #require(ProcessTable.bootID)
+        let write = { (name: String, content: [UInt8]) in
+            let fd = open(String(decoding: runs, as: UTF8.self) + "/" + name, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            #expect(fd >= 0)
+            #expect(content.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == content.count)
+            close(fd)
+        }
+        write("boot", boot)
+        write("01a22820e124-000042.\(me).\(myStart).30000", [])
+        write("01a22820e124-000043.\(me).\(myStart + 1).30000", [])
+        let found = try RunRecords(state: state).leftovers()
+        #expect(found.map(\.id) == [Array("01a22820e124-000042".utf8)])
+        #expect(found.first.map { $0.pid == me && $0.startTicks == myStart && $0.timeout == .seconds(30) } == true)
+        #expect(Set(try entriesOf(runs).map { String(decoding: $0.name, as: UTF8.self) }) == ["boot", "table"], "the record files are gone")
+        let again = try RunRecords(state: state).leftovers()
+        #expect(again.map(\.id) == [Array("01a22820e124-000042".utf8)], "the table holds the run now")
+    }
+
     @Test func aStartTimeYearsAfterBootGivesADeadlineWithoutOverflow() throws {
         // 10^8 seconds of uptime (three years): ticks times 10^9 would pass Int64.max.
         let perSecond = ProcessTable.ticksPerSecond

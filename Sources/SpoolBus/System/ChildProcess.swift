@@ -73,8 +73,8 @@ struct Credentials {
 /// exits.
 struct ChildProcess {
     let pid: Int32
-    /// nil when pidfd_open failed after the spawn (descriptors ran out meanwhile): the child is
-    /// running all the same, and its end is found with `exitStatusIfEnded()`.
+    /// nil when a child forked for `user=` got none from pidfd_open (descriptors ran out
+    /// meanwhile): it is running all the same, and its end is found with `exitStatusIfEnded()`.
     let exitDescriptor: FileDescriptor?
     /// When the child started, in clock ticks since boot (/proc): with the pid, what tells it
     /// from a later process given the same number. nil if /proc could not say.

@@ -78,16 +78,6 @@ enum ProcessTable {
     }
 }
 
-extension Directory {
-    /// Creates the empty regular file `name` (one component) without opening it: no descriptor
-    /// is needed, so this works when they have run out. EEXIST when anything is there.
-    func makeEmptyFile(_ name: Bytes, mode: UInt32 = 0o600) throws {
-        _ = try syscall("mknod", path: path.appendingPathComponent(name)) {
-            name.withCPath { mknodat(descriptor.rawValue, $0, UInt32(S_IFREG) | mode, 0) }
-        }
-    }
-}
-
 extension ProcessSignal {
     /// Sends `signal` to every process of process group `group`.
     static func sendToGroup(_ group: Int32, _ signal: Int32) {
