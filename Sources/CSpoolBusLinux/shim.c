@@ -301,7 +301,7 @@ fail:
 // The child's stack: only one child is between clone and exec at a time (the lock, and
 // CLONE_VFORK holding the caller until the exec), so one stack serves every spawn, and no
 // mmap/munmap is paid per spawn. Large enough for execvpe, which builds a script's argv on
-// the stack.
+// the stack (a handler's argv is a rules line's words, each placeholder one argument).
 static char plain_child_stack[256 * 1024] __attribute__((aligned(64)));
 static pthread_mutex_t plain_child_lock = PTHREAD_MUTEX_INITIALIZER;
 
