@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <mqueue.h>
-#include <spawn.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -27,7 +29,6 @@ int csb_accept4(int fd) {
 
 int csb_set_read_lease(int fd) { return fcntl(fd, F_SETLEASE, F_RDLCK); }
 
-int csb_release_lease(int fd) { return fcntl(fd, F_SETLEASE, F_UNLCK); }
 
 int csb_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
@@ -196,49 +197,41 @@ int csb_exit_status(int status) { return WEXITSTATUS(status); }
 int csb_signaled(int status) { return WIFSIGNALED(status); }
 int csb_term_signal(int status) { return WTERMSIG(status); }
 
-int csb_ignore_signal(int sig) { return signal(sig, SIG_IGN) == SIG_ERR ? -1 : 0; }
+// The signals whose disposition is not SIG_DFL: a child must not run the daemon's handlers
+// (it shares its memory until exec) nor keep what it ignores (SIG_IGN survives exec). Learnt
+// once, at the first spawn, and kept up to date by csb_ignore_signal, the only way the daemon
+// changes a disposition: resetting only these costs a few sigaction calls per spawn where
+// resetting every signal costs 64, each of them holding up the daemon until the exec.
+static sigset_t non_default;
+static int non_default_known;
+
+static void learn_non_default(void) {
+    if (non_default_known) return;
+    sigemptyset(&non_default);
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction current;
+        if (sigaction(sig, NULL, &current) == 0 && current.sa_handler != SIG_DFL) sigaddset(&non_default, sig);
+    }
+    non_default_known = 1;
+}
+
+int csb_ignore_signal(int sig) {
+    if (signal(sig, SIG_IGN) == SIG_ERR) return -1;
+    if (non_default_known) sigaddset(&non_default, sig);
+    return 0;
+}
 
 // A script saved a moment ago may still be open for writing by its editor: exec then
 // fails with ETXTBSY for a few milliseconds (entr retries the same way).
 enum { busy_retries = 10 };
 static const struct timespec busy_pause = { 0, 10 * 1000 * 1000 };
 
-static int spawn_plain(const struct csb_spawn_request *r, pid_t *pid) {
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_t actions;
-    sigset_t empty, all;
-    sigemptyset(&empty);
-    sigfillset(&all);
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setsigmask(&attr, &empty);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawn_file_actions_init(&actions);
-    int fds[3] = { r->stdin_fd, r->stdout_fd, r->stderr_fd };
-    for (int i = 0; i < 3; i++) {
-        if (fds[i] >= 0) posix_spawn_file_actions_adddup2(&actions, fds[i], i);
-        else posix_spawn_file_actions_addopen(&actions, i, "/dev/null", i == 0 ? O_RDONLY : O_WRONLY, 0);
-    }
-    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-    if (r->cwd) posix_spawn_file_actions_addchdir_np(&actions, r->cwd);
-    int err;
-    for (int attempt = 0;; attempt++) {
-        if (strchr(r->path, '/')) err = posix_spawn(pid, r->path, &actions, &attr, r->argv, r->envp);
-        else err = posix_spawnp(pid, r->path, &actions, &attr, r->argv, r->envp);
-        if (err != ETXTBSY || attempt == busy_retries) break;
-        nanosleep(&busy_pause, NULL);
-    }
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    return err;
-}
-
-// Closes every descriptor above 2 but `keep`, between fork and exec. close_range came in
-// Linux 5.9; on 5.6-5.8 each possible descriptor is closed in turn (getrlimit and close are
-// async-signal-safe).
+// Closes every descriptor above 2 but `keep` (-1: none), between fork and exec. close_range
+// came in Linux 5.9; on 5.6-5.8 each possible descriptor is closed in turn (getrlimit and
+// close are async-signal-safe).
 static int close_all_but(int keep) {
     if ((keep <= 3 || syscall(SYS_close_range, 3, keep - 1, 0) == 0) &&
-        syscall(SYS_close_range, keep + 1, ~0U, 0) == 0) return 0;
+        syscall(SYS_close_range, keep < 3 ? 3 : keep + 1, ~0U, 0) == 0) return 0;
     if (errno != ENOSYS) return -1;
     struct rlimit limit;
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
@@ -247,7 +240,100 @@ static int close_all_but(int keep) {
     return 0;
 }
 
-// Dropping to another user has no posix_spawn attribute, so this path forks. Between
+// Makes descriptor `fd` (or /dev/null when it is -1) the child's descriptor `target`.
+static int install(int fd, int target) {
+    if (fd < 0) {
+        int null = open("/dev/null", target == 0 ? O_RDONLY : O_WRONLY);
+        if (null < 0) return -1;
+        if (null == target) return 0;
+        int done = dup2(null, target);
+        close(null);
+        return done < 0 ? -1 : 0;
+    }
+    // dup2 onto itself keeps close-on-exec set.
+    if (fd == target) return fcntl(fd, F_SETFD, 0);
+    return dup2(fd, target) < 0 ? -1 : 0;
+}
+
+static void exec_with_retries(const struct csb_spawn_request *r) {
+    for (int attempt = 0;; attempt++) {
+        if (strchr(r->path, '/')) execve(r->path, r->argv, r->envp);
+        else execvpe(r->path, r->argv, r->envp);
+        if (errno != ETXTBSY || attempt == busy_retries) return;
+        nanosleep(&busy_pause, NULL);
+    }
+}
+
+struct plain_child {
+    const struct csb_spawn_request *request;
+    volatile int err;
+};
+
+// Runs in the child, on its own stack but in the daemon's memory (CLONE_VM), with every
+// signal blocked, while the daemon waits for its exec (CLONE_VFORK): only system calls, and
+// the errno of a failure left in `err` for the daemon to read.
+static int plain_child_main(void *argument) {
+    struct plain_child *child = argument;
+    const struct csb_spawn_request *r = child->request;
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) if (sigismember(&non_default, sig) == 1) sigaction(sig, &dfl, NULL);
+    setsid();
+    int fds[3] = { r->stdin_fd, r->stdout_fd, r->stderr_fd };
+    for (int i = 0; i < 3; i++) if (install(fds[i], i) != 0) goto fail;
+    // The daemon's ends of its pipes are non-blocking; the program's, which share their
+    // open file, must block as a program expects. Cleared here, not in the daemon.
+    if (r->unblock_outputs) {
+        for (int i = 1; i < 3; i++) if (fds[i] >= 0 && fcntl(i, F_SETFL, 0) != 0) goto fail;
+    }
+    if (close_all_but(-1) != 0) goto fail;
+    if (r->cwd && chdir(r->cwd) != 0) goto fail;
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+    exec_with_retries(r);
+fail:
+    child->err = errno ? errno : ENOEXEC;
+    _exit(127);
+}
+
+// The child's stack: only one child is between clone and exec at a time (the lock, and
+// CLONE_VFORK holding the caller until the exec), so one stack serves every spawn, and no
+// mmap/munmap is paid per spawn. Large enough for execvpe, which builds a script's argv on
+// the stack (a handler's argv is a rules line's words, each placeholder one argument).
+static char plain_child_stack[256 * 1024] __attribute__((aligned(64)));
+static pthread_mutex_t plain_child_lock = PTHREAD_MUTEX_INITIALIZER;
+
+// clone with CLONE_VM|CLONE_VFORK (what posix_spawn does) and CLONE_PIDFD: the pidfd comes
+// with the child, with no pidfd_open, and the child sets up only what this request needs.
+static int spawn_plain(const struct csb_spawn_request *r, pid_t *pid, int *pidfd) {
+    struct plain_child child = { .request = r, .err = 0 };
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_mutex_lock(&plain_child_lock);
+    learn_non_default();
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int fd = -1;
+    pid_t started = clone(plain_child_main, plain_child_stack + sizeof plain_child_stack,
+                          CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &child, &fd);
+    int err = started < 0 ? errno : child.err;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_mutex_unlock(&plain_child_lock);
+    if (started < 0) return err;
+    if (err != 0) {
+        int status;
+        while (waitpid(started, &status, 0) < 0 && errno == EINTR) {}
+        if (fd >= 0) close(fd);
+        return err;
+    }
+    *pid = started;
+    *pidfd = fd;
+    return 0;
+}
+
+// Dropping to another user forks (setuid in a child that shares the daemon's memory would
+// touch glibc's bookkeeping of the daemon's threads). Between
 // fork and exec only async-signal-safe calls are made; the group list was resolved by
 // the caller beforehand.
 static int spawn_as_user(const struct csb_spawn_request *r, pid_t *pid) {
@@ -274,6 +360,9 @@ static int spawn_as_user(const struct csb_spawn_request *r, pid_t *pid) {
         for (int i = 0; i < 3; i++) {
             int fd = fds[i] >= 0 ? fds[i] : open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
             if (fd < 0 || dup2(fd, i) < 0) { err = errno; goto fail; }
+        }
+        if (r->unblock_outputs) {
+            for (int i = 1; i < 3; i++) if (fds[i] >= 0 && fcntl(i, F_SETFL, 0) != 0) { err = errno; goto fail; }
         }
         // Descriptors the daemon inherited without O_CLOEXEC must not reach another user's
         // program; the report pipe is close-on-exec and stays until exec.
@@ -307,8 +396,11 @@ static int spawn_as_user(const struct csb_spawn_request *r, pid_t *pid) {
     return 0;
 }
 
-int csb_spawn(const struct csb_spawn_request *request, pid_t *pid) {
-    return request->drop_privileges ? spawn_as_user(request, pid) : spawn_plain(request, pid);
+int csb_spawn(const struct csb_spawn_request *request, pid_t *pid, int *pidfd) {
+    *pidfd = -1;
+    return request->drop_privileges ? spawn_as_user(request, pid) : spawn_plain(request, pid, pidfd);
 }
 
 int csb_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
+
+void csb_store_releasing(int32_t *word, int32_t value) { __atomic_store_n(word, value, __ATOMIC_RELEASE); }

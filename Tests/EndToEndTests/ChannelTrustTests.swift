@@ -321,7 +321,7 @@ extension ChannelTests {
                 #expect(try #require(client.readLine()).hasPrefix("ok "))
                 _ = try await box.waitForPid(in: "left.pid")
                 try await chanWait("the run's record", details: box.report()) {
-                    ((try? FileManager.default.contentsOfDirectory(atPath: box.spool + "/.spoolbus/runs")) ?? []).count == 2
+                    Files.recordedRuns(spool: box.spool).count == 1
                 }
                 box.signal(SIGKILL)
                 _ = try await box.waitForExit()

@@ -2,8 +2,8 @@ import Foundation
 import Glibc
 import Testing
 
-/// What a handler program starts with: descriptors 0, 1 and 2 only, and a clean environment,
-/// on both spawn paths (posix_spawn for plain handlers, fork for `user=`).
+/// What a handler program starts with: descriptors 0, 1 and 2 only, default signals, blocking
+/// output and a clean environment, on both spawn paths (clone for plain handlers, fork for `user=`).
 @Suite struct HandlerSpawnTests {
     @Test func handlersGetOnlyDescriptorsZeroToTwoEvenFromARootDaemonHoldingMore() async throws {
         guard requireRoot("a root daemon with a root-only descriptor") else { return }
@@ -25,6 +25,43 @@ import Testing
                 try await sb.waitForLine("ok id=\(id)") { $0.verb == "ok" && $0["id"] == id }
                 // ls holds one descriptor of its own: the folder it lists.
                 #expect(sb.outputLines(of: id) == ["0", "1", "2", "3"], "\(name): \(sb.log.story(of: id))")
+            }
+            try await daemon.stop()
+        }
+    }
+
+    /// The daemon ignores SIGPIPE and blocks the signals it reads through a signalfd, and was
+    /// started here with SIGQUIT and SIGALRM ignored too (as a shell's background job ignores
+    /// SIGINT and SIGQUIT): none of that reaches a handler, and the daemon's ends of the output
+    /// pipes are non-blocking while the handler's are not.
+    @Test func handlersStartWithDefaultSignalsAnEmptyMaskAndBlockingOutput() async throws {
+        guard requireRoot("a handler run as nobody") else { return }
+        try await withSandbox { sb in
+            try sb.writeRules("""
+                plain.msg file sh -c "grep -E '^Sig(Ign|Blk)' /proc/$$/status; grep '^flags' /proc/$$/fdinfo/1 /proc/$$/fdinfo/2"
+                nobody.msg file user=nobody sh -c "grep -E '^Sig(Ign|Blk)' /proc/$$/status; grep '^flags' /proc/$$/fdinfo/1 /proc/$$/fdinfo/2"
+
+                """)
+            let daemon = try await sb.startDaemonThroughShell("trap '' QUIT ALRM")
+            let ignored = try #require(Files.readText("/proc/\(daemon.pid)/status")?.split(separator: "\n").first { $0.hasPrefix("SigIgn:") })
+            #expect(!ignored.hasSuffix("0000000000000000"), "the daemon must ignore something for this test to mean anything: \(ignored)")
+            try sb.drop("plain.msg", "x\n")
+            try sb.drop("nobody.msg", "x\n")
+            for name in ["plain.msg", "nobody.msg"] {
+                let id = try await sb.waitForID(of: name)
+                try await sb.waitForLine("ok id=\(id)") { $0.verb == "ok" && $0["id"] == id }
+                let lines = sb.outputLines(of: id)
+                let fields = lines.map { $0.split(whereSeparator: { $0 == ":" || $0 == "\t" || $0 == " " }).map(String.init) }
+                // Signals 32 and 33 are glibc's own (cancellation, setxid), which spawning has
+                // always left ignored; no signal a program knows may arrive ignored.
+                let ignoredHere = fields.first { $0.first == "SigIgn" }.flatMap { UInt64($0[1], radix: 16) }
+                #expect(ignoredHere.map { $0 & ~(UInt64(1) << 31 | UInt64(1) << 32) } == 0, "\(name): \(lines)")
+                for signal in [SIGPIPE, SIGQUIT, SIGALRM] {
+                    #expect(ignoredHere.map { $0 & UInt64(1) << (signal - 1) } == 0, "\(name): signal \(signal) arrives ignored: \(lines)")
+                }
+                #expect(fields.contains(["SigBlk", "0000000000000000"]), "\(name): \(lines)")
+                let flags = fields.filter { $0.count == 3 && $0[1] == "flags" }.compactMap { Int($0[2], radix: 8) }
+                #expect(flags.count == 2 && flags.allSatisfy { $0 & Int(O_NONBLOCK) == 0 }, "\(name): stdout and stderr must block: \(lines)")
             }
             try await daemon.stop()
         }

@@ -134,6 +134,16 @@ enum Files {
 
     static func list(_ directory: String) -> [Bytes] { list(Bytes(text: directory)) }
 
+    /// The handler pids a daemon of `spool` has recorded as running: the slots of
+    /// `.spoolbus/runs/table` in use (64 bytes each, the pid first; 0 marks a free slot).
+    static func recordedRuns(spool: String) -> [Int32] {
+        let table = read(spool + "/.spoolbus/runs/table") ?? []
+        return stride(from: 0, to: table.count - 63, by: 64).compactMap { offset in
+            let pid = table[offset..<offset + 4].reversed().reduce(Int32(0)) { $0 << 8 | Int32($1) }
+            return pid == 0 ? nil : pid
+        }
+    }
+
     enum Kind { case file, directory, symlink, other }
 
     /// What is at `path`, without following a symbolic link; nil when nothing is.

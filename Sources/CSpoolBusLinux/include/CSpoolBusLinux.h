@@ -24,8 +24,6 @@ int csb_pipe2(int fds[2], int cloexec, int nonblock);
 int csb_accept4(int fd);
 /// fcntl(F_SETLEASE, F_RDLCK): fails with EAGAIN while anyone holds the file open for writing.
 int csb_set_read_lease(int fd);
-/// fcntl(F_SETLEASE, F_UNLCK).
-int csb_release_lease(int fd);
 /// pidfd_open(2), through syscall(2): glibc 2.36 has no wrapper in the headers Swift sees.
 int csb_pidfd_open(pid_t pid);
 /// SO_PEERCRED of a connected Unix socket; struct ucred needs _GNU_SOURCE.
@@ -77,12 +75,15 @@ struct csb_spawn_request {
     gid_t gid;
     const gid_t *groups;
     int ngroups;
+    int unblock_outputs;     // nonzero: clear O_NONBLOCK on the child's stdout and stderr
 };
 
 /// Starts a child in a new session (so its whole process group can be signalled),
 /// with default signal dispositions, an empty signal mask and no descriptors but 0-2.
-/// Returns 0 and sets *pid, or an errno value (exec failures included).
-int csb_spawn(const struct csb_spawn_request *request, pid_t *pid);
+/// Returns 0 and sets *pid and *pidfd (a close-on-exec pidfd made with the child, or -1
+/// when the child was forked to drop privileges: pidfd_open it then), or an errno value
+/// (exec failures included).
+int csb_spawn(const struct csb_spawn_request *request, pid_t *pid, int *pidfd);
 
 /// memfd_create(2) with MFD_CLOEXEC: a seekable in-memory file for a message body.
 int csb_memfd_create(const char *name);
@@ -113,6 +114,10 @@ int csb_page_out_file_mappings(void);
 
 /// syncfs(2): flushes the filesystem holding `fd`; a GNU extension.
 int csb_syncfs(int fd);
+
+/// Stores `value` at `word` after every store before it (a record in shared memory is complete
+/// before the word that makes it count), and not torn.
+void csb_store_releasing(int32_t *word, int32_t value);
 
 /// signal(sig, SIG_IGN); SIG_IGN is a cast macro Swift cannot import.
 int csb_ignore_signal(int sig);

@@ -9,6 +9,9 @@ public struct ClaimedFile: Sendable {
     public let group: UInt32
     /// The folder it is in: `work/`. Its body is opened beneath it, never through `path`.
     let folder: Directory
+    /// The `SPOOL_*` variables of its origin (`MessageOrigin`), read from the descriptor that
+    /// claimed it; nil when not read then (a message recovered from `work/`): its runs read them.
+    var origin: [(String, Bytes)]? = nil
 
     /// Its file name in `work/` (and later in `failed/` or `done/`).
     var entry: Bytes { path.lastPathComponent }
@@ -68,16 +71,14 @@ struct ClaimStore {
         defer { fd.close() }
         let status = try fd.status()
         guard status.type == .file else { return .unavailable }
-        let leased: Bool
+        // The lease lasts until `fd` is closed (the kernel drops it with its file), so it is
+        // held over the rename and the check below without an F_UNLCK of its own.
         do {
-            leased = try fd.tryReadLease()
-            if !leased { return .stillBeingWritten }
+            if try !fd.tryReadLease() { return .stillBeingWritten }
         } catch let error as SystemError where error.errno == SystemError.permissionDenied || error.errno == SystemError.invalidArgument {
             // A file of another user (without CAP_LEASE) or a filesystem without leases:
             // trust the close/move event that brought it here.
-            leased = false
         }
-        defer { if leased { fd.releaseLease() } }
         let entry = try entryName(id: id, name: name)
         FaultInjection.reach(.claim)
         do {
@@ -90,7 +91,9 @@ struct ClaimStore {
         // Only the file that was checked (or another regular file of the spool) is dispatched.
         let moved = try layout.work.status(entry)
         if moved.device == status.device && moved.inode == status.inode {
-            return .claimed(claimedFile(id: id, name: name, entry: entry, status: status))
+            var file = claimedFile(id: id, name: name, entry: entry, status: status)
+            file.origin = MessageOrigin.environment(of: fd)
+            return .claimed(file)
         }
         if moved.type == .file {
             return .claimed(claimedFile(id: id, name: name, entry: entry, status: moved))
@@ -136,10 +139,10 @@ struct ClaimStore {
     func complete(_ file: ClaimedFile, archive: Bool) throws {
         FaultInjection.reach(.rename)
         if archive {
-            try moveWithNameSidecar(file.id, to: layout.done) { try layout.work.rename(file.entry, to: layout.done, as: file.entry) }
+            try moveWithNameSidecar(file, to: layout.done) { try layout.work.rename(file.entry, to: layout.done, as: file.entry) }
         } else {
             try layout.work.removeIfPresent(file.entry)
-            try layout.work.removeIfPresent(EntryName.sidecar(file.id, "name"))
+            if hasNameSidecar(file) { try layout.work.removeIfPresent(EntryName.sidecar(file.id, "name")) }
         }
     }
 
@@ -149,7 +152,7 @@ struct ClaimStore {
     func bury(_ file: ClaimedFile, reason: Bytes) throws -> Bytes {
         try layout.failed.writeAtomically(reason, to: EntryName.sidecar(file.id, "reason"), through: layout.temporary)
         FaultInjection.reach(.bury)
-        try moveWithNameSidecar(file.id, to: layout.failed) { try layout.work.rename(file.entry, to: layout.failed, as: file.entry) }
+        try moveWithNameSidecar(file, to: layout.failed) { try layout.work.rename(file.entry, to: layout.failed, as: file.entry) }
         return deadLetterName(of: file)
     }
 
@@ -255,10 +258,18 @@ struct ClaimStore {
     /// copied to where it goes and removed from `work/` after: a crash at any moment leaves
     /// the entry beside its name, never a dead letter or an archive no one can name (which
     /// `dead`, `retry` and the retention would never see).
-    private func moveWithNameSidecar(_ id: Bytes, to folder: Directory, _ move: () throws -> Void) throws {
-        try copySidecar(id, "name", from: layout.work, to: folder)
+    private func moveWithNameSidecar(_ file: ClaimedFile, to folder: Directory, _ move: () throws -> Void) throws {
+        guard hasNameSidecar(file) else { return try move() }
+        try copySidecar(file.id, "name", from: layout.work, to: folder)
         try move()
-        try layout.work.removeIfPresent(EntryName.sidecar(id, "name"))
+        try layout.work.removeIfPresent(EntryName.sidecar(file.id, "name"))
+    }
+
+    /// Whether `file` may have an `ID+name` sidecar: only an entry that is its id alone has one
+    /// (`entryName` writes it for no other), so the others skip looking for it (a lookup that
+    /// fails on nearly every message).
+    private func hasNameSidecar(_ file: ClaimedFile) -> Bool {
+        file.entry == file.id
     }
 }
 

@@ -35,16 +35,23 @@ struct HandlerEnvironment {
             }
         }
         daemonIdentity = Credentials.current(environment: daemon)
+        daemonUserEntries = forUser(nil, identity: daemonIdentity).entries
     }
 
     /// Who the daemon runs as, for handlers without `user=`.
     private var daemonIdentity: (user: Bytes, home: Bytes)?
+    /// `forUser(nil)`, made once: it is the start of nearly every run's environment.
+    private var daemonUserEntries: [Bytes] = []
 
     /// The environment for a run as `credentials` (nil: as the daemon's own user), before the
     /// `SPOOL_*` variables. `--env` values win over HOME, USER and LOGNAME.
     func forUser(_ credentials: Credentials?) -> HandlerEnvironment {
+        guard let credentials else { return HandlerEnvironment(entries: daemonUserEntries) }
+        return forUser(credentials, identity: (credentials.user.bytes, credentials.home))
+    }
+
+    private func forUser(_ credentials: Credentials?, identity: (user: Bytes, home: Bytes)?) -> HandlerEnvironment {
         var result = HandlerEnvironment()
-        let identity = credentials.map { ($0.user.bytes, $0.home) } ?? daemonIdentity
         if let (user, home) = identity {
             result.set("HOME=".bytes + home)
             result.set("USER=".bytes + user)
@@ -56,13 +63,20 @@ struct HandlerEnvironment {
 
     private init() {}
 
+    private init(entries: [Bytes]) { self.entries = entries }
+
     /// Sets `name` to `value`, replacing an earlier value.
     mutating func set(_ name: String, _ value: Bytes) { set(name.bytes + [UInt8(ascii: "=")] + value) }
 
     private mutating func set(_ entry: Bytes) {
-        let name = Self.name(of: entry)
-        entries.removeAll { Self.name(of: $0) == name }
+        let length = Self.nameLength(of: entry)
+        // Compared in place: a run sets a dozen variables, each against every entry.
+        entries.removeAll { $0.count >= length && Self.nameLength(of: $0) == length && $0[..<length].elementsEqual(entry[..<length]) }
         entries.append(entry)
+    }
+
+    private static func nameLength(of entry: Bytes) -> Int {
+        entry.firstIndex(of: UInt8(ascii: "=")) ?? entry.count
     }
 
     private static func name(of entry: Bytes) -> Bytes {

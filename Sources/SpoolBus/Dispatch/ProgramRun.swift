@@ -6,7 +6,8 @@ final class ProgramRun: HandlerRun {
     private let context: RunContext
     private let completion: (RunOutcome) -> Void
     private var child: ChildProcess?
-    private var outputs: [(descriptor: FileDescriptor, capture: OutputCapture, widened: Bool)] = []
+    /// The daemon's ends of the output pipes, each closed at its end of file or when the run ends.
+    private var outputs: [(descriptor: FileDescriptor, capture: OutputCapture, widened: Bool, open: Bool)] = []
     /// Where output is read into; one per run, grown for a flood.
     private var readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ProgramRun.readSize, alignment: 16)
     private var timeoutTimer: EventLoop.TimerID?
@@ -14,8 +15,8 @@ final class ProgramRun: HandlerRun {
     private var exitPollTimer: EventLoop.TimerID?
     /// Pipes of a flood left to fill, and when they are watched again.
     private var fillTimers: [ObjectIdentifier: EventLoop.TimerID] = [:]
-    /// This run's entry in `.spoolbus/runs/`, removed once it is reaped.
-    private var runRecord: Bytes?
+    /// This run's slot in `.spoolbus/runs/table`, freed once it is reaped.
+    private var runRecord: RunRecord?
     private var timedOut = false
     private let started = MonotonicInstant.now()
     private var finished = false
@@ -50,22 +51,23 @@ final class ProgramRun: HandlerRun {
             if job.rule.output == .log || job.rule.reply {
                 for (index, stream) in ["stdout", "stderr"].enumerated() {
                     if stream == "stderr" && job.rule.output == .discard { continue }
-                    let pipe = try FileDescriptor.pipe(nonBlocking: false)
+                    // Both ends non-blocking: the child clears its end's flag itself (`spawn`).
+                    let pipe = try FileDescriptor.pipe(nonBlocking: true)
                     childEnds.append(pipe.writeEnd)
                     childOutput[index] = pipe.writeEnd
                     let limit = stream == "stdout" && job.rule.reply ? 65536 : nil
-                    outputs.append((pipe.readEnd, OutputCapture(stream: stream, collectUpTo: limit), false))
-                    try pipe.readEnd.setNonBlocking()
+                    outputs.append((pipe.readEnd, OutputCapture(stream: stream, collectUpTo: limit), false, true))
                     // Watched before the spawn: after it, nothing may fail.
                     try context.loop.register(pipe.readEnd, for: .readable) { [weak self] _ in self?.drain(pipe.readEnd) }
                 }
             }
             child = try ChildProcess.spawn(
                 program: program, arguments: argv, environment: environment(runningAs: credentials), directory: context.workingDirectory,
-                stdin: stdin, stdout: childOutput[0], stderr: childOutput[1], credentials: credentials)
+                stdin: stdin, stdout: childOutput[0], stderr: childOutput[1], credentials: credentials,
+                outputsNonBlocking: true)
         } catch {
             for output in outputs {
-                context.loop.unregister(output.descriptor)
+                context.loop.unregisterBeforeClosing(output.descriptor)
                 output.descriptor.close()
             }
             outputs.removeAll()
@@ -117,14 +119,14 @@ final class ProgramRun: HandlerRun {
 
     private func exited() {
         guard let child else { return }
-        if let pidfd = child.exitDescriptor { context.loop.unregister(pidfd) }
+        if let pidfd = child.exitDescriptor { context.loop.unregisterBeforeClosing(pidfd) }
         ended(child.reap())
     }
 
     private func ended(_ termination: Termination) {
         // Output written before the exit is still in the pipes; a grandchild that kept them
         // open does not hold the run up.
-        for output in outputs { drain(output.descriptor) }
+        for output in outputs where output.open { drain(output.descriptor) }
         if timedOut {
             finish(.timedOut(job.rule.timeout))
         } else {
@@ -138,7 +140,7 @@ final class ProgramRun: HandlerRun {
     /// fill for a moment, so that it costs a read per megabyte rather than one per write the
     /// handler makes.
     private func drain(_ fd: FileDescriptor) {
-        guard let index = outputs.firstIndex(where: { $0.descriptor == fd }) else { return }
+        guard let index = outputs.firstIndex(where: { $0.descriptor == fd }), outputs[index].open else { return }
         for _ in 0..<16 {
             if outputs[index].capture.isPastCap && !outputs[index].widened {
                 outputs[index].widened = true
@@ -156,7 +158,9 @@ final class ProgramRun: HandlerRun {
                 return
             }
             if n == 0 {
-                context.loop.unregister(fd)
+                context.loop.unregisterBeforeClosing(fd)
+                fd.close()
+                outputs[index].open = false
                 return
             }
             let stream = outputs[index].capture.stream
@@ -210,8 +214,10 @@ final class ProgramRun: HandlerRun {
             }
             if stream == "stderr" { outcome.lastErrorLines = capture.tail }
             if let collected = capture.collected { outcome.replyOutput = collected }
-            context.loop.unregister(outputs[index].descriptor)
-            outputs[index].descriptor.close()
+            if outputs[index].open {
+                context.loop.unregisterBeforeClosing(outputs[index].descriptor)
+                outputs[index].descriptor.close()
+            }
         }
         outputs.removeAll()
         completion(outcome)
@@ -245,9 +251,13 @@ final class ProgramRun: HandlerRun {
         if let passed = message.extras.descriptor { env.set("SPOOL_FD_TYPE", passed.kind.rawValue.bytes) }
         if let priority = message.extras.priority { env.set("SPOOL_PRIORITY", String(priority).bytes) }
         if let value = message.extras.signalValue { env.set("SPOOL_SIGNAL_VALUE", String(value).bytes) }
-        if case .claimedFile(let file) = message.body, let fd = try? file.open() {
-            for (name, value) in MessageOrigin.environment(of: fd) { env.set(name, value) }
-            fd.close()
+        if case .claimedFile(let file) = message.body {
+            if let origin = file.origin {
+                for (name, value) in origin { env.set(name, value) }
+            } else if let fd = try? file.open() {
+                for (name, value) in MessageOrigin.environment(of: fd) { env.set(name, value) }
+                fd.close()
+            }
         }
         if let peer = message.peer {
             if let pid = peer.pid { env.set("SPOOL_PEER_PID", String(pid).bytes) }

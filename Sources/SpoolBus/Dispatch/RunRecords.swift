@@ -1,19 +1,31 @@
+import CSpoolBusLinux
+
 /// The handler runs in progress, on disk, so that a daemon started after `kill -9` of another
 /// one knows which runs that one left behind (handlers lead their own sessions and outlive it),
 /// and starts a recovered message only once no run of it is left.
 ///
-/// A run is an empty file `.spoolbus/runs/ID.PID.START.TIMEOUT`: the message id, the handler's
-/// pid, its start time in clock ticks since boot (what tells it from a later process given the
-/// same pid) and its timeout in milliseconds. It is made with mknod after the spawn (no
-/// descriptor needed) and removed once the run is reaped: two system calls per run. `runs/boot`
-/// holds the boot id: start times only compare within one boot.
+/// The runs are slots of `.spoolbus/runs/table`, a file the daemon maps into its memory
+/// (`SharedFileMapping`): a slot holds the message id, the handler's pid, its start time in
+/// clock ticks since boot (what tells it from a later process given the same pid) and its
+/// timeout. Recording a run and forgetting it are stores into that memory, made after the spawn
+/// and once the run is reaped: no system call, no file made or removed per run (which on ext4
+/// cost journal work twice per run), and what is stored outlives a `kill -9` of the daemon, since
+/// the kernel's page cache holds it. The pid is stored last, and is what makes a slot count.
+/// A reboot loses the table's unwritten pages, which holds nothing then: `runs/boot` holds the
+/// boot id, and start times only compare within one boot.
 ///
-/// A worker process has one record for its whole life, `worker.PID.START.0`, rather than two
-/// system calls per request: a daemon started after `kill -9` of this one holds every recovered
-/// message back until the workers it left are gone, and stops them at once (their answers can
-/// reach no one; the messages they held are recovered and run again).
+/// A worker process has one record for its whole life (id `worker`) rather than one per
+/// request: a daemon started after `kill -9` of this one holds every recovered message back
+/// until the workers it left are gone, and stops them at once (their answers can reach no one;
+/// the messages they held are recovered and run again).
+///
+/// Spools served by an earlier version have one empty file per run, `ID.PID.START.TIMEOUT`:
+/// they are moved into the table at the start, before it is read.
 final class RunRecords {
     private let folder: Directory
+    private let table: SharedFileMapping
+    /// Slots not in use, the last taken first.
+    private var freeSlots: [Int] = []
     /// Where a record that could not be made is said; given by `LeftoverRuns`, which the daemon
     /// makes with its log right after this.
     fileprivate var log: DispatchLog?
@@ -22,23 +34,63 @@ final class RunRecords {
 
     static let folderName = "runs".bytes
     static let bootName = "boot".bytes
+    static let tableName = "table".bytes
 
-    /// Opens (and makes, 0700) `runs/` in the state folder. Only the daemon needs it: `retry`
-    /// works on a spool whose daemon never made it.
+    /// A slot: pid (Int32; 0: free) at 0, id length (UInt8) at 4, start ticks (UInt64) at 8,
+    /// timeout in milliseconds (Int64) at 16, the id from 24 to the end.
+    static let slotSize = 64
+    static let idCapacity = slotSize - 24
+    /// A page of slots at first; doubled when they are all taken.
+    static let firstSlotCount = 64
+
+    /// Opens (and makes, 0700) `runs/` in the state folder and maps its table. Only the daemon
+    /// needs it: `retry` works on a spool whose daemon never made it.
     init(state: Directory) throws {
         try state.makeDirectory(Self.folderName, mode: 0o700)
         folder = try state.openDirectory(Self.folderName)
+        do {
+            let fd = try folder.open(Self.tableName, [.readWrite, .create], mode: 0o600)
+            table = try SharedFileMapping(fd, path: folder.path.appendingPathComponent(Self.tableName),
+                                          minimumSize: Self.slotSize * Self.firstSlotCount)
+        } catch {
+            folder.close()
+            throw error
+        }
+        freeSlots = (0..<slotCount).reversed().filter { pid(at: $0) == 0 }
     }
 
-    /// Records a started run; returns the record's name, or nil when it could not be made (the
-    /// run goes on, unrecorded: a crash now could let its message run twice at once).
-    func started(id: Bytes, pid: Int32, startTicks: UInt64?, timeout: Duration) -> Bytes? {
-        guard let startTicks else { return nil }
-        let name = id + ".\(pid).\(startTicks).\(timeout.milliseconds)".bytes
+    deinit { folder.close() }
+
+    private var slotCount: Int { table.size / Self.slotSize }
+
+    private func slot(_ index: Int) -> UnsafeMutableRawPointer { table.base + index * Self.slotSize }
+
+    private func pid(at index: Int) -> Int32 { slot(index).load(as: Int32.self) }
+
+    /// Records a started run; returns its record, or nil when it could not be made (the run
+    /// goes on, unrecorded: a crash now could let its message run twice at once).
+    func started(id: Bytes, pid: Int32, startTicks: UInt64?, timeout: Duration) -> RunRecord? {
         do {
-            try folder.makeEmptyFile(name)
+            guard let startTicks else {
+                throw SystemError(errno: SystemError.noEntry, operation: "read the start time of the handler from /proc", path: "/proc/\(pid)/stat".bytes)
+            }
+            guard id.count <= Self.idCapacity else {
+                throw SystemError(errno: SystemError.nameTooLong, operation: "record a run of message \(String(decoding: id, as: UTF8.self))", path: folder.path.appendingPathComponent(Self.tableName))
+            }
+            if freeSlots.isEmpty {
+                let count = slotCount
+                try table.grow(to: 2 * count * Self.slotSize)
+                freeSlots = (count..<slotCount).reversed()
+            }
+            let index = freeSlots.removeLast()
+            let record = slot(index)
+            record.storeBytes(of: UInt8(id.count), toByteOffset: 4, as: UInt8.self)
+            record.storeBytes(of: startTicks, toByteOffset: 8, as: UInt64.self)
+            record.storeBytes(of: timeout.milliseconds, toByteOffset: 16, as: Int64.self)
+            id.withUnsafeBytes { (record + 24).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            csb_store_releasing(record.assumingMemoryBound(to: Int32.self), pid)
             failing = false
-            return name
+            return RunRecord(slot: index)
         } catch {
             if !failing {
                 failing = true
@@ -49,13 +101,27 @@ final class RunRecords {
     }
 
     /// Records a started worker process; nil as for `started`.
-    func workerStarted(pid: Int32, startTicks: UInt64?) -> Bytes? {
+    func workerStarted(pid: Int32, startTicks: UInt64?) -> RunRecord? {
         started(id: LeftoverRun.workerID, pid: pid, startTicks: startTicks, timeout: .zero)
     }
 
     /// Forgets a run that was reaped.
-    func ended(_ record: Bytes) {
-        try? folder.removeIfPresent(record)
+    func ended(_ record: RunRecord) {
+        guard pid(at: record.slot) != 0 else { return }
+        csb_store_releasing(slot(record.slot).assumingMemoryBound(to: Int32.self), 0)
+        freeSlots.append(record.slot)
+    }
+
+    /// The run recorded in slot `index`, if any.
+    private func entry(at index: Int) -> LeftoverRun? {
+        let record = slot(index)
+        let pid = record.load(as: Int32.self)
+        let length = Int(record.load(fromByteOffset: 4, as: UInt8.self))
+        guard pid > 1, length <= Self.idCapacity else { return nil }
+        let id = Bytes(UnsafeRawBufferPointer(start: record + 24, count: length))
+        return LeftoverRun(record: RunRecord(slot: index), id: id, pid: pid,
+                           startTicks: record.load(fromByteOffset: 8, as: UInt64.self),
+                           timeout: .milliseconds(record.load(fromByteOffset: 16, as: Int64.self)))
     }
 
     /// The runs an earlier daemon of this spool left that are still going; the records of the
@@ -69,21 +135,52 @@ final class RunRecords {
             defer { fd.close() }
             try fd.writeAll(boot)
         }
+        for item in try folder.entries() where item.name != Self.bootName && item.name != Self.tableName {
+            if sameBoot, let run = LegacyRunRecord(item.name) {
+                guard started(id: run.id, pid: run.pid, startTicks: run.startTicks, timeout: run.timeout) != nil else { continue }
+            }
+            try? folder.removeIfPresent(item.name)
+        }
         var found: [LeftoverRun] = []
-        for entry in try folder.entries() where entry.name != Self.bootName {
-            if sameBoot, let run = LeftoverRun(record: entry.name), run.isRunning {
+        for index in 0..<slotCount where pid(at: index) != 0 {
+            if sameBoot, let run = entry(at: index), run.isRunning {
                 found.append(run)
             } else {
-                ended(entry.name)
+                ended(RunRecord(slot: index))
             }
         }
         return found
     }
 }
 
+/// A run's place in `RunRecords`' table.
+struct RunRecord: Equatable {
+    let slot: Int
+}
+
+/// What an earlier version's record file `ID.PID.START.TIMEOUT` says.
+struct LegacyRunRecord {
+    let id: Bytes
+    let pid: Int32
+    let startTicks: UInt64
+    let timeout: Duration
+
+    init?(_ name: Bytes) {
+        let parts = name.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count == 4,
+              let pid = Int32(String(decoding: parts[1], as: UTF8.self)), pid > 1,
+              let start = UInt64(String(decoding: parts[2], as: UTF8.self)),
+              let milliseconds = Int64(String(decoding: parts[3], as: UTF8.self)) else { return nil }
+        id = Bytes(parts[0])
+        self.pid = pid
+        startTicks = start
+        timeout = .milliseconds(milliseconds)
+    }
+}
+
 /// A handler run an earlier daemon started and did not see end.
 struct LeftoverRun {
-    let record: Bytes
+    let record: RunRecord
     let id: Bytes
     let pid: Int32
     let startTicks: UInt64
@@ -94,19 +191,6 @@ struct LeftoverRun {
 
     /// A worker process, which may be working on any recovered message.
     var isWorker: Bool { id == Self.workerID }
-
-    init?(record: Bytes) {
-        let parts = record.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count == 4,
-              let pid = Int32(String(decoding: parts[1], as: UTF8.self)), pid > 1,
-              let start = UInt64(String(decoding: parts[2], as: UTF8.self)),
-              let milliseconds = Int64(String(decoding: parts[3], as: UTF8.self)) else { return nil }
-        self.record = record
-        id = Bytes(parts[0])
-        self.pid = pid
-        startTicks = start
-        timeout = .milliseconds(milliseconds)
-    }
 
     /// Whether the run, or a process of its group, is still going. The pid is the group's id,
     /// and the kernel does not give that number to a new process while the group has members:
@@ -136,7 +220,7 @@ final class LeftoverRuns {
     private let log: DispatchLog
     private var runs: [LeftoverRun] = []
     private var waiting: [Bytes: [() -> Void]] = [:]
-    private var terminated: Set<Bytes> = []
+    private var terminated: Set<Int> = []
     private var delay = LeftoverRuns.firstPoll
 
     static let firstPoll: Duration = .milliseconds(20)
@@ -178,7 +262,7 @@ final class LeftoverRuns {
         for run in ended { records.ended(run.record) }
         for run in runs where now >= run.deadline {
             // Its group, as the daemon that started it would have at its timeout.
-            let firstTime = terminated.insert(run.record).inserted
+            let firstTime = terminated.insert(run.record.slot).inserted
             let signal = now >= run.deadline + ProgramRun.killDelay ? ProcessSignal.kill : ProcessSignal.terminate
             if firstTime || signal == ProcessSignal.kill { ProcessSignal.sendToGroup(run.pid, signal) }
             if firstTime && run.isWorker {

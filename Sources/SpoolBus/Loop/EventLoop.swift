@@ -57,6 +57,16 @@ final class EventLoop {
         epoll.remove(fd)
     }
 
+    /// Stops watching `fd`, which the caller closes right after, with no epoll_ctl: closing
+    /// the last descriptor of an open file takes it out of the epoll set. Only for descriptors
+    /// nothing else holds (the daemon's end of a handler's pipe, a pidfd: close-on-exec, and a
+    /// child shares them only until its exec, while the daemon waits for it); events already
+    /// fetched for it are dropped.
+    func unregisterBeforeClosing(_ fd: FileDescriptor) {
+        guard let token = tokens.removeValue(forKey: fd.rawValue) else { return }
+        handlers[token] = nil
+    }
+
     /// Runs `work` on the loop after `delay`.
     @discardableResult
     func schedule(after delay: Duration, _ work: @escaping () -> Void) -> TimerID {

@@ -73,8 +73,8 @@ struct Credentials {
 /// exits.
 struct ChildProcess {
     let pid: Int32
-    /// nil when pidfd_open failed after the spawn (descriptors ran out meanwhile): the child is
-    /// running all the same, and its end is found with `exitStatusIfEnded()`.
+    /// nil when a child forked for `user=` got none from pidfd_open (descriptors ran out
+    /// meanwhile): it is running all the same, and its end is found with `exitStatusIfEnded()`.
     let exitDescriptor: FileDescriptor?
     /// When the child started, in clock ticks since boot (/proc): with the pid, what tells it
     /// from a later process given the same number. nil if /proc could not say.
@@ -82,24 +82,31 @@ struct ChildProcess {
 
     /// Starts `program` in a session of its own, with `environment` as its whole environment,
     /// the given descriptors as stdin/stdout/stderr (nil: /dev/null) and no others.
+    /// `outputsNonBlocking`: stdout and stderr are pipes whose ends are all non-blocking (the
+    /// daemon's ends must be); the child clears that on its own, before its exec.
     ///
     /// Throws only when no child was started. Once one is, this returns it, whatever fails after.
     static func spawn(
         program: Bytes, arguments: [Bytes], environment: [Bytes], directory: Bytes?,
         stdin: FileDescriptor?, stdout: FileDescriptor?, stderr: FileDescriptor?,
-        credentials: Credentials?
+        credentials: Credentials?, outputsNonBlocking: Bool = false
     ) throws -> ChildProcess {
-        // Held across the spawn and given up just before pidfd_open and the read of the child's
-        // start time, so that these find free numbers even when the spawn's own descriptors took
-        // the last ones.
+        // A child forked to drop privileges has its pidfd opened after the spawn: spares held
+        // across it, given up just before pidfd_open and the read of the child's start time,
+        // let these find free numbers even when the spawn's own descriptors took the last ones.
+        // Other children come with their pidfd.
         var spares: [FileDescriptor] = []
-        do {
-            for _ in 0..<2 { spares.append(try FileDescriptor.open("/dev/null".bytes, .readOnly)) }
-        } catch {
-            for spare in spares { spare.close() }
-            throw error
+        if credentials != nil {
+            do {
+                for _ in 0..<2 { spares.append(try FileDescriptor.open("/dev/null".bytes, .readOnly)) }
+            } catch {
+                for spare in spares { spare.close() }
+                throw error
+            }
         }
         var pid: pid_t = 0
+        var pidfd: Int32 = -1
+        let before = ProcessTable.ticksSinceBoot()
         let status: Int32 = withCStringArray(arguments) { argv in
             withCStringArray(environment) { envp in
                 program.withCPath { path in
@@ -118,17 +125,21 @@ struct ChildProcess {
                             request.gid = credentials?.gid ?? 0
                             request.groups = groups.baseAddress
                             request.ngroups = Int32(groups.count)
-                            return csb_spawn(&request, &pid)
+                            request.unblock_outputs = outputsNonBlocking ? 1 : 0
+                            return csb_spawn(&request, &pid, &pidfd)
                         }
                     }
                 }
             }
         }
+        let after = ProcessTable.ticksSinceBoot()
         for spare in spares { spare.close() }
         if status != 0 { throw SystemError(errno: status, operation: "spawn", path: program) }
-        let fd = csb_pidfd_open(pid)
-        return ChildProcess(pid: pid, exitDescriptor: fd < 0 ? nil : FileDescriptor(rawValue: fd),
-                            startTicks: ProcessTable.facts(of: pid)?.startTicks)
+        if pidfd < 0 { pidfd = csb_pidfd_open(pid) }
+        // The kernel stamps the child's start between the two readings of the same clock /proc
+        // counts on: when both fall in one tick, that tick is the start, with no /proc read.
+        let startTicks = before == after ? before : ProcessTable.facts(of: pid)?.startTicks
+        return ChildProcess(pid: pid, exitDescriptor: pidfd < 0 ? nil : FileDescriptor(rawValue: pidfd), startTicks: startTicks)
     }
 
     /// Collects the exit status once `exitDescriptor` is readable, and closes the pidfd.

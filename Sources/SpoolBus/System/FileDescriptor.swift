@@ -151,10 +151,6 @@ public final class FileDescriptor: Hashable, @unchecked Sendable {
         try nonBlockingSyscall("fcntl(F_SETLEASE)") { csb_set_read_lease(rawValue) } != nil
     }
 
-    public func releaseLease() {
-        _ = csb_release_lease(rawValue)
-    }
-
     /// A pipe whose ends are close-on-exec, and non-blocking when asked.
     public static func pipe(nonBlocking: Bool) throws -> (readEnd: FileDescriptor, writeEnd: FileDescriptor) {
         var fds: [Int32] = [-1, -1]

@@ -17,8 +17,18 @@ enum ProcessTable {
     static func facts(of pid: Int32) -> ProcessFacts? {
         guard let fd = try? FileDescriptor.open("/proc/\(pid)/stat".bytes, .readOnly) else { return nil }
         defer { fd.close() }
-        guard let text = try? fd.readAll(limit: 4096) else { return nil }
-        return parse(text)
+        // The file is one line of a few hundred bytes, given whole by the first read: a read
+        // that does not fill the buffer needs no second one to find the end.
+        let size = 1024
+        var count: Int?
+        let first = Bytes(unsafeUninitializedCapacity: size) { buffer, initialized in
+            count = try? fd.read(into: UnsafeMutableRawBufferPointer(buffer))
+            initialized = count ?? 0
+        }
+        guard let count else { return nil }
+        guard count == size else { return parse(first) }
+        guard let rest = try? fd.readAll(limit: 4096) else { return nil }
+        return parse(first + rest)
     }
 
     /// Parses `/proc/PID/stat`: after the command name in parentheses (which may hold anything,
@@ -50,23 +60,21 @@ enum ProcessTable {
         return (try? fd.readAll(limit: 64)).map { Bytes($0.prefix { $0 != UInt8(ascii: "\n") }) }
     }
 
-    static var ticksPerSecond: Int64 { Int64(max(1, sysconf(Int32(_SC_CLK_TCK)))) }
+    static let ticksPerSecond = Int64(max(1, sysconf(Int32(_SC_CLK_TCK))))
+
+    /// Time since boot in clock ticks, rounded down as /proc rounds a process's start time.
+    static func ticksSinceBoot() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &now)
+        let perSecond = UInt64(ticksPerSecond)
+        return UInt64(now.tv_sec) * perSecond + UInt64(now.tv_nsec) / (1_000_000_000 / perSecond)
+    }
 
     /// Time since boot, suspend included: the clock /proc start times count on.
     static func sinceBoot() -> Duration {
         var now = timespec()
         clock_gettime(CLOCK_BOOTTIME, &now)
         return .seconds(Int64(now.tv_sec)) + .nanoseconds(Int64(now.tv_nsec))
-    }
-}
-
-extension Directory {
-    /// Creates the empty regular file `name` (one component) without opening it: no descriptor
-    /// is needed, so this works when they have run out. EEXIST when anything is there.
-    func makeEmptyFile(_ name: Bytes, mode: UInt32 = 0o600) throws {
-        _ = try syscall("mknod", path: path.appendingPathComponent(name)) {
-            name.withCPath { mknodat(descriptor.rawValue, $0, UInt32(S_IFREG) | mode, 0) }
-        }
     }
 }
 

@@ -41,7 +41,7 @@ final class WorkerProcess {
     private var watchingInput = false
     private var request: WorkerRequest?
     /// Its entry in `.spoolbus/runs/`, for its whole life (`RunRecords`).
-    private var record: Bytes?
+    private var record: RunRecord?
     /// A `reply LENGTH` line was read: its bytes follow.
     private var replyLength: Int?
     /// Why the daemon killed it, for the request in flight.
