@@ -12,8 +12,19 @@ extension FileDescriptor {
     /// A new open file description of the same file, read-only (through `/proc/self/fd/N`): its
     /// own offset, which no other reader moves. For a regular file this descriptor can already
     /// read, so it grants nothing the holder did not have.
+    ///
+    /// The open does not block: the holder may own a write lease (F_SETLEASE) on the file, and
+    /// an open that breaks a lease waits up to `/proc/sys/fs/lease-break-time` (45 s) for the
+    /// holder to give it up. It fails with EAGAIN instead; the new descriptor blocks as usual.
     public func reopenForReading() throws -> FileDescriptor {
-        try FileDescriptor.open("/proc/self/fd/\(rawValue)".bytes, [.readOnly])
+        let own = try FileDescriptor.open("/proc/self/fd/\(rawValue)".bytes, [.readOnly, .nonBlocking])
+        do {
+            try own.clearNonBlocking()
+        } catch {
+            own.close()
+            throw error
+        }
+        return own
     }
 
     /// The offset, or nil when the file has none (a pipe, a socket, a terminal: ESPIPE).

@@ -1,0 +1,64 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Attacks by an unprivileged user (`nobody`) on a root daemon through what it offers beyond
+/// spool files: descriptors passed to a `listen` socket, the control socket opened to everyone
+/// (`--control-mode 0666`).
+@Suite struct ChannelAttackTests {
+    /// A folder of the sandbox that only the attacker may write, for its own files.
+    private func attackersFolder(_ sb: Sandbox) throws -> String {
+        let folder = sb.root + "/attacker"
+        #expect(mkdir(folder, 0o755) == 0 && chown(folder, Attacker.uid, 0) == 0)
+        return folder
+    }
+
+    /// The sender owns the file it passes, so it may take a write lease on it (F_SETLEASE), on
+    /// the very open file it sends. The daemon opened `/proc/self/fd/N` anew for each run, and an
+    /// open that breaks a lease waits for the holder to give it up, up to
+    /// `/proc/sys/fs/lease-break-time` (45 s): the whole bus stood still that long, per message.
+    @Test func aLeasedFileItsSenderPassesDoesNotStallTheBus() async throws {
+        guard Attacker.available() else { return }
+        let breakTime = Int(String(decoding: Files.read("/proc/sys/fs/lease-break-time") ?? [], as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        try #require(breakTime >= 30, "lease-break-time is \(breakTime) s: too short to tell a stalled bus from a slow one")
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            try sb.writeRules("""
+                listen files.sock mode=0666
+                files.sock socket ./h/record.sh passed
+                """)
+            try await sb.startDaemon()
+            let folder = try attackersFolder(sb)
+            let script = folder + "/lease.py"
+            try Files.write(script, """
+                import fcntl, os, signal, socket, sys, time
+                folder = sys.argv[2]
+                with open(folder + "/leased", "w") as f:
+                    f.write("the sender's own bytes\\n")
+                fd = os.open(folder + "/leased", os.O_RDONLY)
+                signal.signal(signal.SIGIO, lambda *_: None)  # told to give the lease up: never does
+                fcntl.fcntl(fd, 1024, fcntl.F_WRLCK)  # F_SETLEASE
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(sys.argv[1])
+                socket.send_fds(s, [b"leased\\n"], [fd])
+                print(s.recv(99).decode(), end="", flush=True)
+                deadline = time.time() + 40
+                while not os.path.exists(folder + "/release") and time.time() < deadline:
+                    time.sleep(0.05)
+                """)
+            async let attack = sb.runProgram(Attacker.command(["/usr/bin/python3", script, sb.spoolPath("files.sock"), folder]))
+            let timeout = Duration.seconds(breakTime / 2)
+            try await sb.waitForLine("recv of the passed file", timeout: timeout) { $0.verb == "recv" && $0["fd_type"] == "file" }
+            let status = try await sb.spoolbus(["status", "--spool", sb.spool], timeout: timeout)
+            #expect(status.status == .exited(0), "\(status)")
+            let run = try await sb.waitForRun("the run of the leased message", timeout: timeout) {
+                $0.variable("SPOOL_MESSAGE") == "leased"
+            }
+            #expect(run.stdin == Bytes(text: "the sender's own bytes\n"), "the handler still reads the file")
+            try Files.write(folder + "/release", "")
+            let attacker = try await attack
+            #expect(attacker.status == .exited(0) && attacker.out.hasPrefix("ok "), "\(attacker)")
+        }
+    }
+}
