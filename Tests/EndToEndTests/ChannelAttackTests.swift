@@ -61,4 +61,57 @@ import Testing
             #expect(attacker.status == .exited(0) && attacker.out.hasPrefix("ok "), "\(attacker)")
         }
     }
+
+    /// With `--control-mode 0666` anyone may `watch`, and every log line about a message was
+    /// matched against every watcher's pattern on the event loop, in (pattern length × name
+    /// length) steps: eight watchers of 60,000-byte patterns and one file with a 3,765-byte name
+    /// held the root daemon for minutes. Others' patterns now share a budget of 1,024 bytes;
+    /// root's are not limited.
+    @Test func longWatchPatternsFromAnyoneDoNotStallTheBus() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            try sb.writeRules("** file ./h/record.sh any\n")
+            try await sb.startDaemon(["--control-mode", "0666"])
+            let folder = try attackersFolder(sb)
+            let script = folder + "/watch.py"
+            try Files.write(script, """
+                import os, socket, sys, time
+                control, folder = sys.argv[1], sys.argv[2]
+                held, answers = [], []
+                for pattern in [b"**?" * 20000] * 8 + [b"big/**"]:
+                    s = socket.socket(socket.AF_UNIX)
+                    s.connect(control)
+                    s.sendall(b"watch " + pattern + b"\\n")
+                    answers.append(s.makefile("rb").readline().decode().split(" ")[0])
+                    held.append(s)
+                with open(folder + "/answers", "w") as f:
+                    f.write(" ".join(answers))
+                deadline = time.time() + 60
+                while not os.path.exists(folder + "/release") and time.time() < deadline:
+                    time.sleep(0.05)
+                """)
+            async let attack = sb.runProgram(Attacker.command(["/usr/bin/python3", script, sb.state("control.sock"), folder]))
+            try await sb.waitFor("the attacker's watchers") { Files.exists(folder + "/answers") }
+            let answers = String(decoding: Files.read(folder + "/answers") ?? [], as: UTF8.self)
+            #expect(answers == Array(repeating: "error", count: 8).joined(separator: " ") + " watching", "\(answers)")
+            let root = try sb.startSpoolbus(["watch", String(repeating: "**?", count: 400), "--spool", sb.spool])
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(20)
+            while try await Int(sb.statusFacts()["watchers"] ?? "") ?? 0 < 2 {
+                try #require(root.child.isRunning && clock.now < deadline, "root's watch with a long pattern: \(sb.diagnostics())")
+                try await Task.sleep(for: .milliseconds(20))
+            }
+
+            let name = Array(repeating: String(repeating: "b", count: 250), count: 15).joined(separator: "/")
+            try sb.drop(name, "x\n")
+            _ = try await sb.waitForRun("the run of the long name", timeout: .seconds(20)) { $0.name == Bytes(text: name) }
+            try await sb.waitFor("root's watch to show the long name") { Files.readText(root.stdout)?.contains(name) == true }
+            let status = try await sb.spoolbus(["status", "--spool", sb.spool], timeout: .seconds(20))
+            #expect(status.status == .exited(0), "\(status)")
+            try Files.write(folder + "/release", "")
+            let attacker = try await attack
+            #expect(attacker.status == .exited(0), "\(attacker)")
+        }
+    }
 }
