@@ -114,4 +114,41 @@ import Testing
             #expect(attacker.status == .exited(0), "\(attacker)")
         }
     }
+
+    /// Whoever may publish to the broker chooses the topic and user properties of what a
+    /// `subscribe` line writes into the spool, and they are kept in one extended attribute of
+    /// the file. On ext4 an attribute holds at most a block (4 KiB): a 6,000-byte topic, or an
+    /// `origin-host` of 8,000 bytes, made fsetxattr fail with ENOSPC, the batch was never
+    /// acknowledged, and the broker sent the message again at every reconnect, forever: nothing
+    /// published after it ever reached the spool. Such a message is now kept without the
+    /// attribute, with an `error` line.
+    @Test func anOriginTooLargeForAnAttributeDoesNotWedgeTheSubscription() async throws {
+        try await withSandbox { sb in
+            let broker = try Mosquitto(in: sb)
+            try await broker.start()
+            try sb.writeRules("""
+                broker hub \(broker.url) client-id=t-attr-wedge
+                subscribe hub '#' into in
+                in/** file ./h/record.sh got
+                """)
+            try await sb.startDaemon()
+            try await sb.waitForLine("connect") { $0.verb == "connect" }
+            let deep = Array(repeating: String(repeating: "t", count: 29), count: 199).joined(separator: "/")
+            let publishes = [
+                ["-t", deep, "-m", "deep topic"],
+                ["-t", "wide", "-m", "wide property", "-D", "publish", "user-property", "origin-host", String(repeating: "h", count: 8000)],
+                ["-t", "after", "-m", "published after"],
+            ]
+            for publish in publishes {
+                let sent = try await mosquittoPublish(sb, ["-p", "\(broker.port)", "-V", "mqttv5", "-q", "1"] + publish)
+                #expect(sent.status == .exited(0), "\(sent)")
+            }
+            let runs = try await sb.waitForRuns(3, timeout: .seconds(30), "all three messages")
+            #expect(Set(runs.map { $0.stdin.lossy }) == ["deep topic", "wide property", "published after"])
+            let plain = try #require(runs.first { $0.stdin.lossy == "published after" })
+            #expect(plain.variable("SPOOL_MQTT_TOPIC") == "after", "a message that fits keeps its origin")
+            #expect(sb.log.lines("error").contains { $0["err"]?.contains("extended attribute") == true }, "\(sb.log.tail(20))")
+            #expect(sb.log.lines("disconnect").isEmpty, "\(sb.log.tail(20))")
+        }
+    }
 }
