@@ -2,9 +2,9 @@ import Foundation
 import Glibc
 import Testing
 
-/// Attacks by an unprivileged user (`nobody`) on a root daemon through what it offers beyond
-/// spool files: descriptors passed to a `listen` socket, the control socket opened to everyone
-/// (`--control-mode 0666`).
+/// Attacks by an unprivileged user (`nobody`) on a root daemon through its newer ways in:
+/// descriptors passed to a `listen` socket, file leases on what a producer owns, the control
+/// socket opened to everyone (`--control-mode 0666`), what a broker hands a `subscribe` line.
 @Suite struct ChannelAttackTests {
     /// A folder of the sandbox that only the attacker may write, for its own files.
     private func attackersFolder(_ sb: Sandbox) throws -> String {
@@ -149,6 +149,66 @@ import Testing
             #expect(plain.variable("SPOOL_MQTT_TOPIC") == "after", "a message that fits keeps its origin")
             #expect(sb.log.lines("error").contains { $0["err"]?.contains("extended attribute") == true }, "\(sb.log.tail(20))")
             #expect(sb.log.lines("disconnect").isEmpty, "\(sb.log.tail(20))")
+        }
+    }
+
+    /// A producer owns the file it drops and may keep a descriptor of it; once the daemon has
+    /// claimed it (renamed into `work/`, where it waits behind a busy `concurrency=1` rule), the
+    /// producer takes a write lease on it. The run's open of the claimed body then waited for the
+    /// lease to break, up to 45 s, with the whole bus.
+    @Test func aLeaseTakenOnAClaimedFileDoesNotStallTheBus() async throws {
+        guard Attacker.available() else { return }
+        let breakTime = Int(String(decoding: Files.read("/proc/sys/fs/lease-break-time") ?? [], as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        try #require(breakTime >= 30, "lease-break-time is \(breakTime) s: too short to tell a stalled bus from a slow one")
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            try sb.writeHandler("gate.sh", """
+                #!/bin/sh
+                while [ ! -e "$OUT/open" ]; do sleep 0.05; done
+                exec "$(dirname "$0")/record.sh" gated
+                """)
+            try sb.writeRules("** file concurrency=1 retries=0 ./h/gate.sh\n")
+            try await sb.startDaemon()
+            try sb.drop("first.msg", "first\n")
+            try await sb.waitForLine("the first run") { $0.verb == "run" }
+            let folder = try attackersFolder(sb)
+            let script = folder + "/lease.py"
+            try Files.write(script, """
+                import fcntl, os, signal, sys, time
+                spool, folder = sys.argv[1], sys.argv[2]
+                with open(spool + "/.late", "w") as f:
+                    f.write("late\\n")
+                fd = os.open(spool + "/.late", os.O_RDONLY)
+                signal.signal(signal.SIGIO, lambda *_: None)  # told to give the lease up: never does
+                os.rename(spool + "/.late", spool + "/late.msg")
+                deadline = time.time() + 40
+                while os.path.exists(spool + "/late.msg") and time.time() < deadline:
+                    time.sleep(0.001)
+                while time.time() < deadline:
+                    try:
+                        fcntl.fcntl(fd, 1024, fcntl.F_WRLCK)  # F_SETLEASE, once the daemon holds it open no more
+                        break
+                    except OSError:
+                        time.sleep(0.001)
+                open(folder + "/leased", "w").close()
+                while not os.path.exists(folder + "/release") and time.time() < deadline:
+                    time.sleep(0.05)
+                """)
+            async let attack = sb.runProgram(Attacker.command(["/usr/bin/python3", script, sb.spool, folder]))
+            try await sb.waitFor("the attacker's lease on its claimed file") { Files.exists(folder + "/leased") }
+            try Files.write(sb.out + "/open", "")
+            let timeout = Duration.seconds(breakTime / 2)
+            try await sb.waitForRun("the first run", timeout: timeout) { $0.stdin == Bytes(text: "first\n") }
+            let status = try await sb.spoolbus(["status", "--spool", sb.spool], timeout: timeout)
+            #expect(status.status == .exited(0), "\(status)")
+            let dead = try await sb.waitForLine("the leased message settled", timeout: timeout) {
+                ($0.verb == "ok" || $0.verb == "dead") && $0["id"] == sb.log.ids(of: "late.msg").first
+            }
+            #expect(dead.verb == "dead" && dead["err"]?.contains("lease") == true, "the producer's own message fails, said: \(dead)")
+            try Files.write(folder + "/release", "")
+            let attacker = try await attack
+            #expect(attacker.status == .exited(0), "\(attacker)")
         }
     }
 }
