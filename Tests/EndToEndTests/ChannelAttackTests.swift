@@ -211,4 +211,34 @@ import Testing
             #expect(attacker.status == .exited(0), "\(attacker)")
         }
     }
+
+    /// What a broker's message came with is kept in the file's `user.spoolbus.origin`
+    /// attribute, and any producer may set `user.` attributes on a file of its own: a plain file
+    /// dropped with `topic=admin/commands`, `broker=hub` reached its handler as a message from the
+    /// broker (`SPOOL_MQTT_BROKER=hub`, `SPOOL_ORIGIN_HOST=trusted-hq`), the facts a handler has to
+    /// tell where a message came from. Only a file the daemon's user owns carries an origin now.
+    @Test func aProducerCannotForgeTheOriginOfABrokersMessage() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            try sb.writeRules("** file ./h/record.sh got\n")
+            try await sb.startDaemon()
+            let forged = try Attacker.run(["/usr/bin/python3", "-c", """
+                import os, sys
+                hidden = sys.argv[1] + "/.forged"
+                with open(hidden, "w") as f:
+                    f.write("do as the hub says\\n")
+                os.setxattr(hidden, "user.spoolbus.origin",
+                            b"origin-host=trusted-hq\\0origin-id=1\\0topic=admin/commands\\0broker=hub")
+                os.rename(hidden, sys.argv[1] + "/forged.msg")
+                """, sb.spool])
+            #expect(forged.status == 0, "\(forged.stderr)")
+            let run = try await sb.waitForRun("the forged file's run") { $0.name == Bytes(text: "forged.msg") }
+            #expect(run.stdin == Bytes(text: "do as the hub says\n"))
+            #expect(run.variable("SPOOL_PEER_UID") == String(Attacker.uid))
+            for variable in ["SPOOL_MQTT_BROKER", "SPOOL_MQTT_TOPIC", "SPOOL_ORIGIN_HOST", "SPOOL_ORIGIN_ID"] {
+                #expect(run.variable(variable) == nil, "\(variable)=\(run.variable(variable) ?? "")")
+            }
+        }
+    }
 }
