@@ -279,4 +279,37 @@ import Testing
             }
         }
     }
+
+    /// A queue name is known to anyone who can read the rules or guess it, and any user may make
+    /// a queue of that name before the daemon starts. The root daemon read such a queue "as it
+    /// is": its maker could read what others send (racing the daemon), let anyone write it
+    /// whatever `mode=` said, or mq_unlink it and make another that senders reach while the daemon
+    /// reads the old one; what it put there first went to root's handler. Another user's queue is
+    /// now refused, as another user's FIFO at a `mkfifo` name is.
+    @Test func aQueuePlantedByAnotherUserIsNotRead() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            let queue = sb.queueName()
+            let plant = try Attacker.run(["/usr/bin/python3", "-c", """
+                import ctypes, os, sys
+                libc = ctypes.CDLL("libc.so.6", use_errno=True)
+                os.umask(0)
+                q = libc.mq_open(sys.argv[1].encode(), os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o666, None)
+                if q < 0 or libc.mq_send(q, b"planted", 7, 0) != 0:
+                    sys.exit(os.strerror(ctypes.get_errno()))
+                """, queue])
+            #expect(plant.status == 0, "\(plant.stderr)")
+            defer { _ = try? Attacker.run(["/usr/bin/python3", "-c", "import ctypes, sys; ctypes.CDLL('libc.so.6').mq_unlink(sys.argv[1].encode())", queue]) }
+            let name = String(queue.dropFirst())
+            try sb.writeRules("""
+                mq \(queue) mode=0620
+                \(name) mq ./h/record.sh queued
+                """)
+            try await sb.startDaemon()
+            let refusal = try await sb.waitForLine("the queue's refusal") { $0.verb == "error" && $0["err"]?.contains("belongs to uid") == true }
+            #expect(refusal["err"]?.contains("belongs to uid \(Attacker.uid) (mode 0666), not the daemon's: not read") == true, "\(refusal)")
+            #expect(try await sb.statusFacts()["queues"] == "0")
+            #expect(sb.runs.isEmpty, "what the queue's maker put there reached root's handler: \(sb.runs)")
+        }
+    }
 }
