@@ -312,4 +312,44 @@ import Testing
             #expect(sb.runs.isEmpty, "what the queue's maker put there reached root's handler: \(sb.runs)")
         }
     }
+
+    /// With `--control-mode 0666` anyone may connect to the control socket, which takes 256
+    /// clients at once and had no reason to close one that never asks anything: 256 idle
+    /// connections locked root out of `status`, `retry` and `drop` for as long as they stayed.
+    /// Root and the daemon's user are now let in past the limit.
+    @Test func idleControlClientsOfAnyoneDoNotLockRootOut() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            try sb.writeRules("** file ./h/record.sh any\n")
+            try await sb.startDaemon(["--control-mode", "0666"])
+            let folder = try attackersFolder(sb)
+            let script = folder + "/hold.py"
+            try Files.write(script, """
+                import os, socket, sys, time
+                control, folder = sys.argv[1], sys.argv[2]
+                held = []
+                for _ in range(300):
+                    s = socket.socket(socket.AF_UNIX)
+                    s.connect(control)
+                    held.append(s)
+                for s in held[-40:]:  # the kernel's backlog took them; the daemon answers past its limit
+                    s.settimeout(20)
+                    s.recv(100)
+                open(folder + "/held", "w").close()
+                deadline = time.time() + 60
+                while not os.path.exists(folder + "/release") and time.time() < deadline:
+                    time.sleep(0.05)
+                """)
+            async let attack = sb.runProgram(Attacker.command(["/usr/bin/python3", script, sb.state("control.sock"), folder]))
+            try await sb.waitFor("the attacker's idle connections") { Files.exists(folder + "/held") }
+            let status = try await sb.spoolbus(["status", "--spool", sb.spool])
+            #expect(status.status == .exited(0), "root is let in: \(status)")
+            let dead = try await sb.spoolbus(["dead", "--spool", sb.spool])
+            #expect(dead.status == .exited(0), "\(dead)")
+            try Files.write(folder + "/release", "")
+            let attacker = try await attack
+            #expect(attacker.status == .exited(0), "\(attacker)")
+        }
+    }
 }

@@ -19,7 +19,9 @@
 /// A request that cannot be served is answered `error MESSAGE`. Control clients are never
 /// paused by back-pressure: `status` answers while the bus is saturated.
 final class ControlServer {
-    /// Control clients at once; more are told `error` and closed.
+    /// Control clients at once; more are told `error` and closed, unless root or the daemon's
+    /// user asks: with `--control-mode 0666` anyone could otherwise hold every place with idle
+    /// connections and lock the administrator out of `status`, `retry` and `drop`.
     static let clientLimit = 256
     /// Bytes of `watch` patterns that clients other than root and the daemon's user may hold
     /// at once, all together. Every log line about a message is matched against every
@@ -62,7 +64,7 @@ final class ControlServer {
     private func acceptClients() {
         for _ in 0..<16 {
             guard let fd = (try? UnixSocket.accept(accepting.descriptor)) ?? nil else { return }
-            guard clients.count < Self.clientLimit else {
+            guard clients.count < Self.clientLimit || isTrusted(fd) else {
                 _ = try? ChannelReply.refused("too many control clients").withUnsafeBytes { try UnixSocket.send(fd, $0) }
                 fd.close()
                 continue
@@ -78,8 +80,15 @@ final class ControlServer {
     /// Root, or the daemon's own user (SO_PEERCRED).
     private func isTrusted(_ client: ControlConnection) -> Bool {
         guard let uid = client.peerUserID else { return false }
-        return uid == 0 || uid == SystemInfo.effectiveUserID
+        return Self.isTrusted(uid)
     }
+
+    private func isTrusted(_ connection: FileDescriptor) -> Bool {
+        guard let uid = try? UnixSocket.peerCredentials(connection).uid else { return false }
+        return Self.isTrusted(uid)
+    }
+
+    private static func isTrusted(_ uid: UInt32) -> Bool { uid == 0 || uid == SystemInfo.effectiveUserID }
 
     func handle(_ words: [Bytes], from client: ControlConnection) {
         guard let verb = words.first else { return client.finish(with: [ChannelReply.refused("empty request")]) }
