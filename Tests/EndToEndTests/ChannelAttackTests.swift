@@ -352,4 +352,49 @@ import Testing
             #expect(attacker.status == .exited(0), "\(attacker)")
         }
     }
+
+    /// `spoolbus send --via SOCKET` passes its own stdin to whoever listens at SOCKET, a name in a
+    /// spool others may write: a producer binds it first (before the daemon starts, or while it is
+    /// down: the daemon then leaves a live socket at the name alone) and root's `send --via
+    /// files.sock … < secret` handed it the secret's descriptor (or root's terminal), and printed
+    /// its answer as the daemon's. `send` now asks who listens before it sends anything.
+    @Test func sendViaASocketAProducerPlantedPassesItNothing() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            let folder = try attackersFolder(sb)
+            let script = folder + "/listen.py"
+            try Files.write(script, """
+                import array, os, socket, sys
+                path, folder = sys.argv[1], sys.argv[2]
+                server = socket.socket(socket.AF_UNIX)
+                server.bind(path)
+                server.listen(1)
+                open(folder + "/listening", "w").close()
+                server.settimeout(30)
+                try:
+                    client, _ = server.accept()
+                except socket.timeout:
+                    sys.exit(0)
+                client.settimeout(30)
+                try:
+                    data, fds, _, _ = socket.recv_fds(client, 4096, 4)
+                    if fds:
+                        with open(folder + "/stolen", "wb") as f:
+                            f.write(os.read(fds[0], 4096))
+                    client.sendall(b"ok forged\\n")
+                except OSError:
+                    pass  # the sender went without a word
+                """)
+            async let attack = sb.runProgram(Attacker.command(["/usr/bin/python3", script, sb.spoolPath("files.sock"), folder]))
+            try await sb.waitFor("the producer's listener") { Files.exists(folder + "/listening") }
+            let sent = try await sb.spoolbus(["send", "--via", "files.sock", "--spool", sb.spool, "backup"], stdin: Bytes(text: "root's secret\n"))
+            #expect(sent.status == .exited(1), "\(sent)")
+            #expect(sent.err.contains("served by uid \(Attacker.uid)") && sent.err.contains("nothing was sent"), "\(sent)")
+            #expect(!sent.out.contains("forged"), "\(sent)")
+            let attacker = try await attack
+            #expect(attacker.status == .exited(0), "\(attacker)")
+            #expect(!Files.exists(folder + "/stolen"), "the producer read root's stdin: \(Files.readText(folder + "/stolen") ?? "")")
+        }
+    }
 }
