@@ -397,4 +397,50 @@ import Testing
             #expect(!Files.exists(folder + "/stolen"), "the producer read root's stdin: \(Files.readText(folder + "/stolen") ?? "")")
         }
     }
+
+    /// A passed regular file was opened anew for each run through `/proc/self/fd/N`, by root:
+    /// on procfs that is not the access the sender passed. `/proc/self/stack` is the sender's own
+    /// and unreadable to it (CAP_SYS_ADMIN of the opener), yet root's new open read it, and a
+    /// `reply` rule that echoes its stdin handed the kernel stack back. (`/proc/self/mem`, passed
+    /// before exec of a set-user-ID program, would have been that program's memory.) Such a file
+    /// is now handed on as the sender's own descriptor.
+    @Test func aProcFileThePasserCannotReadIsNotReopenedAsRoot() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            try sb.writeHandler("echo.sh", "#!/bin/sh\ncat\n")
+            try sb.writeRules("""
+                listen files.sock mode=0666
+                files.sock socket reply retries=0 ./h/echo.sh
+                """)
+            try await sb.startDaemon()
+            let folder = try attackersFolder(sb)
+            let script = folder + "/pass.py"
+            try Files.write(script, """
+                import os, socket, sys
+                fd = os.open("/proc/self/stack", os.O_RDONLY)
+                try:
+                    os.read(fd, 100)
+                    sys.exit("the attacker may read its own kernel stack: nothing to show")
+                except PermissionError:
+                    pass
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(sys.argv[1])
+                socket.send_fds(s, [b"stack\\n"], [fd])
+                s.shutdown(socket.SHUT_WR)
+                s.settimeout(30)
+                answer = b""
+                while True:
+                    data = s.recv(65536)
+                    if not data:
+                        break
+                    answer += data
+                sys.stdout.write(answer.decode(errors="replace"))
+                """)
+            let attacker = try await sb.runProgram(Attacker.command(["/usr/bin/python3", script, sb.spoolPath("files.sock")]))
+            #expect(attacker.status == .exited(0), "\(attacker)")
+            #expect(!attacker.out.contains("[<"), "root's open read the sender's kernel stack: \(attacker.out)")
+            #expect(attacker.out.hasPrefix("fail "), "the handler could not read it either: \(attacker.out)")
+        }
+    }
 }
