@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/vfs.h>
 #include <linux/openat2.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -156,6 +157,13 @@ int csb_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *n
 unsigned int csb_rename_noreplace_flag(void) { return RENAME_NOREPLACE; }
 
 int csb_o_path(void) { return O_PATH; }
+
+int csb_file_system_type(int fd, unsigned long long *type) {
+    struct statfs info;
+    if (fstatfs(fd, &info) != 0) return -1;
+    *type = (unsigned long long)info.f_type;
+    return 0;
+}
 
 int csb_open_path_no_symlinks(const char *path) {
     struct open_how how;

@@ -46,6 +46,12 @@ enum Attacker {
         return (process.terminationStatus, String(decoding: message, as: UTF8.self))
     }
 
+    /// `argv` as a command line that runs it as `nobody` (no groups): for an attacker that must
+    /// run beside the test (`Sandbox.runProgram` in an `async let`), not to completion first.
+    static func command(_ argv: [String]) -> [String] {
+        ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(gid)", "--clear-groups", "--"] + argv
+    }
+
     private static var gid: String {
         getgrnam("nogroup") != nil ? "nogroup" : String(getpwnam(user)!.pointee.pw_gid)
     }

@@ -97,6 +97,10 @@ int csb_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *n
 unsigned int csb_rename_noreplace_flag(void);
 /// O_PATH, O_TMPFILE: GNU names.
 int csb_o_path(void);
+
+/// fstatfs(2)'s f_type (the file system's magic number, linux/magic.h) in *type; -1 and errno on
+/// failure. Glibc's Swift module hides struct statfs.
+int csb_file_system_type(int fd, unsigned long long *type);
 /// An O_PATH descriptor of `path` (absolute, or relative to the working folder) itself, by
 /// openat2 with RESOLVE_NO_SYMLINKS: ELOOP when any component, the last included, is a symlink.
 int csb_open_path_no_symlinks(const char *path);

@@ -70,16 +70,13 @@ final class MessageQueueChannels {
     }
 
     /// mq_open applies the umask: a queue the daemon made gets exactly `mode=`, and so does one of
-    /// its own it finds. Another user's queue keeps its mode (it is theirs), which is said.
+    /// its own it finds. Another user's queue is refused, as another user's FIFO at a `mkfifo`
+    /// name is: its owner made it first and may read what others send, change its mode, or
+    /// mq_unlink it and make another that senders reach while the daemon reads the old one.
     private func settleMode(of descriptor: FileDescriptor, _ directive: MessageQueueDirective, created: Bool) throws {
         let status = try descriptor.status()
         guard created || status.owner == SystemInfo.userID else {
-            channels.log.record("error", name: directive.name, [
-                ("name", directive.name), ("line", directive.line),
-                ("err", "queue \(text(directive.queueName)) belongs to uid \(status.owner): read as it is, mode "
-                        + "\(octalMode(status.permissions)) left alone"),
-            ])
-            return
+            throw ForeignQueue(name: directive.queueName, owner: status.owner, mode: status.permissions)
         }
         if status.permissions != directive.mode { try descriptor.changeMode(directive.mode) }
     }
@@ -162,5 +159,17 @@ extension MessageQueueDirective {
     /// Whether `other` describes the same queue with the same limits and mode (else it is reopened).
     func sameQueue(as other: MessageQueueDirective) -> Bool {
         queueName == other.queueName && mode == other.mode && maxMessages == other.maxMessages && messageSize == other.messageSize
+    }
+}
+
+/// A queue at a directive's name that another user made: not read.
+private struct ForeignQueue: Error, CustomStringConvertible {
+    let name: Bytes
+    let owner: UInt32
+    let mode: UInt32
+
+    var description: String {
+        "queue \(text(name)) belongs to uid \(owner) (mode \(octalMode(mode))), not the daemon's: not read; "
+            + "mq_unlink it, and the next start or reload makes the daemon's own"
     }
 }

@@ -10,6 +10,7 @@ enum SendThroughSocket {
         let passesInput = FileDescriptor.standardInput.isOpenForReading
         let (socket, kind) = try connect(to: path)
         defer { socket.close() }
+        try trustListener(socket, at: path, spool: spool)
         var message = Bytes(words.joined(separator: " ".bytes))
         if kind == .stream { message.append(UInt8(ascii: "\n")) }
         // Stdin closed: nothing to pass, the words go alone.
@@ -26,7 +27,23 @@ enum SendThroughSocket {
         }
         guard !answer.isEmpty else { throw CommandFailure(status: 1, message: "the daemon closed \(text(path)) without answering") }
         let reason = answer.last == UInt8(ascii: "\n") ? Bytes(answer.dropLast()) : answer
-        throw CommandFailure(status: 1, message: "the daemon answered: \(text(reason))")
+        throw CommandFailure(status: 1, message: "the daemon answered: \(TokenDisplay.escaped(reason))")
+    }
+
+    /// Refuses a listener that neither root, this user, nor the spool's owner made, before
+    /// anything is sent: in a spool others may write, a producer may bind the socket's name
+    /// first (before the daemon starts, or while it is down) and would get this process's stdin
+    /// (root's terminal, the file it meant to hand over) and print what it likes on its terminal.
+    private static func trustListener(_ socket: FileDescriptor, at path: Bytes, spool: Bytes) throws {
+        let peer = try UnixSocket.peerCredentials(socket)
+        if peer.uid == 0 || peer.uid == SystemInfo.effectiveUserID { return }
+        do {
+            try ControlClient.trust(peer, at: SpoolPaths(root: FileSystem.absolute(spool)))
+        } catch {
+            throw CommandFailure(status: 1, message: "refusing \(TokenDisplay.escaped(path)): it is served by uid \(peer.uid), "
+                + "neither root, you, nor the user owning the spool and its .spoolbus/ (a producer may have planted it); "
+                + "nothing was sent")
+        }
     }
 
     /// A stream connection, or a seqpacket one when the socket is of that kind.

@@ -55,7 +55,7 @@ final class ControlClient {
     /// often run by root, would then believe its answers. Root's daemon is trusted anywhere;
     /// any other daemon only in a spool whose folder and `.spoolbus/` are both its user's,
     /// which a producer cannot arrange in someone else's spool.
-    private static func trust(_ peer: SocketCredentials, at layout: SpoolPaths) throws {
+    static func trust(_ peer: SocketCredentials, at layout: SpoolPaths) throws {
         if peer.uid == 0 { return }
         let spool = try Directory.open(layout.root)
         defer { spool.close() }

@@ -9,6 +9,11 @@ final class ControlConnection {
     private var outbox = Bytes()
     private var outboxOffset = 0
     private var subscription: Int?
+    /// What `watch` asked for; nil for every line, or before `watch`.
+    private(set) var watchPattern: Glob?
+    /// The last name matched against `watchPattern` and the verdict: a message's lines come
+    /// together, and each match costs up to (pattern length × name length) steps.
+    private var lastMatch: (name: Bytes, matches: Bool)?
     private var answered = false
     private var closing = false
     private var closed = false
@@ -49,14 +54,22 @@ final class ControlConnection {
     /// Streams the log lines of messages matching `pattern` (all lines when nil).
     func watch(_ pattern: Glob?) {
         answered = true
+        watchPattern = pattern
         send(ControlWords.line(["watching".bytes, pattern?.source ?? "**".bytes]))
         subscription = server.channels.log.subscribe { [weak self] record, line in
             guard let self, !self.closed else { return }
             if let pattern, !Self.alwaysWatched.contains(record.verb) {
-                guard let name = record.name, pattern.matches(name) else { return }
+                guard let name = record.name, self.matches(name, pattern) else { return }
             }
             self.send(line)
         }
+    }
+
+    private func matches(_ name: Bytes, _ pattern: Glob) -> Bool {
+        if let lastMatch, lastMatch.name == name { return lastMatch.matches }
+        let verdict = pattern.matches(name)
+        lastMatch = (name, verdict)
+        return verdict
     }
 
     private func ready(_ readiness: EventLoop.Readiness) {

@@ -19,8 +19,16 @@
 /// A request that cannot be served is answered `error MESSAGE`. Control clients are never
 /// paused by back-pressure: `status` answers while the bus is saturated.
 final class ControlServer {
-    /// Control clients at once; more are told `error` and closed.
+    /// Control clients at once; more are told `error` and closed, unless root or the daemon's
+    /// user asks: with `--control-mode 0666` anyone could otherwise hold every place with idle
+    /// connections and lock the administrator out of `status`, `retry` and `drop`.
     static let clientLimit = 256
+    /// Bytes of `watch` patterns that clients other than root and the daemon's user may hold
+    /// at once, all together. Every log line about a message is matched against every
+    /// watcher's pattern, on the event loop, in up to (pattern length × name length) steps: with
+    /// `--control-mode 0666`, 256 watchers of 64 KiB patterns held a root daemon for minutes
+    /// per message. Root and the daemon's user are trusted with any pattern.
+    static let othersWatchPatternBudget = 1024
 
     unowned let channels: ChannelSet
     private let socket: BoundSocket
@@ -56,7 +64,7 @@ final class ControlServer {
     private func acceptClients() {
         for _ in 0..<16 {
             guard let fd = (try? UnixSocket.accept(accepting.descriptor)) ?? nil else { return }
-            guard clients.count < Self.clientLimit else {
+            guard clients.count < Self.clientLimit || isTrusted(fd) else {
                 _ = try? ChannelReply.refused("too many control clients").withUnsafeBytes { try UnixSocket.send(fd, $0) }
                 fd.close()
                 continue
@@ -68,6 +76,19 @@ final class ControlServer {
     }
 
     // MARK: - Requests
+
+    /// Root, or the daemon's own user (SO_PEERCRED).
+    private func isTrusted(_ client: ControlConnection) -> Bool {
+        guard let uid = client.peerUserID else { return false }
+        return Self.isTrusted(uid)
+    }
+
+    private func isTrusted(_ connection: FileDescriptor) -> Bool {
+        guard let uid = try? UnixSocket.peerCredentials(connection).uid else { return false }
+        return Self.isTrusted(uid)
+    }
+
+    private static func isTrusted(_ uid: UInt32) -> Bool { uid == 0 || uid == SystemInfo.effectiveUserID }
 
     func handle(_ words: [Bytes], from client: ControlConnection) {
         guard let verb = words.first else { return client.finish(with: [ChannelReply.refused("empty request")]) }
@@ -81,6 +102,14 @@ final class ControlServer {
                 pattern = try words.count == 2 ? Glob(words[1]) : nil
             } catch {
                 return client.finish(with: [ChannelReply.refused("bad pattern: \(error)")])
+            }
+            if let pattern, !isTrusted(client) {
+                let held = clients.values.filter { $0 !== client && !isTrusted($0) }.reduce(0) { $0 + ($1.watchPattern?.source.count ?? 0) }
+                guard held + pattern.source.count <= Self.othersWatchPatternBudget else {
+                    return client.finish(with: [ChannelReply.refused(
+                        "watch patterns of users other than root and uid \(SystemInfo.effectiveUserID) hold at most "
+                            + "\(Self.othersWatchPatternBudget) bytes together; \(held) are held: watch a shorter PATTERN")])
+                }
             }
             client.watch(pattern)
         case "retry":

@@ -16,11 +16,25 @@ public struct ClaimedFile: Sendable {
     /// Its file name in `work/` (and later in `failed/` or `done/`).
     var entry: Bytes { path.lastPathComponent }
 
-    /// Opens the body for reading, beneath `work/` and without following a symlink.
-    func open() throws -> FileDescriptor { try folder.open(entry, .readOnly) }
+    /// Opens the body for reading, beneath `work/` and without following a symlink, and without
+    /// blocking: the producer owns the file and may still hold a descriptor of it, so it may take
+    /// a write lease (F_SETLEASE) once it is claimed, and an open that breaks a lease waits up to
+    /// `/proc/sys/fs/lease-break-time` (45 s) with the whole bus. That open fails instead, as
+    /// EBUSY: EAGAIN would be taken for a shortage of processes, holding the rule's lane.
+    func open() throws -> FileDescriptor {
+        do {
+            return try folder.open(entry, [.readOnly, .nonBlocking])
+        } catch let error as SystemError where error.errno == SystemError.wouldBlock {
+            throw SystemError(errno: SystemError.busy, operation: "open (its owner holds a lease on it)", path: path)
+        }
+    }
 
     /// The whole body, read the same way.
-    func read() throws -> Bytes { try folder.read(entry) }
+    func read() throws -> Bytes {
+        let fd = try open()
+        defer { fd.close() }
+        return try fd.readAll()
+    }
 }
 
 /// Claiming, settling and recovering file messages in the spool's state folders.

@@ -14,6 +14,10 @@ final class PassedDescriptor {
     let kind: Kind
     /// Where a seekable one stood when it came: every run starts reading there.
     private let startOffset: Int64?
+    /// A regular file that is opened anew for each run: not one of procfs and its kin, where
+    /// root's open would grant root's access (the sender's `/proc/self/stack`, unreadable to it,
+    /// or `/proc/PID/mem` of a set-user-ID program it then executed).
+    private let reopens: Bool
 
     init(_ descriptor: FileDescriptor) {
         self.descriptor = descriptor
@@ -27,6 +31,7 @@ final class PassedDescriptor {
         default: kind = .other
         }
         startOffset = kind == .file || kind == .block ? descriptor.currentOffset() : nil
+        reopens = kind == .file && !descriptor.isOnOpenerCheckedFileSystem
     }
 
     /// What one run gets as its stdin (the spawn closes it once the child has it). A regular
@@ -36,7 +41,7 @@ final class PassedDescriptor {
     /// descriptor (a seekable device rewound to where it started): what a run read from a pipe
     /// or a socket is gone for the next, and runs at the same time share it.
     func forRun() throws -> FileDescriptor {
-        if kind == .file, let own = try? descriptor.reopenForReading() {
+        if reopens, let own = try? descriptor.reopenForReading() {
             do {
                 try own.seek(to: startOffset ?? 0)
             } catch {

@@ -115,6 +115,13 @@ final class MQTTInbox {
                     attributesUnsupported = true
                     log.record("error", [("broker", broker), ("err", "the spool's file system keeps no user extended attributes: "
                                             + "handlers of received messages get no SPOOL_ORIGIN_* (\(error))")])
+                } catch let error as SystemError where SystemError.attributeTooLarge.contains(error.errno) {
+                    // The topic and user properties are the publisher's to choose: refusing
+                    // the message would have the broker send it again at every reconnect, and
+                    // nothing after it would ever come.
+                    log.record("error", [("broker", broker), ("topic", origin.topic),
+                                         ("err", "its origin is too large for an extended attribute (\(error)): "
+                                            + "stored without it, its handlers get no SPOOL_ORIGIN_* or SPOOL_MQTT_*")])
                 }
             }
             try layout.temporary.rename(temporaryName, to: folder, as: name, replacing: false)

@@ -74,8 +74,12 @@ public struct MessageOrigin: Sendable, Equatable {
         self.broker = broker
     }
 
+    /// Only a file the daemon's own user owns can hold an origin the inbox wrote: a producer may
+    /// set any `user.` attribute on a file of its own, and would so forge `SPOOL_MQTT_BROKER`,
+    /// `SPOOL_MQTT_TOPIC` and `SPOOL_ORIGIN_*` for a file it dropped.
     private static func attributePairs(of fd: FileDescriptor) -> [(key: Bytes, value: Bytes)] {
-        guard let value = fd.attribute(attribute, limit: 5 * 65_536) else { return [] }
+        guard (try? fd.status())?.owner == SystemInfo.effectiveUserID,
+              let value = fd.attribute(attribute, limit: 5 * 65_536) else { return [] }
         return value.split(separator: 0).compactMap { pair in
             guard let equals = pair.firstIndex(of: UInt8(ascii: "=")) else { return nil }
             return (Bytes(pair[..<equals]), Bytes(pair[(equals + 1)...]))

@@ -27,4 +27,7 @@ extension FileDescriptor {
 extension SystemError {
     /// EOPNOTSUPP (ENOTSUP): a file system without user extended attributes.
     static let notSupported = EOPNOTSUPP
+    /// What fsetxattr says of a value too large for the file system (ext4 keeps at most a block,
+    /// ENOSPC; past XATTR_SIZE_MAX, E2BIG; ERANGE from some others).
+    static let attributeTooLarge: Set<Int32> = [ENOSPC, E2BIG, ERANGE]
 }

@@ -36,6 +36,7 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let permissionDenied = EACCES
     public static let invalidArgument = EINVAL
     public static let nameTooLong = ENAMETOOLONG
+    public static let busy = EBUSY
 }
 
 /// Runs a system call that returns -1 and sets errno on failure, retrying on EINTR.
