@@ -5,6 +5,13 @@
 /// then renamed into place beneath the spool's descriptor (never through a symlink, never
 /// replacing anything). One syncfs makes a whole batch durable, files, folders and the
 /// duplicate window together, before any of it is acknowledged.
+///
+/// In a shared spool a producer may make a subscription's FOLDER before the daemon does: a
+/// symlink there would fail every message (never acknowledged, sent again at each reconnect),
+/// a folder of the producer's own would hand it what the broker sent. FOLDER and each folder
+/// above it in the spool must be the daemon's user's (or root's) and writable by no one else;
+/// while one is not, the messages for it are kept as dead letters, with the reason, and
+/// acknowledged: `spoolbus dead` lists them, `spoolbus retry` puts them in place once mended.
 final class MQTTInbox {
     private let broker: String
     private let layout: SpoolLayout
@@ -31,6 +38,8 @@ final class MQTTInbox {
         // The folders of this batch, each made and opened once.
         var folders: [Bytes: Directory] = [:]
         defer { for folder in folders.values { folder.close() } }
+        // Why each subscription folder of this batch is refused (nil: it may be written).
+        var refusals: [Bytes: String?] = [:]
         for publish in batch {
             let origin = MessageOrigin(publish, broker: broker)
             if let key = origin.duplicateKey, window.contains(key) || keys.contains(key) {
@@ -46,7 +55,17 @@ final class MQTTInbox {
             }
             let id = nextID()
             let relative = MQTTTopicPath.relativePath(forTopic: publish.topic, suffix: id)
+            if refusals[subscription.folder] == nil { refusals[subscription.folder] = .some(refusal(of: subscription.folder)) }
+            let refused = refusals[subscription.folder] ?? nil
             do {
+                if let refused {
+                    try keepAsDeadLetter(publish, origin: origin, name: subscription.folder + [UInt8(ascii: "/")] + relative, id: id, reason: refused)
+                    if let key = origin.duplicateKey {
+                        window.record(key)
+                        keys.insert(key)
+                    }
+                    continue
+                }
                 let stored: Bytes
                 do {
                     stored = try store(publish, origin: origin, in: subscription.folder, as: relative, id: id, folders: &folders)
@@ -77,6 +96,45 @@ final class MQTTInbox {
             return false
         }
         return true
+    }
+
+    /// Why `folder` may not be written into, or nil: each of its folders that exists must be a
+    /// folder (not a symlink), owned by the daemon's user or root, and writable by no one else.
+    private func refusal(of folder: Bytes) -> String? {
+        let components = folder.split(separator: UInt8(ascii: "/"))
+        let me = SystemInfo.effectiveUserID
+        for count in 1...max(1, components.count) {
+            let path = Bytes(components.prefix(count).joined(separator: [UInt8(ascii: "/")]))
+            let shown = "the subscription's folder '\(text(folder))'" + (count < components.count ? " (at '\(text(path))')" : "")
+            let found: FileStatus?
+            do {
+                found = try layout.spool.statusIfPresent(path)
+            } catch {
+                return "\(shown) cannot be reached without following a symlink (\(error))"
+            }
+            // The rest is made by the daemon, its own.
+            guard let found else { return nil }
+            if found.type != .dir { return "\(shown) is a \(found.type?.rawValue ?? "node"), not a folder" }
+            if found.owner != me && found.owner != 0 { return "\(shown) belongs to uid \(found.owner), not to the daemon's user" }
+            if found.permissions & 0o022 != 0 { return "\(shown) is writable by others (mode \(String(found.permissions, radix: 8)))" }
+        }
+        return nil
+    }
+
+    /// Keeps a message whose folder is refused in `failed/` under the name it would have had,
+    /// its reason beside it.
+    private func keepAsDeadLetter(_ publish: MQTTPublish, origin: MessageOrigin, name: Bytes, id: Bytes, reason: String) throws {
+        let entry: Bytes
+        if let short = EntryName.make(id: id, name: name) {
+            entry = short
+        } else {
+            try layout.failed.writeAtomically(name, to: EntryName.sidecar(id, "name"), through: layout.temporary)
+            entry = id
+        }
+        try layout.failed.writeAtomically((reason + "; kept as a dead letter\n").bytes, to: EntryName.sidecar(id, "reason"), through: layout.temporary)
+        try write(publish.payload, origin: origin, into: layout.failed, as: entry, temporaryName: "mqtt-".bytes + id)
+        log.record("error", name: name, [("id", id), ("broker", broker), ("topic", publish.topic), ("kept", ".spoolbus/failed/".bytes + entry),
+                                        ("err", reason + "; kept as a dead letter")])
     }
 
     /// Writes one message as `relative` beneath `folder`; returns its name in the spool.
