@@ -19,9 +19,7 @@ import Testing
     /// `/proc/sys/fs/lease-break-time` (45 s): the whole bus stood still that long, per message.
     @Test func aLeasedFileItsSenderPassesDoesNotStallTheBus() async throws {
         guard Attacker.available() else { return }
-        let breakTime = Int(String(decoding: Files.read("/proc/sys/fs/lease-break-time") ?? [], as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-        try #require(breakTime >= 30, "lease-break-time is \(breakTime) s: too short to tell a stalled bus from a slow one")
+        let breakTime = try longLeaseBreakTime()
         try await withSandbox { sb in
             try sb.shareSpoolWithOthers()
             try sb.writeRules("""
@@ -158,9 +156,7 @@ import Testing
     /// lease to break, up to 45 s, with the whole bus.
     @Test func aLeaseTakenOnAClaimedFileDoesNotStallTheBus() async throws {
         guard Attacker.available() else { return }
-        let breakTime = Int(String(decoding: Files.read("/proc/sys/fs/lease-break-time") ?? [], as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-        try #require(breakTime >= 30, "lease-break-time is \(breakTime) s: too short to tell a stalled bus from a slow one")
+        let breakTime = try longLeaseBreakTime()
         try await withSandbox { sb in
             try sb.shareSpoolWithOthers()
             try sb.writeHandler("gate.sh", """
@@ -287,4 +283,13 @@ import Testing
         }
     }
 
+}
+
+/// A lease a producer holds stalls an open of its file up to `/proc/sys/fs/lease-break-time`:
+/// only a long one tells a stalled bus from a slow one.
+private func longLeaseBreakTime() throws -> Int {
+    let breakTime = Int(String(decoding: Files.read("/proc/sys/fs/lease-break-time") ?? [], as: UTF8.self)
+        .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    try #require(breakTime >= 30, "lease-break-time is \(breakTime) s: too short to tell a stalled bus from a slow one")
+    return breakTime
 }

@@ -4,11 +4,11 @@ import Testing
 @Suite struct MQTTDuplicateWindowTests {
     @Test func keysSurviveAReopenAndTheWindowStaysBounded() throws {
         let folder = try TemporaryFolder()
-        let state = try Directory.open(folder.path)
-        defer { state.close() }
-        try state.makeDirectory("tmp".bytes)
-        let temporary = try state.openDirectory("tmp".bytes)
-        defer { temporary.close() }
+        let (state, temporary) = try stateFolders(in: folder)
+        defer {
+            temporary.close()
+            state.close()
+        }
         let window = DuplicateWindow(broker: "hub", folder: state, temporary: temporary, capacity: 10)
         let keys = (0..<25).map { "host\u{0}id-\($0)\n\u{FF}".bytes }
         for key in keys {
@@ -28,11 +28,11 @@ import Testing
 
     @Test func aBatchReachesTheFileInOneSaveAndABigOneIsRewrittenToTheWindow() throws {
         let folder = try TemporaryFolder()
-        let state = try Directory.open(folder.path)
-        defer { state.close() }
-        try state.makeDirectory("tmp".bytes)
-        let temporary = try state.openDirectory("tmp".bytes)
-        defer { temporary.close() }
+        let (state, temporary) = try stateFolders(in: folder)
+        defer {
+            temporary.close()
+            state.close()
+        }
         let window = DuplicateWindow(broker: "hub", folder: state, temporary: temporary, capacity: 10)
         defer { window.close() }
         let keys = (0..<25).map { "host\u{0}id-\($0)".bytes }
@@ -49,5 +49,17 @@ import Testing
         let reopened = DuplicateWindow(broker: "hub", folder: state, temporary: temporary, capacity: 10)
         defer { reopened.close() }
         #expect(reopened.contains(keys[24]) && reopened.contains(keys[15]) && !reopened.contains(keys[14]))
+    }
+}
+
+/// A state folder with its `tmp/`, as the daemon's `.spoolbus/` has.
+private func stateFolders(in folder: TemporaryFolder) throws -> (state: Directory, temporary: Directory) {
+    let state = try Directory.open(folder.path)
+    do {
+        try state.makeDirectory("tmp".bytes)
+        return (state, try state.openDirectory("tmp".bytes))
+    } catch {
+        state.close()
+        throw error
     }
 }
