@@ -65,11 +65,23 @@ final class Dispatcher {
     private struct Lane {
         var waiting = FIFOQueue<Pending>()
         var retries: [Pending] = []
+        /// Jobs started and not given up yet: running, or holding the slot of a rule that keeps
+        /// order while waiting for a retry.
         var running = 0
+        /// Jobs running now: what `--jobs` counts.
+        var active = 0
+        /// Retries waiting in a rule that keeps order: nothing else of the rule starts meanwhile.
+        var holding = 0
         var limit: Int?
+        /// Requests one worker process takes at once (`pipeline=`; 1 for every other rule).
+        var pipeline = 1
 
         var next: Pending? { retries.first ?? waiting.first }
-        var hasRoom: Bool { limit.map { running < $0 } ?? true }
+        var hasRoom: Bool { holding == 0 && (limit.map { running < $0 * pipeline } ?? true) }
+        /// `--jobs` slots in use: one per process at work, so one per `pipeline` requests.
+        var slots: Int { (active + pipeline - 1) / pipeline }
+        /// Whether one more job would take a `--jobs` slot of its own.
+        var nextTakesASlot: Bool { active % pipeline == 0 }
 
         mutating func take() -> Pending? {
             retries.isEmpty ? waiting.removeFirst() : retries.removeFirst()
@@ -84,6 +96,9 @@ final class Dispatcher {
     private var sequence: UInt64 = 0
     private var inFlight: [ObjectIdentifier: HandlerRun] = [:]
     private(set) var running = 0
+    /// `--jobs` slots in use, all lanes together: `running`, but for requests written ahead to a
+    /// worker process, which share its slot.
+    private var slotsInUse = 0
     private(set) var queued = 0
     private(set) var waitingForRetry = 0
     /// Jobs of `node` and `gone` events not finished (queued, running or waiting to be
@@ -144,6 +159,13 @@ final class Dispatcher {
             // Made once: a rule's identity is hashed over its pattern, events and handler.
             let key = rule.identity
             lanes[key, default: Lane()].limit = rule.concurrency
+            let pipeline = rule.worker ? rule.pipeline : 1
+            if lanes[key]!.pipeline != pipeline {
+                // A reload changed `pipeline=`: the slots of the jobs running are counted anew.
+                slotsInUse -= lanes[key]!.slots
+                lanes[key]!.pipeline = pipeline
+                slotsInUse += lanes[key]!.slots
+            }
             lanes[key, default: Lane()].waiting.append(
                 Pending(job: Job(message: delivery.message, rule: rule, attempt: 1), delivery: delivery, sequence: sequence))
             queued += 1
@@ -165,16 +187,19 @@ final class Dispatcher {
                 idle()
             }
         }
-        while !graceOver && running < jobLimit {
+        while !graceOver {
+            let slotFree = slotsInUse < jobLimit
             var best: (key: RuleIdentity, sequence: UInt64)?
-            for (key, lane) in lanes where lane.hasRoom && !held.contains(key) {
+            for (key, lane) in lanes where lane.hasRoom && !held.contains(key) && (slotFree || !lane.nextTakesASlot) {
                 if let next = lane.next, !stopping || next.job.message.line != nil, best == nil || next.sequence < best!.sequence {
                     best = (key, next.sequence)
                 }
             }
             guard let key = best?.key, let pending = lanes[key]?.take() else { break }
             queued -= 1
+            if lanes[key]!.nextTakesASlot { slotsInUse += 1 }
             lanes[key]!.running += 1
+            lanes[key]!.active += 1
             running += 1
             launch(pending)
         }
@@ -253,6 +278,8 @@ final class Dispatcher {
         let rule = job.rule
         let message = job.message
         running -= 1
+        lanes[rule.identity]?.active -= 1
+        if let lane = lanes[rule.identity], lane.nextTakesASlot { slotsInUse -= 1 }
         var outcome = outcome
         if case .lackedResources(let error) = outcome.result {
             guard let spent = deferForResources(pending, error) else { return }
@@ -301,13 +328,16 @@ final class Dispatcher {
             context.log.record("fail", name: message.name, fields + [("retry_in", formatDuration(delay)), ("err", outcome.errorSummary)])
             // A rule that keeps order holds its slot while it waits, so no later message overtakes.
             let holdsSlot = rule.concurrency == 1
-            if !holdsSlot { lanes[rule.identity]?.running -= 1 }
+            if holdsSlot { lanes[rule.identity]?.holding += 1 } else { lanes[rule.identity]?.running -= 1 }
             waitingForRetry += 1
             let retry = Pending(job: Job(message: message, rule: rule, attempt: job.attempt + 1), delivery: pending.delivery, sequence: pending.sequence)
             context.loop.schedule(after: delay) { [weak self] in
                 guard let self else { return }
                 self.waitingForRetry -= 1
-                if holdsSlot { self.lanes[rule.identity]?.running -= 1 }
+                if holdsSlot {
+                    self.lanes[rule.identity]?.running -= 1
+                    self.lanes[rule.identity]?.holding -= 1
+                }
                 self.lanes[rule.identity, default: Lane()].retries.append(retry)
                 self.queued += 1
                 self.pump()

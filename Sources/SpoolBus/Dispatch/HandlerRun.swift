@@ -87,6 +87,9 @@ struct RunOutcome {
         case workerEnded(Termination)
         /// A worker wrote something that is not an answer, and was killed.
         case protocolError(String)
+        /// A request written ahead (`pipeline=`) to a worker that ended before answering it:
+        /// `cause` says how the oldest request unanswered ended, `unanswered` how many there were.
+        case behindEnded(cause: String, unanswered: Int)
     }
 
     var result: Result
@@ -113,6 +116,8 @@ struct RunOutcome {
         case .answeredFail(let reason): return reason.isEmpty ? "the worker answered fail" : "the worker answered fail: " + text(reason)
         case .workerEnded(let termination): return "the worker \(termination) before it answered"
         case .protocolError(let why): return "protocol error: " + why
+        case .behindEnded(let cause, let unanswered):
+            return "the worker ended with \(unanswered) requests unanswered, this one written ahead (the oldest: \(cause))"
         }
     }
 
@@ -123,14 +128,14 @@ struct RunOutcome {
         case .exited(.exited(let status)), .workerEnded(.exited(let status)): return [("exit", Int(status))]
         case .exited(.signaled(let signal)), .workerEnded(.signaled(let signal)): return [("signal", signalName(signal))]
         case .timedOut(let limit): return [("timeout", formatDuration(limit))]
-        case .couldNotStart, .threw, .lackedResources, .answeredFail, .protocolError: return []
+        case .couldNotStart, .threw, .lackedResources, .answeredFail, .protocolError, .behindEnded: return []
         }
     }
 
     /// A short error for the `err=` field: the handler's last stderr line, or the cause.
     var errorSummary: Bytes {
         switch result {
-        case .couldNotStart, .threw, .timedOut, .lackedResources, .protocolError: return cause.bytes
+        case .couldNotStart, .threw, .timedOut, .lackedResources, .protocolError, .behindEnded: return cause.bytes
         case .answeredFail(let reason) where !reason.isEmpty: return reason
         default: return lastErrorLines.last ?? cause.bytes
         }

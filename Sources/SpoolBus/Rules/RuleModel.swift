@@ -126,6 +126,9 @@ public struct Rule: Sendable {
     /// `worker`: the program is started once and takes one request per message on its stdin
     /// (with `concurrency=N`, N processes), instead of one run per message.
     public var worker: Bool = false
+    /// `pipeline=N` of a `worker` rule: how many requests the daemon writes ahead to one worker
+    /// process, their answers read in order (1: one request in flight, the default).
+    public var pipeline: Int = 1
     public var log: LogMode = .all
     public var handler: HandlerSpec
     /// The handler's first word as written, after quote removal (`./handlers/notify.sh`, `swift:log`):
