@@ -57,12 +57,15 @@ final class Dispatcher {
         let job: Job
         let delivery: Delivery
         let sequence: UInt64
+        /// The lane of the job's rule: found once, when the job is queued.
+        let lane: Lane
         /// When this attempt was first held back by a shortage.
         var heldSince: MonotonicInstant?
     }
 
-    /// The jobs of one rule: waiting in arrival order, retries ahead of new arrivals.
-    private struct Lane {
+    /// The jobs of one rule: waiting in arrival order, retries ahead of new arrivals. A class,
+    /// so that a job reaches its lane through its `Pending` rather than a lookup by identity.
+    private final class Lane {
         var waiting = FIFOQueue<Pending>()
         var retries: [Pending] = []
         /// Jobs started and not given up yet: running, or holding the slot of a rule that keeps
@@ -83,7 +86,7 @@ final class Dispatcher {
         /// Whether one more job would take a `--jobs` slot of its own.
         var nextTakesASlot: Bool { active % pipeline == 0 }
 
-        mutating func take() -> Pending? {
+        func take() -> Pending? {
             retries.isEmpty ? waiting.removeFirst() : retries.removeFirst()
         }
     }
@@ -93,6 +96,8 @@ final class Dispatcher {
     private let runs: RunStarter
     /// By rule identity, not line: a reload that moves a rule keeps its throttle and queue.
     private var lanes: [RuleIdentity: Lane] = [:]
+    /// The same lanes, for `pump` to go through without hashing.
+    private var laneList: [(key: RuleIdentity, lane: Lane)] = []
     private var sequence: UInt64 = 0
     private var inFlight: [ObjectIdentifier: HandlerRun] = [:]
     private(set) var running = 0
@@ -155,22 +160,28 @@ final class Dispatcher {
         if delivery.message.isNodeEvent { nodeEventJobs += rules.count }
         for rule in rules {
             sequence += 1
-            // Mutated in place: a copy of the lane would copy its whole queue.
             // Made once: a rule's identity is hashed over its pattern, events and handler.
-            let key = rule.identity
-            lanes[key, default: Lane()].limit = rule.concurrency
+            let lane = self.lane(for: rule.identity)
+            lane.limit = rule.concurrency
             let pipeline = rule.worker ? rule.pipeline : 1
-            if lanes[key]!.pipeline != pipeline {
+            if lane.pipeline != pipeline {
                 // A reload changed `pipeline=`: the slots of the jobs running are counted anew.
-                slotsInUse -= lanes[key]!.slots
-                lanes[key]!.pipeline = pipeline
-                slotsInUse += lanes[key]!.slots
+                slotsInUse -= lane.slots
+                lane.pipeline = pipeline
+                slotsInUse += lane.slots
             }
-            lanes[key, default: Lane()].waiting.append(
-                Pending(job: Job(message: delivery.message, rule: rule, attempt: 1), delivery: delivery, sequence: sequence))
+            lane.waiting.append(Pending(job: Job(message: delivery.message, rule: rule, attempt: 1), delivery: delivery, sequence: sequence, lane: lane))
             queued += 1
         }
         pump()
+    }
+
+    private func lane(for key: RuleIdentity) -> Lane {
+        if let lane = lanes[key] { return lane }
+        let lane = Lane()
+        lanes[key] = lane
+        laneList.append((key, lane))
+        return lane
     }
 
     /// Starts queued jobs while there is room, oldest arrival first among rules with room.
@@ -189,17 +200,17 @@ final class Dispatcher {
         }
         while !graceOver {
             let slotFree = slotsInUse < jobLimit
-            var best: (key: RuleIdentity, sequence: UInt64)?
-            for (key, lane) in lanes where lane.hasRoom && !held.contains(key) && (slotFree || !lane.nextTakesASlot) {
+            var best: (lane: Lane, sequence: UInt64)?
+            for (key, lane) in laneList where lane.hasRoom && (slotFree || !lane.nextTakesASlot) && (held.isEmpty || !held.contains(key)) {
                 if let next = lane.next, !stopping || next.job.message.line != nil, best == nil || next.sequence < best!.sequence {
-                    best = (key, next.sequence)
+                    best = (lane, next.sequence)
                 }
             }
-            guard let key = best?.key, let pending = lanes[key]?.take() else { break }
+            guard let lane = best?.lane, let pending = lane.take() else { break }
             queued -= 1
-            if lanes[key]!.nextTakesASlot { slotsInUse += 1 }
-            lanes[key]!.running += 1
-            lanes[key]!.active += 1
+            if lane.nextTakesASlot { slotsInUse += 1 }
+            lane.running += 1
+            lane.active += 1
             running += 1
             launch(pending)
         }
@@ -235,8 +246,8 @@ final class Dispatcher {
         let key = pending.job.rule.identity
         var waiting = pending
         waiting.heldSince = heldSince
-        lanes[key]?.running -= 1
-        lanes[key, default: Lane()].retries.insert(waiting, at: 0)
+        pending.lane.running -= 1
+        pending.lane.retries.insert(waiting, at: 0)
         queued += 1
         held.insert(key)
         if shortage == nil {
@@ -277,9 +288,10 @@ final class Dispatcher {
         let job = pending.job
         let rule = job.rule
         let message = job.message
+        let lane = pending.lane
         running -= 1
-        lanes[rule.identity]?.active -= 1
-        if let lane = lanes[rule.identity], lane.nextTakesASlot { slotsInUse -= 1 }
+        lane.active -= 1
+        if lane.nextTakesASlot { slotsInUse -= 1 }
         var outcome = outcome
         if case .lackedResources(let error) = outcome.result {
             guard let spent = deferForResources(pending, error) else { return }
@@ -295,7 +307,7 @@ final class Dispatcher {
             pump()
         }
         if outcome.succeeded {
-            lanes[rule.identity]?.running -= 1
+            lane.running -= 1
             counters.ok += 1
             guard rule.log == .all else {
                 context.unloggedSuccesses += 1
@@ -314,7 +326,7 @@ final class Dispatcher {
         fields.append(("attempt", job.attempt))
         if stopping {
             // Not retried now: the message is put back once every handler has ended.
-            lanes[rule.identity]?.running -= 1
+            lane.running -= 1
             if message.isNodeEvent { nodeEventJobs -= 1 }
             if graceOver {
                 pending.delivery.interrupted.append(rule)
@@ -328,23 +340,24 @@ final class Dispatcher {
             context.log.record("fail", name: message.name, fields + [("retry_in", formatDuration(delay)), ("err", outcome.errorSummary)])
             // A rule that keeps order holds its slot while it waits, so no later message overtakes.
             let holdsSlot = rule.concurrency == 1
-            if holdsSlot { lanes[rule.identity]?.holding += 1 } else { lanes[rule.identity]?.running -= 1 }
+            if holdsSlot { lane.holding += 1 } else { lane.running -= 1 }
             waitingForRetry += 1
-            let retry = Pending(job: Job(message: message, rule: rule, attempt: job.attempt + 1), delivery: pending.delivery, sequence: pending.sequence)
+            let retry = Pending(job: Job(message: message, rule: rule, attempt: job.attempt + 1), delivery: pending.delivery,
+                                sequence: pending.sequence, lane: lane)
             context.loop.schedule(after: delay) { [weak self] in
                 guard let self else { return }
                 self.waitingForRetry -= 1
                 if holdsSlot {
-                    self.lanes[rule.identity]?.running -= 1
-                    self.lanes[rule.identity]?.holding -= 1
+                    lane.running -= 1
+                    lane.holding -= 1
                 }
-                self.lanes[rule.identity, default: Lane()].retries.append(retry)
+                lane.retries.append(retry)
                 self.queued += 1
                 self.pump()
             }
             return
         }
-        lanes[rule.identity]?.running -= 1
+        lane.running -= 1
         context.log.record("fail", name: message.name, fields + [("err", outcome.errorSummary)])
         finish(pending.delivery, rule, outcome, attempts: job.attempt)
     }

@@ -63,11 +63,19 @@ private final class LogBox: @unchecked Sendable {
     init(_ log: DispatchLog) { self.log = log }
 }
 
-/// One run of one rule's handler for one message.
-struct Job {
+/// One run of one rule's handler for one message. A class, though it never changes: a job is
+/// handed from queue to run to completion, and a copy of a rule and a message is a dozen
+/// reference counts each time, one of a job a single one.
+final class Job {
     let message: Message
     let rule: Rule
     let attempt: Int
+
+    init(message: Message, rule: Rule, attempt: Int) {
+        self.message = message
+        self.rule = rule
+        self.attempt = attempt
+    }
 }
 
 /// How a handler run ended.

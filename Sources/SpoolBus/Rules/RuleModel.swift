@@ -93,15 +93,30 @@ public struct RuleIdentity: Hashable, Sendable {
     let events: [EventKind]
     let handler: HandlerSpec
     let occurrence: Int
+    /// Hashed once, when made: the dispatcher and the worker pools look a rule up by its
+    /// identity for every message, and hashing the pattern's bytes each time was a cost per
+    /// message.
+    private let hashCode: Int
 
-    public static func == (lhs: RuleIdentity, rhs: RuleIdentity) -> Bool {
-        lhs.pattern == rhs.pattern && lhs.events == rhs.events && lhs.handler == rhs.handler && lhs.occurrence == rhs.occurrence
-    }
-
-    public func hash(into hasher: inout Hasher) {
+    init(pattern: [UInt8], events: [EventKind], handler: HandlerSpec, occurrence: Int) {
+        self.pattern = pattern
+        self.events = events
+        self.handler = handler
+        self.occurrence = occurrence
+        var hasher = Hasher()
         hasher.combine(pattern)
         hasher.combine(events)
         hasher.combine(occurrence)
+        hashCode = hasher.finalize()
+    }
+
+    public static func == (lhs: RuleIdentity, rhs: RuleIdentity) -> Bool {
+        lhs.hashCode == rhs.hashCode && lhs.pattern == rhs.pattern && lhs.events == rhs.events && lhs.handler == rhs.handler
+            && lhs.occurrence == rhs.occurrence
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(hashCode)
     }
 }
 
@@ -109,9 +124,9 @@ public struct RuleIdentity: Hashable, Sendable {
 public struct Rule: Sendable {
     /// The line where the rule starts (`SPOOL_RULE`, `rule=N` in the log).
     public var line: Int
-    public var pattern: Glob
+    public var pattern: Glob { didSet { updateIdentity() } }
     /// In the order written, no duplicates.
-    public var events: [EventKind]
+    public var events: [EventKind] { didSet { updateIdentity() } }
     public var timeout: Duration = .seconds(30)
     public var retries: Int = 3
     public var backoff: Duration = .seconds(1)
@@ -130,18 +145,21 @@ public struct Rule: Sendable {
     /// process, their answers read in order (1: one request in flight, the default).
     public var pipeline: Int = 1
     public var log: LogMode = .all
-    public var handler: HandlerSpec
+    public var handler: HandlerSpec { didSet { updateIdentity() } }
     /// The handler's first word as written, after quote removal (`./handlers/notify.sh`, `swift:log`):
     /// what the dispatch log shows as `handler=`, where `handler`'s program may have been made absolute.
     public var handlerWord: [UInt8]
     /// 1 for the first rule of its `identity` in the file, 2 for a second one written alike, …
-    public var occurrence = 1
+    public var occurrence = 1 { didSet { updateIdentity() } }
 
     /// What a rule is across reloads, whatever line it moved to: its pattern, events, handler
     /// and arguments, and which of the rules written alike it is. Options are not part of it, so
     /// an edited `concurrency=` or `timeout=` is the same rule changed, not another one.
-    public var identity: RuleIdentity {
-        RuleIdentity(pattern: pattern.source, events: events, handler: handler, occurrence: occurrence)
+    /// Kept up to date as those change, so that reading it costs no hashing.
+    public private(set) var identity: RuleIdentity
+
+    private mutating func updateIdentity() {
+        identity = RuleIdentity(pattern: pattern.source, events: events, handler: handler, occurrence: occurrence)
     }
 
     public init(line: Int, pattern: Glob, events: [EventKind], handler: HandlerSpec, handlerWord: [UInt8]) {
@@ -150,6 +168,7 @@ public struct Rule: Sendable {
         self.events = events
         self.handler = handler
         self.handlerWord = handlerWord
+        identity = RuleIdentity(pattern: pattern.source, events: events, handler: handler, occurrence: 1)
     }
 
     /// Whether `event` is among the rule's events.
