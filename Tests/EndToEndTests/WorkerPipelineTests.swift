@@ -147,8 +147,12 @@ import Testing
         try await withSandbox { sb in
             try sb.writeHandler("echo.sh", #"""
                 #!/bin/sh
+                first=1
                 while IFS=' ' read -r id event name data rest; do
-                    sleep 0.05
+                    if [ $first = 1 ]; then
+                        while [ ! -f "$OUT/go" ]; do sleep 0.02; done
+                        first=0
+                    fi
                     printf 'reply %d\n%s' "${#data}" "$data"
                 done
                 """#)
@@ -159,7 +163,8 @@ import Testing
             try await sb.startDaemon()
             let clients = try (0..<5).map { _ in try ChanSocket(connectingTo: sb.spool + "/ask.sock") }
             for (index, client) in clients.enumerated() { client.send("question\(index)\n") }
-            try await waitForInFlight(2, sb)
+            try await waitForInFlight(5, sb)
+            try Files.write(sb.out + "/go", "")
             for (index, client) in clients.enumerated() {
                 let reply = try #require(client.readReply())
                 #expect(reply.body == "question\(index)", "each client its own reply: \(reply)")
