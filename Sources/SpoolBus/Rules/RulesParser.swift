@@ -95,7 +95,7 @@ public enum RulesParser {
     }
 
     /// The names recognised as rule options, in the order the summary shows them.
-    public static let ruleOptionNames = ["timeout", "retries", "backoff", "concurrency", "then", "user", "stdin", "output", "reply", "last", "worker", "log", "pipeline"]
+    public static let ruleOptionNames = ["timeout", "retries", "backoff", "concurrency", "then", "user", "stdin", "output", "reply", "last", "worker", "pipeline", "log"]
 
     /// The options written as a bare word, without a value.
     static let bareOptionNames = ["reply", "last", "worker"]
