@@ -67,6 +67,8 @@ final class WorkerProcess {
 
     /// Requests written to it and not answered yet.
     var inFlight: Int { requests.count }
+    /// Its program as each request's `run` line shows it: made once, not per request.
+    let handlerShown: Bytes
 
     /// Starts the rule's program with pipes on stdin, stdout and (unless `output=discard`)
     /// stderr. Throws when it could not be started.
@@ -74,6 +76,7 @@ final class WorkerProcess {
         self.rule = rule
         self.settings = settings
         self.context = context
+        handlerShown = context.displayName(of: rule.handlerProgram)
         guard case .program(let program, let arguments) = rule.handler else {
             throw SpoolBusError("a worker needs a program")
         }

@@ -40,7 +40,7 @@ final class WorkerRequest: HandlerRun {
         if let waitTimer { context.loop.cancel(waitTimer) }
         waitTimer = nil
         self.process = process
-        context.logRun(job, handler: context.displayName(of: job.rule.handlerProgram), pid: process.pid)
+        context.logRun(job, handler: process.handlerShown, pid: process.pid)
         FaultInjection.reach(.start)
         process.send(self, clockStart: waitingSince)
     }
