@@ -50,9 +50,11 @@ final class WorkerProcess {
     private var oldestSince = MonotonicInstant.now()
     /// One timer for the process, not one per request: when it fires it checks the oldest
     /// request's deadline and, if that is not reached, waits again for what is left. An answer
-    /// only moves `oldestSince`; a timer that finds no request in flight lapses.
+    /// only moves `oldestSince`; a process still idle at the end of the loop's turn (not handed
+    /// the next request in the same turn) cancels it, so an idle daemon keeps no timer.
     private var clockTimer: EventLoop.TimerID?
     private var clockDue: MonotonicInstant?
+    private var idleCheckQueued = false
     /// Its entry in `.spoolbus/runs/`, for its whole life (`RunRecords`).
     private var record: RunRecord?
     /// A `reply LENGTH` line was read: its bytes follow.
@@ -238,6 +240,14 @@ final class WorkerProcess {
         }
     }
 
+    private func stopClockIfIdle() {
+        idleCheckQueued = false
+        guard requests.isEmpty, let clockTimer else { return }
+        context.loop.cancel(clockTimer)
+        self.clockTimer = nil
+        clockDue = nil
+    }
+
     private func clockFired() {
         clockTimer = nil
         clockDue = nil
@@ -323,6 +333,10 @@ final class WorkerProcess {
         if requests.isEmpty {
             if state == .busy { state = .idle }
             if state == .retiring { closeInput() }
+            if clockTimer != nil && !idleCheckQueued {
+                idleCheckQueued = true
+                context.loop.atEndOfTurn { [weak self] in self?.stopClockIfIdle() }
+            }
         } else {
             // The next one's clock starts now; the process's timer finds it when it fires.
             oldestSince = MonotonicInstant.now()
