@@ -66,6 +66,7 @@ final class Dispatcher {
     /// The jobs of one rule: waiting in arrival order, retries ahead of new arrivals. A class,
     /// so that a job reaches its lane through its `Pending` rather than a lookup by identity.
     private final class Lane {
+        let key: RuleIdentity
         var waiting = FIFOQueue<Pending>()
         var retries: [Pending] = []
         /// Jobs started and not given up yet: running, or holding the slot of a rule that keeps
@@ -86,6 +87,8 @@ final class Dispatcher {
         /// Whether one more job would take a `--jobs` slot of its own.
         var nextTakesASlot: Bool { active % pipeline == 0 }
 
+        init(key: RuleIdentity) { self.key = key }
+
         func take() -> Pending? {
             retries.isEmpty ? waiting.removeFirst() : retries.removeFirst()
         }
@@ -96,8 +99,8 @@ final class Dispatcher {
     private let runs: RunStarter
     /// By rule identity, not line: a reload that moves a rule keeps its throttle and queue.
     private var lanes: [RuleIdentity: Lane] = [:]
-    /// The same lanes, for `pump` to go through without hashing.
-    private var laneList: [(key: RuleIdentity, lane: Lane)] = []
+    /// The same lanes, for `pump` to go through without hashing (or copying) their keys.
+    private var laneList: [Lane] = []
     private var sequence: UInt64 = 0
     private var inFlight: [ObjectIdentifier: HandlerRun] = [:]
     private(set) var running = 0
@@ -178,9 +181,9 @@ final class Dispatcher {
 
     private func lane(for key: RuleIdentity) -> Lane {
         if let lane = lanes[key] { return lane }
-        let lane = Lane()
+        let lane = Lane(key: key)
         lanes[key] = lane
-        laneList.append((key, lane))
+        laneList.append(lane)
         return lane
     }
 
@@ -201,7 +204,7 @@ final class Dispatcher {
         while !graceOver {
             let slotFree = slotsInUse < jobLimit
             var best: (lane: Lane, sequence: UInt64)?
-            for (key, lane) in laneList where lane.hasRoom && (slotFree || !lane.nextTakesASlot) && (held.isEmpty || !held.contains(key)) {
+            for lane in laneList where lane.hasRoom && (slotFree || !lane.nextTakesASlot) && (held.isEmpty || !held.contains(lane.key)) {
                 if let next = lane.next, !stopping || next.job.message.line != nil, best == nil || next.sequence < best!.sequence {
                     best = (lane, next.sequence)
                 }
