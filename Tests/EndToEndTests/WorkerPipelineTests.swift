@@ -127,6 +127,34 @@ import Testing
         }
     }
 
+    @Test func aProtocolErrorFailsEveryRequestInFlight() async throws {
+        try await withSandbox { sb in
+            // Holds the first request until $OUT/go, then answers it with garbage, once.
+            try sb.writeHandler("worker.sh", #"""
+                #!/bin/sh
+                while IFS=' ' read -r id event name rest; do
+                    if [ ! -f "$OUT/garbled" ]; then
+                        while [ ! -f "$OUT/go" ]; do sleep 0.02; done
+                        touch "$OUT/garbled"
+                        echo "not an answer"
+                    else
+                        echo ok
+                    fi
+                done
+                """#)
+            try sb.writeRules("*  file  retries=1  backoff=10ms  pipeline=3  worker  ./h/worker.sh\n")
+            try await sb.startDaemon()
+            for name in ["p1", "p2", "p3"] { try sb.drop(name, "x") }
+            try await waitForInFlight(3, sb)
+            try Files.write(sb.out + "/go", "")
+            try await sb.waitFor("all three answered by the next worker") { sb.log.lines("ok").count == 3 }
+            let fails = sb.log.lines("fail")
+            #expect(fails.count == 3, "\(fails)")
+            #expect(fails.first?["err"]?.hasPrefix("protocol error: it answered \"not an answer\"") == true, "\(fails)")
+            #expect(fails.dropFirst().allSatisfy { $0["err"]?.contains("3 requests unanswered, this one written ahead (the oldest: protocol error") == true }, "\(fails)")
+        }
+    }
+
     @Test func stderrGoesToTheOldestUnansweredRequest() async throws {
         try await withSandbox { sb in
             try sb.writeHandler("worker.sh", Self.holdingWorker)
