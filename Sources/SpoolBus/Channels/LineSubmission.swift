@@ -205,10 +205,10 @@ final class LineSubmission {
             self.settlement.settleLine(delivery, body: body, origin: origin, kept: kept)
             if replies { reply?(self.settlement.reply(to: delivery)) }
             guard let source, source.unsettled.settle() else { return }
-            // Room again: read on once this turn's events are handled, not inside the
+            // Room again: read on once this iteration's events are handled, not inside the
             // dispatcher. Not a timer: a zero-delay timer armed the timerfd and woke the loop
             // through it, several system calls for each line settled while a reader is full.
-            self.channels.loop.atEndOfTurn { [weak source] in
+            self.channels.loop.atEndOfIteration { [weak source] in
                 guard let source, !source.isClosed else { return }
                 source.resume()
             }

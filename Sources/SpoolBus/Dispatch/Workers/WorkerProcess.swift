@@ -38,7 +38,7 @@ final class WorkerProcess {
     /// What the worker wrote on stdout and no answer took yet, from `inboxStart` on.
     private var inbox = Bytes()
     private var inboxStart = 0
-    /// Request lines not written yet, from `unsentOffset` on: those queued in one turn of the
+    /// Request lines not written yet, from `unsentOffset` on: those queued in one iteration of the
     /// loop go in one `write`.
     private var unsent = Bytes()
     private var unsentOffset = 0
@@ -50,8 +50,8 @@ final class WorkerProcess {
     private var oldestSince = MonotonicInstant.now()
     /// One timer for the process, not one per request: when it fires it checks the oldest
     /// request's deadline and, if that is not reached, waits again for what is left. An answer
-    /// only moves `oldestSince`; a process still idle at the end of the loop's turn (not handed
-    /// the next request in the same turn) cancels it, so an idle daemon keeps no timer.
+    /// only moves `oldestSince`; a process still idle at the end of the loop's iteration (not handed
+    /// the next request in the same iteration) cancels it, so an idle daemon keeps no timer.
     private var clockTimer: EventLoop.TimerID?
     private var clockDue: MonotonicInstant?
     private var idleCheckQueued = false
@@ -135,7 +135,7 @@ final class WorkerProcess {
     deinit { readBuffer.deallocate() }
 
     /// Hands the worker a request: written at once when none is in flight, else queued behind
-    /// the others and written with them at the end of the loop's turn. `clockStart`: when the
+    /// the others and written with them at the end of the loop's iteration. `clockStart`: when the
     /// request's timeout began, if it waited for this process to start.
     func send(_ request: WorkerRequest, clockStart: MonotonicInstant?) {
         let wasEmpty = requests.isEmpty
@@ -335,7 +335,7 @@ final class WorkerProcess {
             if state == .retiring { closeInput() }
             if clockTimer != nil && !idleCheckQueued {
                 idleCheckQueued = true
-                context.loop.atEndOfTurn { [weak self] in self?.stopClockIfIdle() }
+                context.loop.atEndOfIteration { [weak self] in self?.stopClockIfIdle() }
             }
         } else {
             // The next one's clock starts now; the process's timer finds it when it fires.
