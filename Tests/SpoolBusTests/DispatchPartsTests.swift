@@ -9,6 +9,9 @@ import Testing
         #expect(String(decoding: first, as: UTF8.self) == "000000001389-000001")
         #expect(first.lexicographicallyPrecedes(second))
         #expect(MessageIDGenerator.prefix(of: first) == 5001)
+        #expect(String(decoding: MessageIDGenerator.format(prefix: 0x19d3a6b0c2a1, counter: 999_999), as: UTF8.self) == "19d3a6b0c2a1-999999")
+        #expect(String(decoding: MessageIDGenerator.format(prefix: 0, counter: 40), as: UTF8.self) == "000000000000-000040")
+        #expect(String(decoding: MessageIDGenerator.format(prefix: 0x1_0000_0000_0000, counter: 1), as: UTF8.self) == "1000000000000-000001", "past 12 digits the id grows")
     }
 
     @Test func outputCaptureBoundsLinesAndKeepsATail() {

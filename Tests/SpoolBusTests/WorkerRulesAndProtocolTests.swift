@@ -33,7 +33,34 @@ import Testing
         #expect(rules[1].worker && rules[1].concurrency == 4 && rules[1].log == .failures && rules[1].reply)
         #expect(!rules[2].worker && rules[2].concurrency == nil)
         #expect(rules[3].worker && rules[3].pattern.source == bytes("worker") && rules[3].handlerProgram == bytes("worker"), "quoted, it is a pattern; bare after the options, a program")
-        #expect(rules[1].summary.contains("concurrency=4") && rules[1].summary.contains("worker=on log=failures ->"))
+        #expect(rules[1].summary.contains("concurrency=4") && rules[1].summary.contains("worker=on pipeline=1 log=failures ->"))
+    }
+
+    @Test func pipelineIsAWorkerOptionFromOneTo1024() throws {
+        let rules = try #require(ruleSet("""
+            a  file  worker  ./w
+            b  fifo  pipeline=64  worker  ./w
+            c  socket  reply  concurrency=2  pipeline=1024  worker  ./w
+            """)).rules
+        #expect(rules.map(\.pipeline) == [1, 64, 1024], "one request in flight unless told")
+        #expect(rules[1].summary.contains("worker=on pipeline=64 log=all ->"), "check and explain show it: \(rules[1].summary)")
+        #expect(diagnostics("x file pipeline=8 ./w") == ["spoolbus.rules:1:8: error: pipeline= needs 'worker': only a worker process takes requests written ahead"])
+        #expect(diagnostics("x file pipeline=0 worker ./w") == ["spoolbus.rules:1:17: error: invalid pipeline '0'; expected a whole number from 1 to 1024"])
+        #expect(diagnostics("x file pipeline=1025 worker ./w") == ["spoolbus.rules:1:17: error: invalid pipeline '1025'; expected a whole number from 1 to 1024"])
+        #expect(diagnostics("x file pipelines=2 worker ./w") == ["spoolbus.rules:1:8: error: unknown option 'pipelines'; did you mean 'pipeline'?"])
+    }
+
+    @Test func requestsWrittenAheadGoIntoOneBufferAsTheyWouldAlone() throws {
+        let root = try TemporaryFolder()
+        let layout = try SpoolLayout.prepare(root.path)
+        defer { layout.close() }
+        let first = message(name: bytes("a b"), body: .line(bytes("x")), peer: Peer(pid: 1, uid: 2, gid: 3))
+        let second = message(name: bytes("c"), body: .line([]), event: .fifo)
+        var buffer: [UInt8] = []
+        WorkerProtocol.appendRequest(for: first, in: layout, to: &buffer)
+        WorkerProtocol.appendRequest(for: second, in: layout, to: &buffer)
+        #expect(buffer == WorkerProtocol.request(for: first, in: layout) + WorkerProtocol.request(for: second, in: layout))
+        #expect(String(decoding: buffer, as: UTF8.self) == "01a2-000001 socket a%20b x 1 2 3\n01a2-000001 fifo c - - - -\n")
     }
 
     func message(name: [UInt8], body: MessageBody, event: EventKind = .socket, peer: Peer? = nil) -> Message {

@@ -207,8 +207,15 @@ final class ClientConnection: MessageSource {
 
     private func replyReady(_ ticket: UInt64, _ reply: Bytes) {
         guard !closed else { return }
-        readyReplies[ticket] = reply
-        while let next = readyReplies.removeValue(forKey: nextToSend) {
+        if ticket == nextToSend {
+            // The reply due next (an `ok ID` answered at once): straight to the outbox.
+            nextToSend += 1
+            outbox.append(reply)
+            outboxBytes += reply.count
+        } else {
+            readyReplies[ticket] = reply
+        }
+        while !readyReplies.isEmpty, let next = readyReplies.removeValue(forKey: nextToSend) {
             nextToSend += 1
             outbox.append(next)
             outboxBytes += next.count
@@ -222,8 +229,11 @@ final class ClientConnection: MessageSource {
         refreshInterest()
     }
 
-    /// Sends what the outbox holds until it is empty or the socket's buffer is full.
+    /// Sends what the outbox holds until it is empty or the socket's buffer is full. On a
+    /// stream the replies of one batch go in one `send`: a system call per `ok ID` was most of
+    /// what a line cost.
     private func flush() {
+        if framing == .lines && outbox.count > 1 { joinOutbox() }
         while !closed, let head = outbox.first {
             let sent: Int?
             do {
@@ -256,6 +266,20 @@ final class ClientConnection: MessageSource {
         }
         if !closed && outbox.isEmpty { outbox = FIFOQueue() }
         writeBlocked = false
+    }
+
+    /// Makes the replies waiting on a stream one, from the part of the first not sent yet on.
+    private func joinOutbox() {
+        var joined = Bytes()
+        joined.reserveCapacity(outboxBytes - outboxOffset)
+        var first = true
+        while let reply = outbox.removeFirst() {
+            joined += first ? reply[outboxOffset...] : reply[...]
+            first = false
+        }
+        outboxOffset = 0
+        outboxBytes = joined.count
+        outbox.append(joined)
     }
 
     /// A client that closed or half-closed its side, and has every reply, is done with.

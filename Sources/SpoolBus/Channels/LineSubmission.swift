@@ -205,8 +205,10 @@ final class LineSubmission {
             self.settlement.settleLine(delivery, body: body, origin: origin, kept: kept)
             if replies { reply?(self.settlement.reply(to: delivery)) }
             guard let source, source.unsettled.settle() else { return }
-            // Room again: read on, on the next turn of the loop, not inside the dispatcher.
-            self.channels.loop.schedule(after: .zero) { [weak source] in
+            // Room again: read on once this iteration's events are handled, not inside the
+            // dispatcher. Not a timer: a zero-delay timer armed the timerfd and woke the loop
+            // through it, several system calls for each line settled while a reader is full.
+            self.channels.loop.atEndOfIteration { [weak source] in
                 guard let source, !source.isClosed else { return }
                 source.resume()
             }

@@ -1,6 +1,6 @@
 /// The messages one channel handed to the bus that are not settled yet, so that channel alone
 /// stops being read once it has `ChannelSet.unsettledLimitPerReader` of them, and reads again
-/// (on the next turn of the loop, outside the dispatcher's own call) once one settles.
+/// (at the end of the loop's iteration, outside the dispatcher's own call) once one settles.
 /// `LineSubmission.submit` does the counting for every `MessageSource`.
 final class UnsettledCount {
     private(set) var count = 0

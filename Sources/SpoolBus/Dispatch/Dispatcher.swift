@@ -57,21 +57,39 @@ final class Dispatcher {
         let job: Job
         let delivery: Delivery
         let sequence: UInt64
+        /// The lane of the job's rule: found once, when the job is queued.
+        let lane: Lane
         /// When this attempt was first held back by a shortage.
         var heldSince: MonotonicInstant?
     }
 
-    /// The jobs of one rule: waiting in arrival order, retries ahead of new arrivals.
-    private struct Lane {
+    /// The jobs of one rule: waiting in arrival order, retries ahead of new arrivals. A class,
+    /// so that a job reaches its lane through its `Pending` rather than a lookup by identity.
+    private final class Lane {
+        let key: RuleIdentity
         var waiting = FIFOQueue<Pending>()
         var retries: [Pending] = []
+        /// Jobs started and not given up yet: running, or holding the slot of a rule that keeps
+        /// order while waiting for a retry.
         var running = 0
+        /// Jobs running now: what `--jobs` counts.
+        var active = 0
+        /// Retries waiting in a rule that keeps order: nothing else of the rule starts meanwhile.
+        var holding = 0
         var limit: Int?
+        /// Requests one worker process takes at once (`pipeline=`; 1 for every other rule).
+        var pipeline = 1
 
         var next: Pending? { retries.first ?? waiting.first }
-        var hasRoom: Bool { limit.map { running < $0 } ?? true }
+        var hasRoom: Bool { holding == 0 && (limit.map { running < $0 * pipeline } ?? true) }
+        /// `--jobs` slots in use: one per process at work, so one per `pipeline` requests.
+        var slots: Int { (active + pipeline - 1) / pipeline }
+        /// Whether one more job would take a `--jobs` slot of its own.
+        var nextTakesASlot: Bool { active % pipeline == 0 }
 
-        mutating func take() -> Pending? {
+        init(key: RuleIdentity) { self.key = key }
+
+        func take() -> Pending? {
             retries.isEmpty ? waiting.removeFirst() : retries.removeFirst()
         }
     }
@@ -81,9 +99,14 @@ final class Dispatcher {
     private let runs: RunStarter
     /// By rule identity, not line: a reload that moves a rule keeps its throttle and queue.
     private var lanes: [RuleIdentity: Lane] = [:]
+    /// The same lanes, for `pump` to go through without hashing (or copying) their keys.
+    private var laneList: [Lane] = []
     private var sequence: UInt64 = 0
     private var inFlight: [ObjectIdentifier: HandlerRun] = [:]
     private(set) var running = 0
+    /// `--jobs` slots in use, all lanes together: `running`, but for requests written ahead to a
+    /// worker process, which share its slot.
+    private var slotsInUse = 0
     private(set) var queued = 0
     private(set) var waitingForRetry = 0
     /// Jobs of `node` and `gone` events not finished (queued, running or waiting to be
@@ -140,15 +163,28 @@ final class Dispatcher {
         if delivery.message.isNodeEvent { nodeEventJobs += rules.count }
         for rule in rules {
             sequence += 1
-            // Mutated in place: a copy of the lane would copy its whole queue.
             // Made once: a rule's identity is hashed over its pattern, events and handler.
-            let key = rule.identity
-            lanes[key, default: Lane()].limit = rule.concurrency
-            lanes[key, default: Lane()].waiting.append(
-                Pending(job: Job(message: delivery.message, rule: rule, attempt: 1), delivery: delivery, sequence: sequence))
+            let lane = self.lane(for: rule.identity)
+            lane.limit = rule.concurrency
+            let pipeline = rule.worker ? rule.pipeline : 1
+            if lane.pipeline != pipeline {
+                // A reload changed `pipeline=`: the slots of the jobs running are counted anew.
+                slotsInUse -= lane.slots
+                lane.pipeline = pipeline
+                slotsInUse += lane.slots
+            }
+            lane.waiting.append(Pending(job: Job(message: delivery.message, rule: rule, attempt: 1), delivery: delivery, sequence: sequence, lane: lane))
             queued += 1
         }
         pump()
+    }
+
+    private func lane(for key: RuleIdentity) -> Lane {
+        if let lane = lanes[key] { return lane }
+        let lane = Lane(key: key)
+        lanes[key] = lane
+        laneList.append(lane)
+        return lane
     }
 
     /// Starts queued jobs while there is room, oldest arrival first among rules with room.
@@ -165,16 +201,19 @@ final class Dispatcher {
                 idle()
             }
         }
-        while !graceOver && running < jobLimit {
-            var best: (key: RuleIdentity, sequence: UInt64)?
-            for (key, lane) in lanes where lane.hasRoom && !held.contains(key) {
+        while !graceOver {
+            let slotFree = slotsInUse < jobLimit
+            var best: (lane: Lane, sequence: UInt64)?
+            for lane in laneList where lane.hasRoom && (slotFree || !lane.nextTakesASlot) && (held.isEmpty || !held.contains(lane.key)) {
                 if let next = lane.next, !stopping || next.job.message.line != nil, best == nil || next.sequence < best!.sequence {
-                    best = (key, next.sequence)
+                    best = (lane, next.sequence)
                 }
             }
-            guard let key = best?.key, let pending = lanes[key]?.take() else { break }
+            guard let lane = best?.lane, let pending = lane.take() else { break }
             queued -= 1
-            lanes[key]!.running += 1
+            if lane.nextTakesASlot { slotsInUse += 1 }
+            lane.running += 1
+            lane.active += 1
             running += 1
             launch(pending)
         }
@@ -210,8 +249,8 @@ final class Dispatcher {
         let key = pending.job.rule.identity
         var waiting = pending
         waiting.heldSince = heldSince
-        lanes[key]?.running -= 1
-        lanes[key, default: Lane()].retries.insert(waiting, at: 0)
+        pending.lane.running -= 1
+        pending.lane.retries.insert(waiting, at: 0)
         queued += 1
         held.insert(key)
         if shortage == nil {
@@ -252,7 +291,10 @@ final class Dispatcher {
         let job = pending.job
         let rule = job.rule
         let message = job.message
+        let lane = pending.lane
         running -= 1
+        lane.active -= 1
+        if lane.nextTakesASlot { slotsInUse -= 1 }
         var outcome = outcome
         if case .lackedResources(let error) = outcome.result {
             guard let spent = deferForResources(pending, error) else { return }
@@ -268,7 +310,7 @@ final class Dispatcher {
             pump()
         }
         if outcome.succeeded {
-            lanes[rule.identity]?.running -= 1
+            lane.running -= 1
             counters.ok += 1
             guard rule.log == .all else {
                 context.unloggedSuccesses += 1
@@ -287,7 +329,7 @@ final class Dispatcher {
         fields.append(("attempt", job.attempt))
         if stopping {
             // Not retried now: the message is put back once every handler has ended.
-            lanes[rule.identity]?.running -= 1
+            lane.running -= 1
             if message.isNodeEvent { nodeEventJobs -= 1 }
             if graceOver {
                 pending.delivery.interrupted.append(rule)
@@ -301,20 +343,24 @@ final class Dispatcher {
             context.log.record("fail", name: message.name, fields + [("retry_in", formatDuration(delay)), ("err", outcome.errorSummary)])
             // A rule that keeps order holds its slot while it waits, so no later message overtakes.
             let holdsSlot = rule.concurrency == 1
-            if !holdsSlot { lanes[rule.identity]?.running -= 1 }
+            if holdsSlot { lane.holding += 1 } else { lane.running -= 1 }
             waitingForRetry += 1
-            let retry = Pending(job: Job(message: message, rule: rule, attempt: job.attempt + 1), delivery: pending.delivery, sequence: pending.sequence)
+            let retry = Pending(job: Job(message: message, rule: rule, attempt: job.attempt + 1), delivery: pending.delivery,
+                                sequence: pending.sequence, lane: lane)
             context.loop.schedule(after: delay) { [weak self] in
                 guard let self else { return }
                 self.waitingForRetry -= 1
-                if holdsSlot { self.lanes[rule.identity]?.running -= 1 }
-                self.lanes[rule.identity, default: Lane()].retries.append(retry)
+                if holdsSlot {
+                    lane.running -= 1
+                    lane.holding -= 1
+                }
+                lane.retries.append(retry)
                 self.queued += 1
                 self.pump()
             }
             return
         }
-        lanes[rule.identity]?.running -= 1
+        lane.running -= 1
         context.log.record("fail", name: message.name, fields + [("err", outcome.errorSummary)])
         finish(pending.delivery, rule, outcome, attempts: job.attempt)
     }

@@ -63,11 +63,19 @@ private final class LogBox: @unchecked Sendable {
     init(_ log: DispatchLog) { self.log = log }
 }
 
-/// One run of one rule's handler for one message.
-struct Job {
+/// One run of one rule's handler for one message. A class, though it never changes: a job is
+/// handed from queue to run to completion, and a copy of a rule and a message is a dozen
+/// reference counts each time, one of a job a single one.
+final class Job {
     let message: Message
     let rule: Rule
     let attempt: Int
+
+    init(message: Message, rule: Rule, attempt: Int) {
+        self.message = message
+        self.rule = rule
+        self.attempt = attempt
+    }
 }
 
 /// How a handler run ended.
@@ -87,6 +95,9 @@ struct RunOutcome {
         case workerEnded(Termination)
         /// A worker wrote something that is not an answer, and was killed.
         case protocolError(String)
+        /// A request written ahead (`pipeline=`) to a worker that ended before answering it:
+        /// `cause` says how the oldest request unanswered ended, `unanswered` how many there were.
+        case behindEnded(cause: String, unanswered: Int)
     }
 
     var result: Result
@@ -113,6 +124,8 @@ struct RunOutcome {
         case .answeredFail(let reason): return reason.isEmpty ? "the worker answered fail" : "the worker answered fail: " + text(reason)
         case .workerEnded(let termination): return "the worker \(termination) before it answered"
         case .protocolError(let why): return "protocol error: " + why
+        case .behindEnded(let cause, let unanswered):
+            return "the worker ended with \(unanswered) requests unanswered, this one written ahead (the oldest: \(cause))"
         }
     }
 
@@ -123,14 +136,14 @@ struct RunOutcome {
         case .exited(.exited(let status)), .workerEnded(.exited(let status)): return [("exit", Int(status))]
         case .exited(.signaled(let signal)), .workerEnded(.signaled(let signal)): return [("signal", signalName(signal))]
         case .timedOut(let limit): return [("timeout", formatDuration(limit))]
-        case .couldNotStart, .threw, .lackedResources, .answeredFail, .protocolError: return []
+        case .couldNotStart, .threw, .lackedResources, .answeredFail, .protocolError, .behindEnded: return []
         }
     }
 
     /// A short error for the `err=` field: the handler's last stderr line, or the cause.
     var errorSummary: Bytes {
         switch result {
-        case .couldNotStart, .threw, .timedOut, .lackedResources, .protocolError: return cause.bytes
+        case .couldNotStart, .threw, .timedOut, .lackedResources, .protocolError, .behindEnded: return cause.bytes
         case .answeredFail(let reason) where !reason.isEmpty: return reason
         default: return lastErrorLines.last ?? cause.bytes
         }

@@ -22,11 +22,27 @@ struct MessageIDGenerator {
     }
 
     static func format(prefix: Int64, counter: Int) -> Bytes {
-        var hex = Bytes(String(prefix, radix: 16).utf8)
-        if hex.count < 12 { hex = Bytes(repeating: UInt8(ascii: "0"), count: 12 - hex.count) + hex }
-        var digits = Bytes(String(counter).utf8)
-        if digits.count < 6 { digits = Bytes(repeating: UInt8(ascii: "0"), count: 6 - digits.count) + digits }
-        return hex + [UInt8(ascii: "-")] + digits
+        // Written digit by digit into one array: an id is made for every message, and the
+        // strings and arrays of a `String(radix:)` and its padding were half a dozen allocations.
+        let hexDigits: StaticString = "0123456789abcdef"
+        var id = Bytes(repeating: UInt8(ascii: "0"), count: 19)
+        id[12] = UInt8(ascii: "-")
+        var value = UInt64(prefix)
+        var index = 11
+        while value > 0 && index >= 0 {
+            id[index] = hexDigits.utf8Start[Int(value & 0xF)]
+            value >>= 4
+            index -= 1
+        }
+        var number = counter
+        var place = 18
+        while number > 0 && place > 12 {
+            id[place] = UInt8(ascii: "0") + UInt8(number % 10)
+            number /= 10
+            place -= 1
+        }
+        // Past 12 hex digits (the year 10889): the id grows rather than wraps.
+        return value > 0 ? Bytes(String(prefix, radix: 16).utf8) + id[12...] : id
     }
 
     /// The prefix of an id, or nil when `id` is not one.

@@ -44,7 +44,8 @@ final class SwiftHandlerRun: HandlerRun {
             } catch {
                 result = .threw("\(error)")
             }
-            finish(result, reply: services.replyOutput)
+            // Only a `reply` rule's output is used: no lock and copy for the others.
+            finish(result, reply: job.rule.reply ? services.replyOutput : [])
         case .task(let handler):
             let loop = context.loop
             let finish = LoopBound(self)

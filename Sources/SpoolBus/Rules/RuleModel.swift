@@ -93,68 +93,184 @@ public struct RuleIdentity: Hashable, Sendable {
     let events: [EventKind]
     let handler: HandlerSpec
     let occurrence: Int
+    /// Hashed once, when made: the dispatcher and the worker pools look a rule up by its
+    /// identity for every message, and hashing the pattern's bytes each time was a cost per
+    /// message.
+    private let hashCode: Int
 
-    public static func == (lhs: RuleIdentity, rhs: RuleIdentity) -> Bool {
-        lhs.pattern == rhs.pattern && lhs.events == rhs.events && lhs.handler == rhs.handler && lhs.occurrence == rhs.occurrence
-    }
-
-    public func hash(into hasher: inout Hasher) {
+    init(pattern: [UInt8], events: [EventKind], handler: HandlerSpec, occurrence: Int) {
+        self.pattern = pattern
+        self.events = events
+        self.handler = handler
+        self.occurrence = occurrence
+        var hasher = Hasher()
         hasher.combine(pattern)
         hasher.combine(events)
         hasher.combine(occurrence)
+        hashCode = hasher.finalize()
+    }
+
+    public static func == (lhs: RuleIdentity, rhs: RuleIdentity) -> Bool {
+        lhs.hashCode == rhs.hashCode && lhs.pattern == rhs.pattern && lhs.events == rhs.events && lhs.handler == rhs.handler
+            && lhs.occurrence == rhs.occurrence
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(hashCode)
     }
 }
 
 /// One rule of the rules file: `PATTERN ON [OPTION=VALUE|reply|last …] HANDLER [ARG …]`.
+///
+/// Its fields live in one shared box, copied on write: a rule goes with every message it
+/// matched, through the dispatcher's queues, runs and log, and a copy of a dozen arrays and
+/// strings cost a dozen reference counts each time where the box costs one.
 public struct Rule: Sendable {
+    /// Every field, as written in the rules file.
+    private struct Fields {
+        var line: Int
+        var pattern: Glob
+        var events: [EventKind]
+        var timeout: Duration = .seconds(30)
+        var retries: Int = 3
+        var backoff: Duration = .seconds(1)
+        var concurrency: Int? = nil
+        var then: ThenAction = .delete
+        var user: UserSpec? = nil
+        var stdin: StdinMode = .body
+        var output: OutputMode = .log
+        var reply: Bool = false
+        var last: Bool = false
+        var worker: Bool = false
+        var pipeline: Int = 1
+        var log: LogMode = .all
+        var handler: HandlerSpec
+        var handlerWord: [UInt8]
+        var occurrence = 1
+        var identity: RuleIdentity
+
+        mutating func updateIdentity() {
+            identity = RuleIdentity(pattern: pattern.source, events: events, handler: handler, occurrence: occurrence)
+        }
+    }
+
+    /// Changed only while uniquely held (`change`), so shared copies never see a change.
+    private final class Box: @unchecked Sendable {
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private var box: Box
+
+    private mutating func change(_ body: (inout Fields) -> Void) {
+        if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
+        body(&box.fields)
+    }
+
     /// The line where the rule starts (`SPOOL_RULE`, `rule=N` in the log).
-    public var line: Int
-    public var pattern: Glob
+    public var line: Int {
+        get { box.fields.line }
+        set { change { $0.line = newValue } }
+    }
+    public var pattern: Glob {
+        get { box.fields.pattern }
+        set { change { $0.pattern = newValue; $0.updateIdentity() } }
+    }
     /// In the order written, no duplicates.
-    public var events: [EventKind]
-    public var timeout: Duration = .seconds(30)
-    public var retries: Int = 3
-    public var backoff: Duration = .seconds(1)
+    public var events: [EventKind] {
+        get { box.fields.events }
+        set { change { $0.events = newValue; $0.updateIdentity() } }
+    }
+    public var timeout: Duration {
+        get { box.fields.timeout }
+        set { change { $0.timeout = newValue } }
+    }
+    public var retries: Int {
+        get { box.fields.retries }
+        set { change { $0.retries = newValue } }
+    }
+    public var backoff: Duration {
+        get { box.fields.backoff }
+        set { change { $0.backoff = newValue } }
+    }
     /// `nil` means unlimited (within `--jobs`).
-    public var concurrency: Int? = nil
-    public var then: ThenAction = .delete
-    public var user: UserSpec? = nil
-    public var stdin: StdinMode = .body
-    public var output: OutputMode = .log
-    public var reply: Bool = false
-    public var last: Bool = false
+    public var concurrency: Int? {
+        get { box.fields.concurrency }
+        set { change { $0.concurrency = newValue } }
+    }
+    public var then: ThenAction {
+        get { box.fields.then }
+        set { change { $0.then = newValue } }
+    }
+    public var user: UserSpec? {
+        get { box.fields.user }
+        set { change { $0.user = newValue } }
+    }
+    public var stdin: StdinMode {
+        get { box.fields.stdin }
+        set { change { $0.stdin = newValue } }
+    }
+    public var output: OutputMode {
+        get { box.fields.output }
+        set { change { $0.output = newValue } }
+    }
+    public var reply: Bool {
+        get { box.fields.reply }
+        set { change { $0.reply = newValue } }
+    }
+    public var last: Bool {
+        get { box.fields.last }
+        set { change { $0.last = newValue } }
+    }
     /// `worker`: the program is started once and takes one request per message on its stdin
     /// (with `concurrency=N`, N processes), instead of one run per message.
-    public var worker: Bool = false
-    public var log: LogMode = .all
-    public var handler: HandlerSpec
+    public var worker: Bool {
+        get { box.fields.worker }
+        set { change { $0.worker = newValue } }
+    }
+    /// `pipeline=N` of a `worker` rule: how many requests the daemon writes ahead to one worker
+    /// process, their answers read in order (1: one request in flight, the default).
+    public var pipeline: Int {
+        get { box.fields.pipeline }
+        set { change { $0.pipeline = newValue } }
+    }
+    public var log: LogMode {
+        get { box.fields.log }
+        set { change { $0.log = newValue } }
+    }
+    public var handler: HandlerSpec {
+        get { box.fields.handler }
+        set { change { $0.handler = newValue; $0.updateIdentity() } }
+    }
     /// The handler's first word as written, after quote removal (`./handlers/notify.sh`, `swift:log`):
     /// what the dispatch log shows as `handler=`, where `handler`'s program may have been made absolute.
-    public var handlerWord: [UInt8]
+    public var handlerWord: [UInt8] {
+        get { box.fields.handlerWord }
+        set { change { $0.handlerWord = newValue } }
+    }
     /// 1 for the first rule of its `identity` in the file, 2 for a second one written alike, …
-    public var occurrence = 1
+    public var occurrence: Int {
+        get { box.fields.occurrence }
+        set { change { $0.occurrence = newValue; $0.updateIdentity() } }
+    }
 
     /// What a rule is across reloads, whatever line it moved to: its pattern, events, handler
     /// and arguments, and which of the rules written alike it is. Options are not part of it, so
     /// an edited `concurrency=` or `timeout=` is the same rule changed, not another one.
-    public var identity: RuleIdentity {
-        RuleIdentity(pattern: pattern.source, events: events, handler: handler, occurrence: occurrence)
-    }
+    /// Kept up to date as those change, so that reading it costs no hashing.
+    public var identity: RuleIdentity { box.fields.identity }
 
     public init(line: Int, pattern: Glob, events: [EventKind], handler: HandlerSpec, handlerWord: [UInt8]) {
-        self.line = line
-        self.pattern = pattern
-        self.events = events
-        self.handler = handler
-        self.handlerWord = handlerWord
+        box = Box(Fields(line: line, pattern: pattern, events: events, handler: handler, handlerWord: handlerWord,
+                         identity: RuleIdentity(pattern: pattern.source, events: events, handler: handler, occurrence: 1)))
     }
 
     /// Whether `event` is among the rule's events.
-    public func handles(_ event: EventKind) -> Bool { events.contains(event) }
+    public func handles(_ event: EventKind) -> Bool { box.fields.events.contains(event) }
 
     /// Whether a message called `name` arriving as `event` reaches this rule (ignoring earlier `last` rules).
     public func matches(_ name: [UInt8], event: EventKind) -> Bool {
-        handles(event) && pattern.matches(name)
+        handles(event) && box.fields.pattern.matches(name)
     }
 }
 

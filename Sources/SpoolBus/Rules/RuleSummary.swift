@@ -6,7 +6,8 @@
 extension Rule {
     /// `line 6: inbox/*.msg on file timeout=10s retries=3 backoff=1s concurrency=unlimited
     /// then=delete user=(daemon) stdin=body output=log reply=off last=off worker=off log=all -> /srv/handlers/notify.sh {name}`
-    /// (one line; every option with its effective value, then the handler as it will run).
+    /// (one line; every option with its effective value, `pipeline=` for worker rules only, then
+    /// the handler as it will run).
     public var summary: String {
         var parts = [
             "line \(line): \(displayWord(pattern.source))",
@@ -22,6 +23,10 @@ extension Rule {
             "reply=\(reply ? "on" : "off")",
             "last=\(last ? "on" : "off")",
             "worker=\(worker ? "on" : "off")",
+        ]
+        // Only a worker has a pipeline: shown for worker rules, where it means something.
+        if worker { parts.append("pipeline=\(pipeline)") }
+        parts += [
             "log=\(log.rawValue)",
             "->",
         ]

@@ -29,7 +29,7 @@
 /// - Options follow, each at most once: `timeout=` (a duration above zero), `retries=` (0 or
 ///   more), `backoff=` (a duration, 0 allowed), `concurrency=` (1 or more), `then=`
 ///   (delete|archive|keep), `user=NAME[:GROUP]`, `stdin=` (body|none), `output=` (log|discard),
-///   `log=` (all|failures), and the bare words `reply`, `last` and `worker`. A word counts as an option when the part before its
+///   `log=` (all|failures), `pipeline=` (1 to 1024, on a `worker` rule only), and the bare words `reply`, `last` and `worker`. A word counts as an option when the part before its
 ///   first `=` is a bare name (a letter, then letters, digits, `_` or `-`); an unknown such name
 ///   is an error (`LANG=C` included: handlers are never run through a shell). The first word that
 ///   is not an option starts the handler. The value may be quoted (`user="www-data"`).
@@ -95,10 +95,13 @@ public enum RulesParser {
     }
 
     /// The names recognised as rule options, in the order the summary shows them.
-    public static let ruleOptionNames = ["timeout", "retries", "backoff", "concurrency", "then", "user", "stdin", "output", "reply", "last", "worker", "log"]
+    public static let ruleOptionNames = ["timeout", "retries", "backoff", "concurrency", "then", "user", "stdin", "output", "reply", "last", "worker", "pipeline", "log"]
 
     /// The options written as a bare word, without a value.
     static let bareOptionNames = ["reply", "last", "worker"]
+    /// Most requests `pipeline=` lets the daemon write ahead to one worker: past a pipe's
+    /// buffer more ahead gains nothing, and all of them fail together when the worker dies.
+    static let longestPipeline = 1024
 }
 
 struct RulesFileParser {
@@ -175,6 +178,9 @@ struct RulesFileParser {
                 report(at: workerWord.start, "'worker' takes file, fifo, socket, mq and signal messages, not '\(other.rawValue)'")
             }
         }
+        if options.workerWord == nil, let pipelineWord = options.pipelineWord {
+            report(at: pipelineWord.start, "pipeline= needs 'worker': only a worker process takes requests written ahead")
+        }
         if options.workerWord != nil, let stdinWord = options.stdinWord {
             report(at: stdinWord.start, "stdin= cannot be set for a worker, which reads its requests on stdin")
         }
@@ -201,6 +207,7 @@ struct RulesFileParser {
         rule.reply = options.replyWord != nil
         rule.last = options.lastWord != nil
         rule.worker = options.workerWord != nil
+        rule.pipeline = options.pipeline
         rule.log = options.log
         // One worker process unless more are asked for: `concurrency=` is how many there are.
         if rule.worker && rule.concurrency == nil { rule.concurrency = 1 }
@@ -304,6 +311,12 @@ struct RulesFileParser {
         case "concurrency":
             guard let count = parseCount(value.bytes), count >= 1 else { return invalid("a whole number, 1 or more") }
             options.concurrency = count
+        case "pipeline":
+            guard let count = parseCount(value.bytes), (1...RulesParser.longestPipeline).contains(count) else {
+                return invalid("a whole number from 1 to \(RulesParser.longestPipeline)")
+            }
+            options.pipeline = count
+            options.pipelineWord = option.word
         case "then":
             guard let action = ThenAction(rawValue: valueText) else { return invalid("delete, archive or keep") }
             options.then = action
@@ -471,6 +484,8 @@ struct RuleOptions {
     var replyWord: Word? = nil
     var lastWord: Word? = nil
     var workerWord: Word? = nil
+    var pipeline = 1
+    var pipelineWord: Word? = nil
 }
 
 /// A word in option position: `name=value`, or bare `reply` / `last` / `worker`.

@@ -46,10 +46,10 @@ final class WorkerPools {
         for process in pools.values.flatMap(\.processes) { process.retire(patience: .zero, restart: true) }
     }
 
-    /// `worker=pid:P,rule:N,state:S,served:C` for each process, for `status`.
+    /// `worker=pid:P,rule:N,state:S,served:C,inflight:K` for each process, for `status`.
     var statusFacts: [(String, any LogValue)] {
         pools.values.flatMap(\.processes).sorted { $0.pid < $1.pid }.map { process in
-            ("worker", "pid:\(process.pid),rule:\(process.settings.line),state:\(process.state.rawValue),served:\(process.served)")
+            ("worker", "pid:\(process.pid),rule:\(process.settings.line),state:\(process.state.rawValue),served:\(process.served),inflight:\(process.inFlight)")
         }
     }
 
@@ -86,18 +86,34 @@ final class WorkerPool {
         self.emptied = emptied
     }
 
+    /// Gives `request` to an idle process; else starts another while fewer than `concurrency=`
+    /// are there; else queues it behind the requests of the least busy one with room in its
+    /// `pipeline=`. The dispatcher lets no more requests in flight than all of them hold.
     func start(_ request: WorkerRequest) {
-        request.startTimeout()
         if restartTimer != nil {
+            request.startWaiting()
             waiting.append(request)
             return
         }
-        if let idle = processes.first(where: { $0.state == .idle && $0.settings == WorkerSettings(request.job.rule) }) {
-            return request.send(to: idle)
+        let rule = request.job.rule
+        let settings = WorkerSettings(rule)
+        var live = 0
+        var idle: WorkerProcess?
+        var leastBusy: WorkerProcess?
+        for process in processes where process.state != .retiring && process.settings == settings {
+            live += 1
+            if process.inFlight == 0 {
+                idle = process
+                break
+            }
+            if process.inFlight < rule.pipeline, leastBusy.map({ process.inFlight < $0.inFlight }) ?? true { leastBusy = process }
         }
+        if let idle { return request.send(to: idle) }
+        if let leastBusy, live >= (rule.concurrency ?? 1) { return request.send(to: leastBusy) }
         if let restartAt, MonotonicInstant.now() < restartAt {
             // A worker that keeps dying is started again only after the backoff; the request
             // waits for it (within its timeout) rather than spend an attempt.
+            request.startWaiting()
             waiting.append(request)
             restartTimer = context.loop.schedule(after: restartAt.duration(since: MonotonicInstant.now())) { [weak self] in
                 self?.restartWaiting()

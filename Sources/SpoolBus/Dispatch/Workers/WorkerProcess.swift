@@ -1,17 +1,20 @@
-/// One worker process of a rule: started once, given one request at a time on its stdin, its
-/// answers read from its stdout, its stderr logged as `out` lines (bounded per request, as a
-/// one-shot run's are), its end seen through a pidfd.
+/// One worker process of a rule: started once, given requests on its stdin (one at a time, or
+/// up to `pipeline=` written ahead), its answers read from its stdout in order, its stderr
+/// logged as `out` lines (bounded per request, as a one-shot run's are, and attributed to the
+/// oldest request unanswered when they are read), its end seen through a pidfd.
 ///
-/// A request ends when the worker answers, or when the process has ended (reaped): a timeout or
-/// a protocol error kills the process group first, so no request of a rule's slot overlaps the
-/// process that may still be working on the one before.
+/// A request ends when the worker answers it, or when the process has ended (reaped): a timeout
+/// or a protocol error kills the process group first, so no request of a rule's slot overlaps
+/// the process that may still be working on the one before. The end of a process ends every
+/// request it holds.
 final class WorkerProcess {
     enum State: String {
         /// Waiting for a request.
         case idle
-        /// A request is in flight.
+        /// Requests are in flight.
         case busy
-        /// Its stdin is closed (reload, shutdown): it finishes and exits.
+        /// Its stdin is closed, or will be once its requests are answered (reload, shutdown):
+        /// it finishes and exits.
         case retiring
     }
 
@@ -35,16 +38,28 @@ final class WorkerProcess {
     /// What the worker wrote on stdout and no answer took yet, from `inboxStart` on.
     private var inbox = Bytes()
     private var inboxStart = 0
-    /// The request being written and how much of it went.
+    /// Request lines not written yet, from `unsentOffset` on: those queued in one iteration of the
+    /// loop go in one `write`.
     private var unsent = Bytes()
     private var unsentOffset = 0
     private var watchingInput = false
-    private var request: WorkerRequest?
+    private var flushQueued = false
+    /// The requests written and not answered, oldest first: answers come in this order.
+    private var requests = FIFOQueue<WorkerRequest>()
+    /// Since when the oldest of `requests` has been the oldest: its `timeout=` runs from there.
+    private var oldestSince = MonotonicInstant.now()
+    /// One timer for the process, not one per request: when it fires it checks the oldest
+    /// request's deadline and, if that is not reached, waits again for what is left. An answer
+    /// only moves `oldestSince`; a process still idle at the end of the loop's iteration (not handed
+    /// the next request in the same iteration) cancels it, so an idle daemon keeps no timer.
+    private var clockTimer: EventLoop.TimerID?
+    private var clockDue: MonotonicInstant?
+    private var idleCheckQueued = false
     /// Its entry in `.spoolbus/runs/`, for its whole life (`RunRecords`).
     private var record: RunRecord?
     /// A `reply LENGTH` line was read: its bytes follow.
     private var replyLength: Int?
-    /// Why the daemon killed it, for the request in flight.
+    /// Why the daemon killed it, for the oldest request in flight.
     private var fault: RunOutcome.Result?
     private var endedByDaemon = false
     private var errorCapture = OutputCapture(stream: "stderr")
@@ -52,12 +67,18 @@ final class WorkerProcess {
     private var exitPollTimer: EventLoop.TimerID?
     private var reaped = false
 
+    /// Requests written to it and not answered yet.
+    var inFlight: Int { requests.count }
+    /// Its program as each request's `run` line shows it: made once, not per request.
+    let handlerShown: Bytes
+
     /// Starts the rule's program with pipes on stdin, stdout and (unless `output=discard`)
     /// stderr. Throws when it could not be started.
     init(rule: Rule, settings: WorkerSettings, context: RunContext) throws {
         self.rule = rule
         self.settings = settings
         self.context = context
+        handlerShown = context.displayName(of: rule.handlerProgram)
         guard case .program(let program, let arguments) = rule.handler else {
             throw SpoolBusError("a worker needs a program")
         }
@@ -113,17 +134,30 @@ final class WorkerProcess {
 
     deinit { readBuffer.deallocate() }
 
-    /// Hands the worker a request; it must be idle.
-    func send(_ request: WorkerRequest) {
-        self.request = request
-        state = .busy
-        unsent = WorkerProtocol.request(for: request.job.message, in: context.layout)
-        unsentOffset = 0
-        writeRequest()
+    /// Hands the worker a request: written at once when none is in flight, else queued behind
+    /// the others and written with them at the end of the loop's iteration. `clockStart`: when the
+    /// request's timeout began, if it waited for this process to start.
+    func send(_ request: WorkerRequest, clockStart: MonotonicInstant?) {
+        let wasEmpty = requests.isEmpty
+        requests.append(request)
+        if state == .idle { state = .busy }
+        WorkerProtocol.appendRequest(for: request.job.message, in: context.layout, to: &unsent)
+        if wasEmpty {
+            oldestSince = clockStart ?? MonotonicInstant.now()
+            armClock(for: request)
+            writeRequests()
+        } else if !flushQueued && !watchingInput {
+            flushQueued = true
+            context.loop.atEndOfIteration { [weak self] in
+                guard let self else { return }
+                self.flushQueued = false
+                self.writeRequests()
+            }
+        }
     }
 
-    /// Ends the process because of the request in flight (its timeout): the group is killed, and
-    /// the request ends with `result` once the process is reaped.
+    /// Ends the process because of its oldest request (its timeout, a protocol error): the group
+    /// is killed, and the request ends with `result` once the process is reaped.
     func abandon(_ result: RunOutcome.Result) {
         // Once reaped, its pid (and group id) may be another process's.
         guard !reaped else { return }
@@ -144,7 +178,7 @@ final class WorkerProcess {
     /// already running with this one.
     func retire(patience: Duration, restart: Bool = false) {
         guard !reaped else { return }
-        if state == .idle { closeInput() }
+        if requests.isEmpty { closeInput() }
         state = .retiring
         endedByDaemon = true
         if restart, let stopTimer {
@@ -164,29 +198,65 @@ final class WorkerProcess {
 
     // MARK: - Requests out
 
-    private func writeRequest() {
+    private func writeRequests() {
         guard let input else { return }
         while unsentOffset < unsent.count {
             let written: Int?
             do {
                 written = try unsent.withUnsafeBytes { try input.write(UnsafeRawBufferPointer(rebasing: $0[unsentOffset...])) }
             } catch {
-                // The worker closed its stdin or ended: its end says what became of the request.
+                // The worker closed its stdin or ended: its end says what became of the requests.
                 closeInput()
                 return
             }
             guard let written else {
+                // The pipe is full (a pipeline deeper than its buffer, a worker that does not
+                // read): the rest goes when the worker has read some.
                 if !watchingInput {
-                    watchingInput = (try? context.loop.register(input, for: .writable) { [weak self] _ in self?.writeRequest() }) != nil
+                    watchingInput = (try? context.loop.register(input, for: .writable) { [weak self] _ in self?.writeRequests() }) != nil
                 }
                 return
             }
             unsentOffset += written
         }
-        unsent.removeAll(keepingCapacity: unsent.capacity <= 4096)
+        unsent.removeAll(keepingCapacity: unsent.capacity <= 65536)
+        unsentOffset = 0
         if watchingInput {
             context.loop.unregister(input)
             watchingInput = false
+        }
+    }
+
+    // MARK: - Timeouts
+
+    /// Makes sure the clock fires by the deadline of `oldest`, the oldest request now.
+    private func armClock(for oldest: WorkerRequest) {
+        let due = oldestSince.advanced(by: oldest.job.rule.timeout)
+        if let clockDue, clockDue <= due { return }
+        if let clockTimer { context.loop.cancel(clockTimer) }
+        clockDue = due
+        clockTimer = context.loop.schedule(after: max(.zero, due.duration(since: MonotonicInstant.now()))) { [weak self] in
+            self?.clockFired()
+        }
+    }
+
+    private func stopClockIfIdle() {
+        idleCheckQueued = false
+        guard requests.isEmpty, let clockTimer else { return }
+        context.loop.cancel(clockTimer)
+        self.clockTimer = nil
+        clockDue = nil
+    }
+
+    private func clockFired() {
+        clockTimer = nil
+        clockDue = nil
+        guard !reaped, fault == nil, let oldest = requests.first else { return }
+        let timeout = oldest.job.rule.timeout
+        if MonotonicInstant.now().duration(since: oldestSince) >= timeout {
+            abandon(.timedOut(timeout))
+        } else {
+            armClock(for: oldest)
         }
     }
 
@@ -210,15 +280,20 @@ final class WorkerProcess {
                 return
             }
             inbox.append(contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[..<n]))
+            // What the worker wrote on stderr before these answers is in its pipe now: read
+            // once for the batch, it is the oldest request's.
+            readErrors()
             takeAnswers()
-            if fault != nil { return }
+            // A pipe's read returns all it holds up to the buffer's size: a short one emptied it,
+            // and the loop says when more comes (no read that finds nothing).
+            if fault != nil || n < readBuffer.count { return }
         }
     }
 
     /// Takes every complete answer in the inbox, in order.
     private func takeAnswers() {
         while fault == nil, inboxStart < inbox.count {
-            guard let request else {
+            guard let request = requests.first else {
                 return protocolError("it wrote \(describe(inbox[inboxStart...])) with no request in flight")
             }
             if let length = replyLength {
@@ -252,16 +327,26 @@ final class WorkerProcess {
     }
 
     private func answered(_ request: WorkerRequest, _ result: RunOutcome.Result, reply: Bytes?) {
-        self.request = nil
+        _ = requests.removeFirst()
         served += 1
-        if state == .busy { state = .idle }
         let tail = closeErrorCapture(for: request)
-        if state == .retiring { closeInput() }
+        if requests.isEmpty {
+            if state == .busy { state = .idle }
+            if state == .retiring { closeInput() }
+            if clockTimer != nil && !idleCheckQueued {
+                idleCheckQueued = true
+                context.loop.atEndOfIteration { [weak self] in self?.stopClockIfIdle() }
+            }
+        } else {
+            // The next one's clock starts now; the process's timer finds it when it fires.
+            oldestSince = MonotonicInstant.now()
+            if let next = requests.first { armClock(for: next) }
+        }
         request.finish(result, errorLines: tail, reply: reply)
     }
 
     private func protocolError(_ why: String) {
-        context.log.record("error", name: request?.job.message.name, [
+        context.log.record("error", name: requests.first?.job.message.name, [
             ("rule", rule.line), ("pid", pid), ("err", "worker protocol error: \(why); killed"),
         ])
         abandon(.protocolError(why))
@@ -287,11 +372,13 @@ final class WorkerProcess {
                 return
             }
             errorCapture.take(UnsafeRawBufferPointer(rebasing: readBuffer[..<n])) { logError($0) }
+            if n < readBuffer.count { return }
         }
     }
 
     private func logError(_ line: Bytes) {
         guard rule.log == .all else { return }
+        let request = requests.first
         var fields: [(String, any LogValue)] = []
         if let request { fields.append(("id", request.job.message.id)) }
         fields += [("rule", rule.line), ("pid", pid), ("stream", "stderr"), ("line", line)]
@@ -299,10 +386,8 @@ final class WorkerProcess {
     }
 
     /// Ends the stderr lines of one request (its last partial line, its truncation) and returns
-    /// their tail; the next request starts a fresh count.
+    /// their tail; the next request starts a fresh count. The lines were read with its answer.
     private func closeErrorCapture(for request: WorkerRequest) -> [Bytes] {
-        // Lines written for this request are still in the pipe: logged with it.
-        readErrors()
         errorCapture.finish { logError($0) }
         if errorCapture.droppedBytes > 0 && rule.log == .all {
             context.log.record("out", name: request.job.message.name, [
@@ -341,17 +426,26 @@ final class WorkerProcess {
         if fault == nil { readAnswers() }
         if let stopTimer { context.loop.cancel(stopTimer) }
         if let exitPollTimer { context.loop.cancel(exitPollTimer) }
+        if let clockTimer { context.loop.cancel(clockTimer) }
+        clockTimer = nil
         closeInput()
         context.loop.unregister(answers)
         answers.close()
         if let record { context.runRecords?.ended(record) }
         record = nil
-        if let request {
-            self.request = nil
-            let tail = closeErrorCapture(for: request)
-            request.finish(fault ?? .workerEnded(termination), errorLines: tail, reply: nil)
+        readErrors()
+        if let oldest = requests.removeFirst() {
+            let result = fault ?? .workerEnded(termination)
+            let unanswered = requests.count + 1
+            let tail = closeErrorCapture(for: oldest)
+            oldest.finish(result, errorLines: tail, reply: nil)
+            // Those behind it were written ahead and may have been read: each is failed (and
+            // retried) as one the worker may not have finished.
+            let cause = RunOutcome(result: result, milliseconds: 0).cause
+            while let behind = requests.removeFirst() {
+                behind.finish(.behindEnded(cause: cause, unanswered: unanswered), reply: nil)
+            }
         } else {
-            readErrors()
             errorCapture.finish { logError($0) }
         }
         if let errors {

@@ -17,6 +17,15 @@ enum WorkerProtocol {
     static func request(for message: Message, in layout: SpoolLayout) -> Bytes {
         var line = Bytes()
         line.reserveCapacity(message.id.count + message.name.count * 3 + 96)
+        appendRequest(for: message, in: layout, to: &line)
+        return line
+    }
+
+    /// Appends the request line for one message, newline included, to `line`: requests written
+    /// ahead go into one buffer, without a buffer of their own each.
+    static func appendRequest(for message: Message, in layout: SpoolLayout, to line: inout Bytes) {
+        // No `reserveCapacity` here: growing by exact amounts would defeat the array's doubling
+        // when many requests go into one buffer, which keeps its capacity between writes.
         line += message.id
         line.append(space)
         line += message.event.rawValue.utf8
@@ -30,17 +39,21 @@ enum WorkerProtocol {
         case .claimedFile, .stateFile: appendEscaped(message.path(in: layout), to: &line)
         case .none: line.append(dash)
         }
-        for number in [message.peer?.pid.map(Int.init), message.peer.map { Int($0.uid) }, message.peer?.gid.map(Int.init)] {
-            line.append(space)
-            if let number { line += String(number).utf8 } else { line.append(dash) }
-        }
+        let peer = message.peer
+        appendNumber(peer?.pid.map(Int.init), to: &line)
+        appendNumber(peer.map { Int($0.uid) }, to: &line)
+        appendNumber(peer?.gid.map(Int.init), to: &line)
         if message.event == .mq {
-            line.append(space)
             // A dead letter put back by `retry` comes without its priority: unknown, not 0.
-            if let priority = message.extras.priority { line += String(priority).utf8 } else { line.append(dash) }
+            appendNumber(message.extras.priority.map(Int.init), to: &line)
         }
         line.append(newline)
-        return line
+    }
+
+    /// A space, then the number, or `-` when it is unknown.
+    private static func appendNumber(_ number: Int?, to line: inout Bytes) {
+        line.append(space)
+        if let number { line += String(number).utf8 } else { line.append(dash) }
     }
 
     /// Writes `value` with `%XX` escapes; empty or `-` as described above.

@@ -1,12 +1,16 @@
 /// One message's request to a worker of its rule: the run the dispatcher sees for a `worker`
-/// rule. Its timeout is per request: the worker's process group is killed and the request fails
-/// once the process is gone (the pool starts another for the next request).
+/// rule. Its timeout is per request and kept by its process (for the oldest request it holds);
+/// a request that waits for a worker's restart keeps a timer of its own while it waits. At its
+/// timeout the worker's process group is killed and the request fails once the process is gone
+/// (the pool starts another for the next request).
 final class WorkerRequest: HandlerRun {
     let job: Job
     private let context: RunContext
     private let completion: (RunOutcome) -> Void
     private let started = MonotonicInstant.now()
-    private var timeoutTimer: EventLoop.TimerID?
+    /// While it waits for a worker's restart: when the wait began, and its timer.
+    private var waitingSince: MonotonicInstant?
+    private var waitTimer: EventLoop.TimerID?
     /// The process working on it.
     private var process: WorkerProcess?
 
@@ -18,23 +22,27 @@ final class WorkerRequest: HandlerRun {
 
     private(set) var isFinished = false
 
-    /// Starts the request's clock: it covers a wait for a worker's restart too.
-    func startTimeout() {
-        guard timeoutTimer == nil else { return }
-        timeoutTimer = context.loop.schedule(after: job.rule.timeout) { [weak self] in
+    /// Starts the request's clock while it waits for a worker's restart: the wait counts
+    /// toward its timeout, which goes on in the process that takes it.
+    func startWaiting() {
+        guard waitTimer == nil else { return }
+        if waitingSince == nil { waitingSince = MonotonicInstant.now() }
+        let left = job.rule.timeout - MonotonicInstant.now().duration(since: waitingSince!)
+        waitTimer = context.loop.schedule(after: max(.zero, left)) { [weak self] in
             guard let self else { return }
-            self.timeoutTimer = nil
-            let result = RunOutcome.Result.timedOut(self.job.rule.timeout)
-            if let process = self.process { process.abandon(result) } else { self.finish(result, reply: nil) }
+            self.waitTimer = nil
+            self.finish(.timedOut(self.job.rule.timeout), reply: nil)
         }
     }
 
-    /// Sends the request to `process`, an idle worker of the job's rule.
+    /// Sends the request to `process`, a worker of the job's rule with room for it.
     func send(to process: WorkerProcess) {
+        if let waitTimer { context.loop.cancel(waitTimer) }
+        waitTimer = nil
         self.process = process
-        context.logRun(job, handler: context.displayName(of: job.rule.handlerProgram), pid: process.pid)
+        context.logRun(job, handler: process.handlerShown, pid: process.pid)
         FaultInjection.reach(.start)
-        process.send(self)
+        process.send(self, clockStart: waitingSince)
     }
 
     /// Stops the worker working on it; a request still waiting for a worker ends now.
@@ -54,7 +62,8 @@ final class WorkerRequest: HandlerRun {
     func finish(_ result: RunOutcome.Result, errorLines: [Bytes] = [], reply: Bytes?) {
         guard !isFinished else { return }
         isFinished = true
-        if let timeoutTimer { context.loop.cancel(timeoutTimer) }
+        if let waitTimer { context.loop.cancel(waitTimer) }
+        waitTimer = nil
         process = nil
         var outcome = RunOutcome(result: result, milliseconds: MonotonicInstant.now().duration(since: started).milliseconds)
         outcome.lastErrorLines = errorLines
