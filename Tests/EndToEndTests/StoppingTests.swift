@@ -65,3 +65,44 @@ import Testing
         }
     }
 }
+
+/// Lines the daemon holds when it stops are kept as dead letters, all made durable with one
+/// sync: kept and buried one by one they took five fsyncs each, and a flood of held lines kept
+/// the stop waiting for seconds (past a service manager's stop timeout, whose SIGKILL then lost
+/// the lines not yet written).
+@Suite struct StopPutBackTests {
+    @Test func heldLinesAreKeptAsDeadLettersWithOneSync() async throws {
+        try await withSandbox { sb in
+            try sb.writeRules("""
+                mkfifo events
+                events fifo concurrency=1 sleep 300
+                """)
+            let daemon = try await sb.startDaemon(["--grace", "1s"])
+            // 120: below the 128 lines a FIFO may hold unsettled before its reading pauses.
+            let fifo = try #require(chanOpenFifoWriter(sb.spoolPath("events")))
+            chanWrite(fifo, (1...120).map { "line \($0)\n" }.joined())
+            close(fifo)
+            _ = try await sb.waitForStatus("120 lines held") { $0["queued"] == "119" && $0["running"] == "1" }
+            let trace = sb.root + "/syncs.strace"
+            let tracer = try Spawner.spawn(
+                ["/usr/bin/strace", "-f", "-qq", "-e", "trace=fsync,fdatasync,syncfs,sync,sync_file_range", "-o", trace, "-p", "\(daemon.pid)"]
+                    .map { Bytes(text: $0) },
+                environment: [:], directory: sb.root, stdin: "/dev/null", stdout: sb.root + "/strace.stdout",
+                stderr: sb.root + "/strace.stderr", label: "strace of the daemon")
+            defer { tracer.killAndReap() }
+            try await sb.waitFor("strace to attach") {
+                (Files.readText("/proc/\(daemon.pid)/status") ?? "").split(separator: "\n")
+                    .contains { $0.hasPrefix("TracerPid:") && !$0.hasSuffix("\t0") }
+            }
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.waitForExit(timeout: .seconds(120)) == .exited(0))
+            try await sb.waitFor("strace to end with the daemon") { !tracer.isRunning }
+            #expect(sb.log.lines("putback").count == 120, "\(sb.log.tail(5))")
+            let failed = Files.list(sb.spool + "/.spoolbus/failed")
+            #expect(failed.filter { !$0.contains(UInt8(ascii: "+")) }.count == 120, "dead letters")
+            #expect(failed.filter { $0.count > 5 && Array($0.suffix(5)) == Bytes(text: "+line") }.count == 120, "each with its channel's record, for retry")
+            let syncs = (Files.readText(trace) ?? "").nonEmptyLines.filter { $0.contains("sync") && !$0.contains("resumed") }
+            #expect(syncs.count <= 5, "\(syncs.count) syncs for 120 lines:\n\(syncs.prefix(10).joined(separator: "\n"))")
+        }
+    }
+}

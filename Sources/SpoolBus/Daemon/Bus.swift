@@ -85,7 +85,8 @@ final class Bus {
         admission = FileAdmission(rules: rules, claims: claims, watcher: watcher, dispatcher: dispatcher, settlement: settlement,
                                   log: log, layout: layout, rulesFileName: Self.name(of: rulesFile.path, in: layout), nextID: nextID)
         shutdown = Shutdown(loop: loop, log: log, root: layout.root, watcher: watcher, presence: presence, channels: channels,
-                            dispatcher: dispatcher, workers: runs.workers, rules: rules, grace: options.grace, notifier: notifier)
+                            dispatcher: dispatcher, settlement: settlement, workers: runs.workers, rules: rules, grace: options.grace,
+                            notifier: notifier)
         changes = SpoolChanges(loop: loop, log: log, layout: layout, watcher: watcher, watchRetry: watchRetry, rules: rules,
                                admission: admission, channels: channels, dispatcher: dispatcher, nextID: nextID,
                                isStopping: { [unowned shutdown] in shutdown.isStopping })

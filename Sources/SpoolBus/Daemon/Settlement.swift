@@ -15,6 +15,8 @@ final class Settlement {
     var isStopping: () -> Bool = { false }
     /// Called when a message was moved into `done/` or `failed/` (for `Retention`).
     var onKept: (KeptFolder) -> Void = { _ in }
+    /// Dead letters written while stopping and not synced yet.
+    private var unsynced = 0
 
     init(claims: ClaimStore, retry: SettleRetry, log: DispatchLog) {
         self.claims = claims
@@ -93,7 +95,7 @@ final class Settlement {
         var reason = delivery.deadLetterReason
         reason += (stopped.isEmpty ? "stopped: the daemon stopped before every rule was done with it\n"
                                    : "stopped: the daemon stopped the handler of rule \(stopped)\n").bytes
-        return keepDead(body, id: delivery.message.id, from: origin, reason: reason)
+        return putBackWhileStopping(body, id: delivery.message.id, from: origin, reason: reason)
     }
 
     /// Writes a line as a dead letter in `failed/`, through `retry` (a shortage of space is
@@ -128,5 +130,33 @@ final class Settlement {
         }
         // A stopping daemon tries nothing again.
         return written || (!failedForGood && !isStopping()) ? claims.deadLetterName(id: id, name: origin.name) : nil
+    }
+
+    /// The stop's put-back of a line: written now, synced with the others by `synchronizeKept`.
+    private func putBackWhileStopping(_ body: Bytes, id: Bytes, from origin: ChannelOrigin, reason: Bytes) -> Bytes? {
+        do {
+            let kept = try claims.keepDeadLineUnsynced(body, id: id, origin: origin, reason: reason)
+            unsynced += 1
+            onKept(.failed)
+            return kept
+        } catch {
+            var fields: [(String, any LogValue)] = [
+                ("id", id), ("name", origin.name), ("err", "cannot keep the dead letter: \(error)"), ("body", Bytes(body.prefix(1024))),
+            ]
+            if body.count > 1024 { fields.append(("size", body.count)) }
+            log.record("error", name: origin.name, fields)
+            return nil
+        }
+    }
+
+    /// Makes the dead letters written while stopping durable, all with one syncfs.
+    func synchronizeKept() {
+        guard unsynced > 0 else { return }
+        do {
+            try claims.layout.failed.descriptor.synchronizeFileSystem()
+        } catch {
+            log.record("error", [("err", "cannot sync the \(unsynced) lines kept as dead letters at the stop: \(error)")])
+        }
+        unsynced = 0
     }
 }

@@ -11,6 +11,7 @@ final class Shutdown {
     private let presence: SpoolPresence
     private let channels: ChannelSet
     private let dispatcher: Dispatcher
+    private let settlement: Settlement
     private let workers: WorkerPools
     private let rules: CurrentRules
     private let grace: Duration
@@ -25,8 +26,8 @@ final class Shutdown {
     private(set) var failure: SpoolBusError?
 
     init(loop: EventLoop, log: DispatchLog, root: Bytes, watcher: SpoolWatcher, presence: SpoolPresence,
-         channels: ChannelSet, dispatcher: Dispatcher, workers: WorkerPools, rules: CurrentRules, grace: Duration,
-         notifier: ServiceNotifier?) {
+         channels: ChannelSet, dispatcher: Dispatcher, settlement: Settlement, workers: WorkerPools, rules: CurrentRules,
+         grace: Duration, notifier: ServiceNotifier?) {
         self.loop = loop
         self.log = log
         self.root = root
@@ -34,6 +35,7 @@ final class Shutdown {
         self.presence = presence
         self.channels = channels
         self.dispatcher = dispatcher
+        self.settlement = settlement
         self.workers = workers
         self.rules = rules
         self.grace = grace
@@ -106,6 +108,7 @@ final class Shutdown {
         channels.stop()
         workersDeadline = MonotonicInstant.now().advanced(by: grace)
         dispatcher.shutdown(grace: grace) { [unowned self] in
+            self.settlement.synchronizeKept()
             self.workers.stop(by: self.workersDeadline) { [unowned self] in self.loop.stop() }
         }
     }
