@@ -90,6 +90,17 @@ import Testing
         }
     }
 
+    @Test func theLargestConcurrencyTheParserTakesWithAPipelineDispatches() async throws {
+        try await withSandbox { sb in
+            try sb.writeHandler("worker.sh", "#!/bin/sh\nwhile read -r request; do echo ok; done\n")
+            // concurrency=Int.max times pipeline= overflowed, and the daemon trapped on the first message.
+            try sb.writeRules("*  file  concurrency=9223372036854775807  pipeline=2  worker  ./h/worker.sh\n")
+            try await sb.startDaemon()
+            try sb.drop("m1", "x")
+            try await sb.waitFor("m1 answered") { sb.log.lines("ok").count == 1 }
+        }
+    }
+
     @Test func aRequestsTimeoutStartsWhenItBecomesTheOldest() async throws {
         try await withSandbox { sb in
             // Each request takes 0.5 s: the fourth is answered 2 s after it was written, past

@@ -81,7 +81,9 @@ final class Dispatcher {
         var pipeline = 1
 
         var next: Pending? { retries.first ?? waiting.first }
-        var hasRoom: Bool { holding == 0 && (limit.map { running < $0 * pipeline } ?? true) }
+        /// `running < limit × pipeline`, divided rather than multiplied: `concurrency=` may be
+        /// as large as an Int, and the product would trap.
+        var hasRoom: Bool { holding == 0 && (limit.map { running / pipeline < $0 } ?? true) }
         /// `--jobs` slots in use: one per process at work. A worker pool gives a request to an
         /// idle process, else to a new one while it has fewer than `concurrency=`, and only then
         /// writes it behind another's: so up to `concurrency=` requests may each have a process
