@@ -69,6 +69,38 @@ import Testing
         }
     }
 
+    @Test func jobsBoundsTheWorkerProcessesOfAPipelinedRuleWithRoomForMore() async throws {
+        try await withSandbox { sb in
+            try sb.writeHandler("worker.sh", Self.holdingWorker)
+            // A second request would start a second process (concurrency=2), which needs a
+            // second --jobs slot: it waits instead.
+            try sb.writeRules("*  file  concurrency=2  pipeline=4  worker  ./h/worker.sh\n")
+            try await sb.startDaemon(["--jobs", "1"])
+            try sb.drop("m1", "x")
+            try await waitForInFlight(1, sb)
+            try sb.drop("m2", "x")
+            try await sb.waitFor("m2 received") { sb.log.lines("recv").count == 2 }
+            let facts = try await workers(sb)
+            #expect(facts.count == 1, "one --jobs slot, one worker process: \(facts)")
+            let status = try await sb.spoolbus(["status", "--spool", sb.spool, "--raw"])
+            #expect(status.out.contains("queued=1"), "m2 waits for the slot: \(status.out)")
+            try Files.write(sb.out + "/go", "")
+            try await sb.waitFor("both answered") { sb.log.lines("ok").count == 2 }
+            #expect(sb.log.lines("worker").filter { $0["state"] == "started" }.count == 1, "\(sb.log.tail(20))")
+        }
+    }
+
+    @Test func theLargestConcurrencyTheParserTakesWithAPipelineDispatches() async throws {
+        try await withSandbox { sb in
+            try sb.writeHandler("worker.sh", "#!/bin/sh\nwhile read -r request; do echo ok; done\n")
+            // concurrency=Int.max times pipeline= overflowed, and the daemon trapped on the first message.
+            try sb.writeRules("*  file  concurrency=9223372036854775807  pipeline=2  worker  ./h/worker.sh\n")
+            try await sb.startDaemon()
+            try sb.drop("m1", "x")
+            try await sb.waitFor("m1 answered") { sb.log.lines("ok").count == 1 }
+        }
+    }
+
     @Test func aRequestsTimeoutStartsWhenItBecomesTheOldest() async throws {
         try await withSandbox { sb in
             // Each request takes 0.5 s: the fourth is answered 2 s after it was written, past

@@ -39,7 +39,7 @@ enum RulesReference {
         Entry("timeout=DURATION", default: "`30s`", "How long one run may take; then SIGTERM to the handler's process group, SIGKILL 5 s later, and the run counts as failed."),
         Entry("retries=N", default: "`3`; `0` on a `reply` rule", "Runs after a failed one before the rule gives up and the message becomes a dead letter. A `reply` rule's client waits on the line, so it is not kept waiting through retries unless the rule asks for them."),
         Entry("backoff=DURATION", default: "`1s`", "The wait before the first retry, doubling with each one."),
-        Entry("concurrency=N", default: "unlimited; `--jobs` bounds all rules together", "At most N runs of this rule at once. `1` keeps arrival order, retries included: the next message waits for a failing one's retries."),
+        Entry("concurrency=N", default: "unlimited; `--jobs` bounds all rules together", "At most N runs of this rule at once. `1` keeps arrival order, retries included: the next message waits for a failing one's retries (on a `worker` rule with `pipeline=N`, the requests already written behind a failed one are answered before its retry)."),
         Entry("then=delete|archive|keep", default: "`delete`", "What becomes of a file message once handled: removed, moved to `.spoolbus/done/`, or left in place as a state file (dispatched again on each rewrite). Where rules disagree, `keep` wins over `archive`, `archive` over `delete`."),
         Entry("user=NAME[:GROUP]", default: "the daemon's user", "Run the handler program as NAME (and its groups, or GROUP), with that user's HOME, USER and LOGNAME. Only a daemon running as root may."),
         Entry("stdin=body|none", default: "`body`", "The handler's stdin: the message body, or `/dev/null`."),

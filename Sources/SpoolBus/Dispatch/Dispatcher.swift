@@ -81,11 +81,16 @@ final class Dispatcher {
         var pipeline = 1
 
         var next: Pending? { retries.first ?? waiting.first }
-        var hasRoom: Bool { holding == 0 && (limit.map { running < $0 * pipeline } ?? true) }
-        /// `--jobs` slots in use: one per process at work, so one per `pipeline` requests.
-        var slots: Int { (active + pipeline - 1) / pipeline }
+        /// `running < limit × pipeline`, divided rather than multiplied: `concurrency=` may be
+        /// as large as an Int, and the product would trap.
+        var hasRoom: Bool { holding == 0 && (limit.map { running / pipeline < $0 } ?? true) }
+        /// `--jobs` slots in use: one per process at work. A worker pool gives a request to an
+        /// idle process, else to a new one while it has fewer than `concurrency=`, and only then
+        /// writes it behind another's: so up to `concurrency=` requests may each have a process
+        /// of their own, and only those past that share one.
+        var slots: Int { pipeline == 1 ? active : min(active, limit ?? active) }
         /// Whether one more job would take a `--jobs` slot of its own.
-        var nextTakesASlot: Bool { active % pipeline == 0 }
+        var nextTakesASlot: Bool { pipeline == 1 || active < (limit ?? active + 1) }
 
         init(key: RuleIdentity) { self.key = key }
 
@@ -165,12 +170,13 @@ final class Dispatcher {
             sequence += 1
             // Made once: a rule's identity is hashed over its pattern, events and handler.
             let lane = self.lane(for: rule.identity)
-            lane.limit = rule.concurrency
             let pipeline = rule.worker ? rule.pipeline : 1
-            if lane.pipeline != pipeline {
-                // A reload changed `pipeline=`: the slots of the jobs running are counted anew.
+            if lane.pipeline != pipeline || lane.limit != rule.concurrency {
+                // A reload changed `pipeline=` or `concurrency=`: the slots of the jobs running
+                // are counted anew.
                 slotsInUse -= lane.slots
                 lane.pipeline = pipeline
+                lane.limit = rule.concurrency
                 slotsInUse += lane.slots
             }
             lane.waiting.append(Pending(job: Job(message: delivery.message, rule: rule, attempt: 1), delivery: delivery, sequence: sequence, lane: lane))

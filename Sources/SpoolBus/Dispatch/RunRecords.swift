@@ -1,5 +1,3 @@
-import CSpoolBusLinux
-
 /// The handler runs in progress, on disk, so that a daemon started after `kill -9` of another
 /// one knows which runs that one left behind (handlers lead their own sessions and outlive it),
 /// and starts a recovered message only once no run of it is left.
@@ -88,7 +86,7 @@ final class RunRecords {
             record.storeBytes(of: startTicks, toByteOffset: 8, as: UInt64.self)
             record.storeBytes(of: timeout.milliseconds, toByteOffset: 16, as: Int64.self)
             id.withUnsafeBytes { (record + 24).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            csb_store_releasing(record.assumingMemoryBound(to: Int32.self), pid)
+            table.storeReleasing(pid, atByteOffset: index * Self.slotSize)
             failing = false
             return RunRecord(slot: index)
         } catch {
@@ -108,7 +106,7 @@ final class RunRecords {
     /// Forgets a run that was reaped.
     func ended(_ record: RunRecord) {
         guard pid(at: record.slot) != 0 else { return }
-        csb_store_releasing(slot(record.slot).assumingMemoryBound(to: Int32.self), 0)
+        table.storeReleasing(0, atByteOffset: record.slot * Self.slotSize)
         freeSlots.append(record.slot)
     }
 

@@ -1,3 +1,4 @@
+import CSpoolBusLinux
 import Glibc
 
 /// A file mapped into memory, shared: a store into it is the file's content at once, with no
@@ -45,6 +46,13 @@ final class SharedFileMapping {
         munmap(base, size)
         base = moved
         size = newSize
+    }
+
+    /// Stores `value` at `offset` (4-byte aligned) after every store made before it, and not
+    /// torn: what a process reading the file after this one's end finds is either the stores
+    /// before it and this one, or not this one.
+    func storeReleasing(_ value: Int32, atByteOffset offset: Int) {
+        csb_store_releasing((base + offset).assumingMemoryBound(to: Int32.self), value)
     }
 
     private static func appendZeros(_ count: Int, to descriptor: FileDescriptor, at offset: Int, path: Bytes) throws {
