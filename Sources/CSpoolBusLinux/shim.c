@@ -411,4 +411,3 @@ int csb_spawn(const struct csb_spawn_request *request, pid_t *pid, int *pidfd) {
 
 int csb_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
 
-void csb_store_releasing(int32_t *word, int32_t value) { __atomic_store_n(word, value, __ATOMIC_RELEASE); }

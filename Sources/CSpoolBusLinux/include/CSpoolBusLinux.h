@@ -119,10 +119,6 @@ int csb_page_out_file_mappings(void);
 /// syncfs(2): flushes the filesystem holding `fd`; a GNU extension.
 int csb_syncfs(int fd);
 
-/// Stores `value` at `word` after every store before it (a record in shared memory is complete
-/// before the word that makes it count), and not torn.
-void csb_store_releasing(int32_t *word, int32_t value);
-
 /// signal(sig, SIG_IGN); SIG_IGN is a cast macro Swift cannot import.
 int csb_ignore_signal(int sig);
 

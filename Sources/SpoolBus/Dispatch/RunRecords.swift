@@ -2,15 +2,14 @@
 /// one knows which runs that one left behind (handlers lead their own sessions and outlive it),
 /// and starts a recovered message only once no run of it is left.
 ///
-/// The runs are slots of `.spoolbus/runs/table`, a file the daemon maps into its memory
-/// (`SharedFileMapping`): a slot holds the message id, the handler's pid, its start time in
-/// clock ticks since boot (what tells it from a later process given the same pid) and its
-/// timeout. Recording a run and forgetting it are stores into that memory, made after the spawn
-/// and once the run is reaped: no system call, no file made or removed per run (which on ext4
-/// cost journal work twice per run), and what is stored outlives a `kill -9` of the daemon, since
-/// the kernel's page cache holds it. The pid is stored last, and is what makes a slot count.
-/// A reboot loses the table's unwritten pages, which holds nothing then: `runs/boot` holds the
-/// boot id, and start times only compare within one boot.
+/// The runs are slots of `.spoolbus/runs/table`, a `RecordFile`: a slot holds the message id,
+/// the handler's pid, its start time in clock ticks since boot (what tells it from a later
+/// process given the same pid) and its timeout. Recording a run is one pwrite of its slot after
+/// the spawn, forgetting it one pwrite of a zero pid once it is reaped: no file made or removed
+/// per run (which on ext4 cost an inode and journal work twice per run), and what is written
+/// outlives a `kill -9` of the daemon, since the kernel's page cache holds it. A slot counts
+/// while its pid is not zero. A reboot may lose the table's unwritten pages, which holds
+/// nothing then: `runs/boot` holds the boot id, and start times only compare within one boot.
 ///
 /// A worker process has one record for its whole life (id `worker`) rather than one per
 /// request: a daemon started after `kill -9` of this one holds every recovered message back
@@ -21,7 +20,7 @@
 /// they are moved into the table at the start, before it is read.
 final class RunRecords {
     private let folder: Directory
-    private let table: SharedFileMapping
+    private let table: RecordFile
     /// Slots not in use, the last taken first.
     private var freeSlots: [Int] = []
     /// Where a record that could not be made is said; given by `LeftoverRuns`, which the daemon
@@ -41,15 +40,15 @@ final class RunRecords {
     /// A page of slots at first; doubled when they are all taken.
     static let firstSlotCount = 64
 
-    /// Opens (and makes, 0700) `runs/` in the state folder and maps its table. Only the daemon
+    /// Opens (and makes, 0700) `runs/` in the state folder and reads its table. Only the daemon
     /// needs it: `retry` works on a spool whose daemon never made it.
     init(state: Directory) throws {
         try state.makeDirectory(Self.folderName, mode: 0o700)
         folder = try state.openDirectory(Self.folderName)
         do {
             let fd = try folder.open(Self.tableName, [.readWrite, .create], mode: 0o600)
-            table = try SharedFileMapping(fd, path: folder.path.appendingPathComponent(Self.tableName),
-                                          minimumSize: Self.slotSize * Self.firstSlotCount)
+            table = try RecordFile(fd, path: folder.path.appendingPathComponent(Self.tableName),
+                                   minimumSize: Self.slotSize * Self.firstSlotCount)
         } catch {
             folder.close()
             throw error
@@ -59,11 +58,15 @@ final class RunRecords {
 
     deinit { folder.close() }
 
-    private var slotCount: Int { table.size / Self.slotSize }
+    private var slotCount: Int { table.bytes.count / Self.slotSize }
 
-    private func slot(_ index: Int) -> UnsafeMutableRawPointer { table.base + index * Self.slotSize }
+    private func load<T: FixedWidthInteger>(_ type: T.Type, slot index: Int, at offset: Int) -> T {
+        table.bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: index * Self.slotSize + offset, as: T.self) }
+    }
 
-    private func pid(at index: Int) -> Int32 { slot(index).load(as: Int32.self) }
+    private func pid(at index: Int) -> Int32 { load(Int32.self, slot: index, at: 0) }
+
+    private static func bytes(of value: some FixedWidthInteger) -> Bytes { withUnsafeBytes(of: value) { Bytes($0) } }
 
     /// Records a started run; returns its record, or nil when it could not be made (the run
     /// goes on, unrecorded: a crash now could let its message run twice at once).
@@ -80,13 +83,11 @@ final class RunRecords {
                 try table.grow(to: 2 * count * Self.slotSize)
                 freeSlots = (count..<slotCount).reversed()
             }
-            let index = freeSlots.removeLast()
-            let record = slot(index)
-            record.storeBytes(of: UInt8(id.count), toByteOffset: 4, as: UInt8.self)
-            record.storeBytes(of: startTicks, toByteOffset: 8, as: UInt64.self)
-            record.storeBytes(of: timeout.milliseconds, toByteOffset: 16, as: Int64.self)
-            id.withUnsafeBytes { (record + 24).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            table.storeReleasing(pid, atByteOffset: index * Self.slotSize)
+            let index = freeSlots.last!
+            var slot = Self.bytes(of: pid) + [UInt8(id.count), 0, 0, 0] + Self.bytes(of: startTicks) + Self.bytes(of: timeout.milliseconds) + id
+            slot += Bytes(repeating: 0, count: Self.slotSize - slot.count)
+            try table.write(slot, at: index * Self.slotSize)
+            freeSlots.removeLast()
             failing = false
             return RunRecord(slot: index)
         } catch {
@@ -106,20 +107,26 @@ final class RunRecords {
     /// Forgets a run that was reaped.
     func ended(_ record: RunRecord) {
         guard pid(at: record.slot) != 0 else { return }
-        table.storeReleasing(0, atByteOffset: record.slot * Self.slotSize)
-        freeSlots.append(record.slot)
+        do {
+            try table.write(Self.bytes(of: Int32(0)), at: record.slot * Self.slotSize)
+            freeSlots.append(record.slot)
+        } catch {
+            // The slot stays taken (the next start sees its pid is no run of this one's) and is
+            // not reused, so no later run's record is lost to it.
+            log?.record("error", [("err", "cannot forget a handler run in .spoolbus/runs (\(error))")])
+        }
     }
 
     /// The run recorded in slot `index`, if any.
     private func entry(at index: Int) -> LeftoverRun? {
-        let record = slot(index)
-        let pid = record.load(as: Int32.self)
-        let length = Int(record.load(fromByteOffset: 4, as: UInt8.self))
+        let pid = self.pid(at: index)
+        let length = Int(load(UInt8.self, slot: index, at: 4))
         guard pid > 1, length <= Self.idCapacity else { return nil }
-        let id = Bytes(UnsafeRawBufferPointer(start: record + 24, count: length))
+        let start = index * Self.slotSize + 24
+        let id = Bytes(table.bytes[start..<(start + length)])
         return LeftoverRun(record: RunRecord(slot: index), id: id, pid: pid,
-                           startTicks: record.load(fromByteOffset: 8, as: UInt64.self),
-                           timeout: .milliseconds(record.load(fromByteOffset: 16, as: Int64.self)))
+                           startTicks: load(UInt64.self, slot: index, at: 8),
+                           timeout: .milliseconds(load(Int64.self, slot: index, at: 16)))
     }
 
     /// The runs an earlier daemon of this spool left that are still going; the records of the
