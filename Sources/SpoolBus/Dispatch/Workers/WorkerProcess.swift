@@ -118,14 +118,16 @@ final class WorkerProcess {
         }
         pid = child.pid
         record = context.runRecords?.workerStarted(pid: pid, startTicks: child.startTicks)
-        // After the spawn nothing may fail the start. A worker whose answers the loop cannot
-        // watch (epoll out of memory) is useless: it is killed, and its request fails and is
-        // retried like any crash's. Its end is polled for when the pidfd cannot be watched.
-        if (try? context.loop.register(answers, for: .readable) { [weak self] _ in self?.readAnswers() }) == nil {
-            endedByDaemon = true
-            child.signalGroup(ProcessSignal.kill)
+        // After the spawn nothing may fail the start. A worker whose answers or stderr the loop
+        // cannot watch (epoll out of memory, max_user_watches) would hang on a full pipe: it is
+        // killed, said, and its requests fail and are retried like a crash's. Its end is polled
+        // for when the pidfd cannot be watched.
+        do {
+            try context.loop.register(answers, for: .readable) { [weak self] _ in self?.readAnswers() }
+            if let errors { try context.loop.register(errors, for: .readable) { [weak self] _ in self?.readErrors() } }
+        } catch {
+            cannotWatch(error)
         }
-        if let errors { try? context.loop.register(errors, for: .readable) { [weak self] _ in self?.readErrors() } }
         if let pidfd = child.exitDescriptor, (try? context.loop.register(pidfd, for: .readable) { [weak self] _ in self?.exited() }) != nil {
             return
         }
@@ -213,7 +215,12 @@ final class WorkerProcess {
                 // The pipe is full (a pipeline deeper than its buffer, a worker that does not
                 // read): the rest goes when the worker has read some.
                 if !watchingInput {
-                    watchingInput = (try? context.loop.register(input, for: .writable) { [weak self] _ in self?.writeRequests() }) != nil
+                    do {
+                        try context.loop.register(input, for: .writable) { [weak self] _ in self?.writeRequests() }
+                        watchingInput = true
+                    } catch {
+                        cannotWatch(error)
+                    }
                 }
                 return
             }
@@ -258,6 +265,13 @@ final class WorkerProcess {
         } else {
             armClock(for: oldest)
         }
+    }
+
+    /// The loop cannot watch one of its pipes: it is killed, and that is said.
+    private func cannotWatch(_ error: any Error) {
+        context.log.record("error", [("rule", rule.line), ("pid", pid), ("err", "cannot watch the worker's pipes (\(error)); killed")])
+        endedByDaemon = true
+        child.signalGroup(ProcessSignal.kill)
     }
 
     private func closeInput() {
