@@ -137,15 +137,14 @@ final class WorkerProcess {
     deinit { readBuffer.deallocate() }
 
     /// Hands the worker a request: written at once when none is in flight, else queued behind
-    /// the others and written with them at the end of the loop's iteration. `clockStart`: when the
-    /// request's timeout began, if it waited for this process to start.
-    func send(_ request: WorkerRequest, clockStart: MonotonicInstant?) {
+    /// the others and written with them at the end of the loop's iteration.
+    func send(_ request: WorkerRequest) {
         let wasEmpty = requests.isEmpty
         requests.append(request)
         if state == .idle { state = .busy }
         WorkerProtocol.appendRequest(for: request.job.message, in: context.layout, to: &unsent)
         if wasEmpty {
-            oldestSince = clockStart ?? MonotonicInstant.now()
+            oldestSince = Self.clockStart(of: request)
             armClock(for: request)
             writeRequests()
         } else if !flushQueued && !watchingInput {
@@ -352,11 +351,17 @@ final class WorkerProcess {
                 context.loop.atEndOfIteration { [weak self] in self?.stopClockIfIdle() }
             }
         } else {
-            // The next one's clock starts now; the process's timer finds it when it fires.
-            oldestSince = MonotonicInstant.now()
+            // The next one's clock starts now, less what it waited for a restart (which counts
+            // toward its timeout wherever it is queued); the process's timer finds it when it fires.
+            oldestSince = requests.first.map(Self.clockStart) ?? MonotonicInstant.now()
             if let next = requests.first { armClock(for: next) }
         }
         request.finish(result, errorLines: tail, reply: reply)
+    }
+
+    /// When `request`'s timeout began, as it becomes the oldest: now, less its wait for a restart.
+    private static func clockStart(of request: WorkerRequest) -> MonotonicInstant {
+        MonotonicInstant.now().advanced(by: .zero - request.waited)
     }
 
     private func protocolError(_ why: String) {

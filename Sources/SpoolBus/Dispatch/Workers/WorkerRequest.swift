@@ -13,6 +13,8 @@ final class WorkerRequest: HandlerRun {
     private var waitTimer: EventLoop.TimerID?
     /// The process working on it.
     private var process: WorkerProcess?
+    /// How long it waited for a worker's restart before it was sent: spent of its timeout.
+    private(set) var waited: Duration = .zero
 
     init(job: Job, context: RunContext, completion: @escaping (RunOutcome) -> Void) {
         self.job = job
@@ -39,10 +41,11 @@ final class WorkerRequest: HandlerRun {
     func send(to process: WorkerProcess) {
         if let waitTimer { context.loop.cancel(waitTimer) }
         waitTimer = nil
+        if let waitingSince { waited = MonotonicInstant.now().duration(since: waitingSince) }
         self.process = process
         context.logRun(job, handler: process.handlerShown, pid: process.pid)
         FaultInjection.reach(.start)
-        process.send(self, clockStart: waitingSince)
+        process.send(self)
     }
 
     /// Stops the worker working on it; a request still waiting for a worker ends now.
