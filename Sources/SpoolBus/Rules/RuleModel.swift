@@ -172,6 +172,7 @@ public struct Rule: Sendable {
         get { box.fields.line }
         set { change { $0.line = newValue } }
     }
+    /// The names it matches, relative to the spool.
     public var pattern: Glob {
         get { box.fields.pattern }
         set { change { $0.pattern = newValue; $0.updateIdentity() } }
@@ -181,14 +182,17 @@ public struct Rule: Sendable {
         get { box.fields.events }
         set { change { $0.events = newValue; $0.updateIdentity() } }
     }
+    /// `timeout=`: how long one run (or worker request) may take before it is stopped and fails.
     public var timeout: Duration {
         get { box.fields.timeout }
         set { change { $0.timeout = newValue } }
     }
+    /// `retries=`: how many times a failed run is tried again before the message is given up.
     public var retries: Int {
         get { box.fields.retries }
         set { change { $0.retries = newValue } }
     }
+    /// `backoff=`: the wait before the first retry, doubled for each further one.
     public var backoff: Duration {
         get { box.fields.backoff }
         set { change { $0.backoff = newValue } }
@@ -198,26 +202,32 @@ public struct Rule: Sendable {
         get { box.fields.concurrency }
         set { change { $0.concurrency = newValue } }
     }
+    /// `then=`: what becomes of a file message once every rule succeeded.
     public var then: ThenAction {
         get { box.fields.then }
         set { change { $0.then = newValue } }
     }
+    /// `user=NAME[:GROUP]`: who the handler runs as; nil: the daemon's user.
     public var user: UserSpec? {
         get { box.fields.user }
         set { change { $0.user = newValue } }
     }
+    /// `stdin=`: whether the handler reads the message's body on its stdin.
     public var stdin: StdinMode {
         get { box.fields.stdin }
         set { change { $0.stdin = newValue } }
     }
+    /// `output=`: whether the handler's stdout and stderr go to the log as `out` lines.
     public var output: OutputMode {
         get { box.fields.output }
         set { change { $0.output = newValue } }
     }
+    /// `reply`: the handler's stdout is sent back to the socket client that sent the line.
     public var reply: Bool {
         get { box.fields.reply }
         set { change { $0.reply = newValue } }
     }
+    /// `last`: no rule after this one is tried for a message it matched.
     public var last: Bool {
         get { box.fields.last }
         set { change { $0.last = newValue } }
@@ -234,10 +244,12 @@ public struct Rule: Sendable {
         get { box.fields.pipeline }
         set { change { $0.pipeline = newValue } }
     }
+    /// `log=`: every step logged, or only failures (the others counted in `status`).
     public var log: LogMode {
         get { box.fields.log }
         set { change { $0.log = newValue } }
     }
+    /// What runs: a program with its argument templates, a Swift handler, or an MQTT publish.
     public var handler: HandlerSpec {
         get { box.fields.handler }
         set { change { $0.handler = newValue; $0.updateIdentity() } }
