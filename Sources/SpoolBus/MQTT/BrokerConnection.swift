@@ -167,12 +167,12 @@ final class BrokerConnection {
         open(addresses[addressIndex])
     }
 
-    /// Looks the broker's host name up on a thread of Swift's pool: while DNS does not answer
-    /// (the network outage a spool is there to ride out) the loop goes on serving the bus.
+    /// Looks the broker's host name up on a thread of its own: while DNS does not answer (the
+    /// network outage a spool is there to ride out) the loop goes on serving the bus.
     private func resolve() {
         state = .resolving
         let host = directive.host, port = directive.port, loop = loop, me = LoopBound(self)
-        Task.detached {
+        let lookUp: @Sendable () -> Void = {
             let found: Result<[TCPAddress], TCPResolveError>
             do throws(TCPResolveError) {
                 found = .success(try TCPSocket.resolve(host: host, port: port))
@@ -180,6 +180,12 @@ final class BrokerConnection {
                 found = .failure(error)
             }
             loop.post { me.value?.resolved(found) }
+        }
+        do {
+            try DetachedThread.run(lookUp)
+        } catch {
+            state = .waiting
+            lost("cannot look '\(directive.host)' up: \(error)")
         }
     }
 
