@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <mqueue.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -340,6 +341,34 @@ static int spawn_plain(const struct csb_spawn_request *r, pid_t *pid, int *pidfd
     return 0;
 }
 
+// Waits for the child of spawn_as_user to exec (its end of `report` closes) or to report why
+// it could not (an errno). Once it has dropped to the handler's user, that user may signal it:
+// a SIGSTOP between its setuid and its exec held a read of `report` for good, and with it
+// the whole daemon. So the wait looks, every few milliseconds, whether the child has stopped:
+// a stopped child has not exec'd, and fails the spawn with ECANCELED.
+static int await_exec(pid_t child, int report) {
+    for (;;) {
+        struct pollfd ready = { .fd = report, .events = POLLIN };
+        int polled = poll(&ready, 1, 10);
+        if (polled < 0 && errno != EINTR) return errno;
+        if (polled > 0) {
+            int err = 0;
+            ssize_t n;
+            do n = read(report, &err, sizeof err); while (n < 0 && errno == EINTR);
+            if (n == (ssize_t)sizeof err) return err ? err : ENOEXEC;
+            if (n >= 0) return 0;
+            return errno;
+        }
+        siginfo_t info;
+        memset(&info, 0, sizeof info);
+        if (waitid(P_PID, (id_t)child, &info, WSTOPPED | WNOHANG | WNOWAIT) == 0 && info.si_pid == child) {
+            // Stopped after its exec (the handler's user may stop its handler): a success.
+            if (poll(&ready, 1, 0) > 0) continue;
+            return ECANCELED;
+        }
+    }
+}
+
 // Dropping to another user forks (setuid in a child that shares the daemon's memory would
 // touch glibc's bookkeeping of the daemon's threads). Between
 // fork and exec only async-signal-safe calls are made; the group list was resolved by
@@ -391,11 +420,11 @@ static int spawn_as_user(const struct csb_spawn_request *r, pid_t *pid) {
         _exit(127);
     }
     close(report[1]);
-    int err = 0;
-    ssize_t n;
-    do n = read(report[0], &err, sizeof err); while (n < 0 && errno == EINTR);
+    int err = await_exec(child, report[0]);
     close(report[0]);
-    if (n == (ssize_t)sizeof err) {
+    if (err != 0) {
+        // Killed first: it may be stopped (see await_exec), and a stopped child is never reaped.
+        kill(child, SIGKILL);
         int status;
         while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
         return err;
