@@ -101,6 +101,11 @@ final class MQTTInbox {
     /// Why `folder` may not be written into, or nil: each of its folders that exists must be a
     /// folder (not a symlink), owned by the daemon's user or root, and writable by no one else.
     private func refusal(of folder: Bytes) -> String? {
+        // Made first, then checked: a part missing at the check and made by the daemon after it
+        // could be made by a producer in between. Once checked, each part is the daemon's in a
+        // parent that is the daemon's or sticky, so no producer can swap it. What cannot be made
+        // (a symlink on the way) the check below says.
+        try? layout.spool.makeDirectories(folder)
         let components = folder.split(separator: UInt8(ascii: "/"))
         let me = SystemInfo.effectiveUserID
         for count in 1...max(1, components.count) {
