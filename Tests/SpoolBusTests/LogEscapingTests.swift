@@ -37,7 +37,11 @@ import Testing
     }
 
     @Test func timestampsAcrossASecondBoundary() {
-        let stamp = { (ms: Int64) in String(decoding: Timestamp.rfc3339(millisecondsSinceEpoch: ms), as: UTF8.self) }
+        let stamp = { (ms: Int64) -> String in
+            var out = Bytes()
+            Timestamp.appendRFC3339(millisecondsSinceEpoch: ms, to: &out)
+            return String(decoding: out, as: UTF8.self)
+        }
         #expect(stamp(1_795_000_000_998) == "2026-11-18T11:06:40.998Z")
         #expect(stamp(1_795_000_000_999) == "2026-11-18T11:06:40.999Z")
         #expect(stamp(1_795_000_001_000) == "2026-11-18T11:06:41.000Z")

@@ -20,13 +20,16 @@ public struct LogRecord: Sendable {
 
     /// The full line: timestamp, verb padded to 7 columns, `key=value` pairs, newline.
     func line(at milliseconds: Int64) -> Bytes {
-        var line = Timestamp.rfc3339(millisecondsSinceEpoch: milliseconds)
+        var line = Bytes()
+        // One allocation for most lines (every message makes two or three of them).
+        line.reserveCapacity(160)
+        Timestamp.appendRFC3339(millisecondsSinceEpoch: milliseconds, to: &line)
         line.append(UInt8(ascii: " "))
-        line += Bytes(verb.utf8)
-        line += Bytes(repeating: UInt8(ascii: " "), count: max(1, 8 - verb.utf8.count))
+        line.append(contentsOf: verb.utf8)
+        for _ in 0..<max(1, 8 - verb.utf8.count) { line.append(UInt8(ascii: " ")) }
         for (index, field) in fields.enumerated() {
             if index > 0 { line.append(UInt8(ascii: " ")) }
-            line += Bytes(field.key.utf8)
+            line.append(contentsOf: field.key.utf8)
             line.append(UInt8(ascii: "="))
             LogEscaping.append(field.value, to: &line)
         }

@@ -7,15 +7,15 @@ enum Timestamp {
     /// (Locked: `swift:log` formats lines on the handlers' threads too.)
     private static let cache = Mutex<(second: Int64, prefix: Bytes)>((-1, []))
 
-    static func rfc3339(millisecondsSinceEpoch ms: Int64) -> Bytes {
+    /// Appends the timestamp to `out`: what a log line starts with, without a string of its own.
+    static func appendRFC3339(millisecondsSinceEpoch ms: Int64, to out: inout Bytes) {
         let second = ms / 1000
-        var out = cache.withLock { cached in
+        cache.withLock { cached in
             if cached.second != second { cached = (second, secondsText(second)) }
-            return cached.prefix
+            out += cached.prefix
         }
         appendDigits(Int(ms % 1000), width: 3, to: &out)
         out.append(UInt8(ascii: "Z"))
-        return out
     }
 
     /// `2026-11-21T22:40:16.`
@@ -39,12 +39,12 @@ enum Timestamp {
     }
 
     private static func appendDigits(_ value: Int, width: Int, to out: inout Bytes) {
-        var digits = Bytes(repeating: UInt8(ascii: "0"), count: width)
+        let start = out.count
+        for _ in 0..<width { out.append(UInt8(ascii: "0")) }
         var rest = value
-        for index in stride(from: width - 1, through: 0, by: -1) {
-            digits[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+        for index in stride(from: start + width - 1, through: start, by: -1) {
+            out[index] = UInt8(ascii: "0") + UInt8(rest % 10)
             rest /= 10
         }
-        out += digits
     }
 }
