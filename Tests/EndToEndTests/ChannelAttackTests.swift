@@ -238,6 +238,31 @@ import Testing
         }
     }
 
+    /// `send --via NAME` reaches NAME beneath the spool's descriptor, never through a symlink:
+    /// a producer's symlink in a shared spool could point at any socket root may reach (one
+    /// root serves passes the listener check), and root's stdin would go there.
+    @Test func sendViaASymlinkAProducerPlantedConnectsNowhere() async throws {
+        guard Attacker.available() else { return }
+        try await withSandbox { sb in
+            try sb.shareSpoolWithOthers()
+            try sb.writeRules("""
+                listen real.sock mode=0666
+                real.sock socket ./h/record.sh
+                """)
+            try await sb.startDaemon()
+            #expect(try Attacker.run(["ln", "-s", "real.sock", sb.spool + "/evil.sock"]).status == 0)
+            let refused = try await sb.spoolbus(["send", "--via", "evil.sock", "--spool", sb.spool, "through the symlink"], stdin: Bytes(text: "secret\n"))
+            #expect(refused.status == .exited(1), "\(refused)")
+            #expect(refused.err.contains("connect '\(sb.spool)/evil.sock'"), "\(refused)")
+            let sent = try await sb.spoolbus(["send", "--via", "real.sock", "--spool", sb.spool, "direct"], stdin: Bytes(text: "x\n"))
+            #expect(sent.status == .exited(0), "\(sent)")
+            let run = try await sb.waitForRun()
+            // The run reads the passed stdin: the direct one's, never the secret.
+            #expect(run.stdin == Bytes(text: "x\n"), "the first message the socket took is the direct one")
+            #expect(sb.runs.count == 1)
+        }
+    }
+
     /// A `subscribe … into in` folder is made only when the first message comes, so in a shared
     /// spool a producer may make `in` first. Through a symlink there every message failed to be
     /// stored, was never acknowledged and came again at each reconnect, forever; into a folder

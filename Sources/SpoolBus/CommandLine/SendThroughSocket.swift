@@ -5,10 +5,14 @@ enum SendThroughSocket {
     /// Sends and waits for the daemon's answer; returns the exit status (0 for `ok` and
     /// `reply`, 1 for `fail` and `error`, whose reason goes to stderr).
     static func send(words: [Bytes], via socketName: Bytes, spool: Bytes, in context: CommandContext) throws -> Int32 {
-        let path = socketName.first == UInt8(ascii: "/") ? socketName : FileSystem.absolute(spool).appendingPathComponent(socketName)
+        // A name in the spool is reached beneath the spool's descriptor; an absolute path is the
+        // caller's own, still reached without following a symlink.
+        let (folder, name) = socketName.first == UInt8(ascii: "/")
+            ? ("/".bytes, Bytes(socketName.drop { $0 == UInt8(ascii: "/") })) : (FileSystem.absolute(spool), socketName)
+        let path = folder.appendingPathComponent(name)
         // Asked before the socket exists: with stdin closed, the socket would get its number.
         let passesInput = FileDescriptor.standardInput.isOpenForReading
-        let (socket, kind) = try connect(to: path)
+        let (socket, kind) = try connect(to: name, beneath: folder, shown: path)
         defer { socket.close() }
         try trustListener(socket, at: path, spool: spool)
         var message = Bytes(words.joined(separator: " ".bytes))
@@ -47,11 +51,11 @@ enum SendThroughSocket {
     }
 
     /// A stream connection, or a seqpacket one when the socket is of that kind.
-    private static func connect(to path: Bytes) throws -> (FileDescriptor, SocketKind) {
+    private static func connect(to name: Bytes, beneath folder: Bytes, shown path: Bytes) throws -> (FileDescriptor, SocketKind) {
         for kind in [SocketKind.stream, .seqpacket] {
             let fd = try UnixSocket.open(kind, nonBlocking: false)
             do {
-                try UnixSocket.connect(fd, to: path)
+                try UnixSocket.connect(fd, toSocket: name, beneath: folder)
                 return (fd, kind)
             } catch let error as SystemError where error.errno == SystemError.wrongSocketType {
                 fd.close()

@@ -30,7 +30,8 @@ final class ControlClient {
     init(_ layout: SpoolPaths) throws {
         let fd = try UnixSocket.open(.stream, nonBlocking: false)
         do {
-            try UnixSocket.connect(fd, to: layout.controlSocket)
+            try UnixSocket.connect(fd, toSocket: SpoolLayout.stateName.appendingPathComponent(SpoolLayout.controlSocketName),
+                                   beneath: layout.root)
         } catch let error as SystemError {
             fd.close()
             throw NoDaemon(spool: layout.root, cause: error)

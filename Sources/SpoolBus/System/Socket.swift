@@ -203,6 +203,23 @@ enum UnixSocket {
         return FileDescriptor(rawValue: fd)
     }
 
+    /// connect(2) to the socket `name` beneath the folder `folder`: the node is found beneath
+    /// the folder's descriptor without following a symlink anywhere on the way (a producer may
+    /// have put one in the spool), and connected to as `/proc/self/fd/N` of its O_PATH
+    /// descriptor, which checks write permission on it as a path would. A failure is said as a
+    /// connect to the whole path, whichever step it was.
+    static func connect(_ fd: FileDescriptor, toSocket name: Bytes, beneath folder: Bytes) throws {
+        do {
+            let directory = try Directory.open(folder)
+            defer { directory.close() }
+            let node = try directory.openPath(name)
+            defer { node.close() }
+            try connect(fd, to: "/proc/self/fd/\(node.rawValue)".bytes)
+        } catch let error as SystemError {
+            throw SystemError(errno: error.errno, operation: "connect", path: folder.appendingPathComponent(name))
+        }
+    }
+
     /// sendto(2) of one datagram to the socket that `node` (from `openNode`) holds, named
     /// `/proc/self/fd/N`, MSG_NOSIGNAL | MSG_DONTWAIT; nil when the receiver's queue is full.
     /// The datagram reaches that very node, whatever stands at its old path by now.
