@@ -83,8 +83,10 @@ import Testing
                     s.sendall(b"watch " + pattern + b"\\n")
                     answers.append(s.makefile("rb").readline().decode().split(" ")[0])
                     held.append(s)
-                with open(folder + "/answers", "w") as f:
+                # Written whole before its name appears: the test reads it as soon as it exists.
+                with open(folder + "/answers.new", "w") as f:
                     f.write(" ".join(answers))
+                os.rename(folder + "/answers.new", folder + "/answers")
                 deadline = time.time() + 60
                 while not os.path.exists(folder + "/release") and time.time() < deadline:
                     time.sleep(0.05)
